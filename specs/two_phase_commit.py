@@ -1,0 +1,188 @@
+"""Two-phase commit: the transaction manager commits only if every resource manager prepared.
+
+Source: Jim Gray and Leslie Lamport, "Consensus on Transaction Commit" (ACM TODS 31(1), 2006),
+section 3, and its TLA+ specification TwoPhase.tla (the tlaplus/Examples repository). This spec
+has the same variables, actions and therefore the same state space as TwoPhase.tla:
+TLC reports 288 distinct states for 3 resource managers.
+
+The idea: resource managers (RMs) each decide whether they can commit; one transaction manager
+(TM) collects their "Prepared" messages and, only when all have prepared, broadcasts "Commit";
+it may instead broadcast "Abort" at any time before that. An RM that has not prepared may abort
+on its own. Messages are never lost and stay in the set ``msgs`` forever (a message, once sent,
+can be received any number of times), exactly as in TwoPhase.tla.
+
+Left out, as in the original: timeouts, failures and recovery of the TM (two-phase commit
+blocks when the TM fails, which is why Paxos Commit exists).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import NamedTuple
+
+from explorer import Param, Spec, action, invariant
+
+# -- state ------------------------------------------------------------------------------------
+
+
+class RMState(IntEnum):
+    WORKING = 0
+    PREPARED = 1
+    COMMITTED = 2
+    ABORTED = 3
+
+
+class TMState(IntEnum):
+    INIT = 0
+    DONE = 1
+
+
+class Decision(IntEnum):
+    """The TM's broadcast messages ([type |-> "Commit"] and [type |-> "Abort"])."""
+
+    COMMIT = 0
+    ABORT = 1
+
+
+class Prepared(NamedTuple):
+    """[type |-> "Prepared", rm |-> rm]: resource manager ``rm`` is prepared to commit."""
+
+    rm: int
+
+
+class State(NamedTuple):
+    rm_state: tuple[RMState, ...]  # rmState[rm]: where each resource manager is
+    tm_state: TMState  # tmState: "init" until the TM has decided, then "done"
+    tm_prepared: frozenset[int]  # tmPrepared: the RMs from which the TM has received Prepared
+    msgs: frozenset[Prepared | Decision]  # msgs: every message ever sent (none is lost)
+
+
+class TwoPhaseCommit(Spec):
+    """Two-phase commit (Gray & Lamport's TwoPhase.tla): atomic commit with a transaction manager."""
+
+    name = "two_phase_commit"
+
+    rms = Param(3, "number of resource managers", min=1, max=12)
+
+    def setup(self) -> None:
+        self.RM = range(self.rms)
+        self.all_rms = frozenset(self.RM)
+
+    def init(self):
+        yield State(
+            rm_state=(RMState.WORKING,) * self.rms,
+            tm_state=TMState.INIT,
+            tm_prepared=frozenset(),
+            msgs=frozenset(),
+        )
+
+    # -- actions (named as in TwoPhase.tla) ---------------------------------------------------
+
+    @action(rm="RM")
+    def tm_rcv_prepared(self, s: State, rm: int) -> State | None:
+        """TMRcvPrepared(rm): the TM receives a Prepared message from resource manager rm."""
+        if s.tm_state is not TMState.INIT or Prepared(rm) not in s.msgs:
+            return None
+        return s._replace(tm_prepared=s.tm_prepared | {rm})
+
+    @action
+    def tm_commit(self, s: State) -> State | None:
+        """TMCommit: the TM commits once every resource manager has prepared."""
+        if s.tm_state is not TMState.INIT or s.tm_prepared != self.all_rms:
+            return None
+        return s._replace(tm_state=TMState.DONE, msgs=s.msgs | {Decision.COMMIT})
+
+    @action
+    def tm_abort(self, s: State) -> State | None:
+        """TMAbort: the TM spontaneously aborts the transaction."""
+        if s.tm_state is not TMState.INIT:
+            return None
+        return s._replace(tm_state=TMState.DONE, msgs=s.msgs | {Decision.ABORT})
+
+    @action(rm="RM")
+    def rm_prepare(self, s: State, rm: int) -> State | None:
+        """RMPrepare(rm): a working resource manager prepares and tells the TM."""
+        if s.rm_state[rm] is not RMState.WORKING:
+            return None
+        return s._replace(rm_state=_set(s.rm_state, rm, RMState.PREPARED),
+                          msgs=s.msgs | {Prepared(rm)})
+
+    @action(rm="RM")
+    def rm_choose_to_abort(self, s: State, rm: int) -> State | None:
+        """RMChooseToAbort(rm): a working resource manager spontaneously aborts."""
+        if s.rm_state[rm] is not RMState.WORKING:
+            return None
+        return s._replace(rm_state=_set(s.rm_state, rm, RMState.ABORTED))
+
+    @action(rm="RM")
+    def rm_rcv_commit_msg(self, s: State, rm: int) -> State | None:
+        """RMRcvCommitMsg(rm): resource manager rm receives the TM's Commit."""
+        if Decision.COMMIT not in s.msgs:
+            return None
+        return s._replace(rm_state=_set(s.rm_state, rm, RMState.COMMITTED))
+
+    @action(rm="RM")
+    def rm_rcv_abort_msg(self, s: State, rm: int) -> State | None:
+        """RMRcvAbortMsg(rm): resource manager rm receives the TM's Abort."""
+        if Decision.ABORT not in s.msgs:
+            return None
+        return s._replace(rm_state=_set(s.rm_state, rm, RMState.ABORTED))
+
+    # -- properties ---------------------------------------------------------------------------
+
+    @invariant
+    def type_ok(self, s: State) -> bool:
+        """TPTypeOK: every variable holds a value of its type."""
+        return (
+            len(s.rm_state) == self.rms
+            and all(isinstance(x, RMState) for x in s.rm_state)
+            and isinstance(s.tm_state, TMState)
+            and s.tm_prepared <= self.all_rms
+            and all(isinstance(m, Decision) or (isinstance(m, Prepared) and m.rm in self.RM)
+                    for m in s.msgs)
+        )
+
+    @invariant
+    def atomicity(self, s: State) -> bool:
+        """TCConsistent: no resource manager has committed while another has aborted."""
+        return not (RMState.COMMITTED in s.rm_state and RMState.ABORTED in s.rm_state)
+
+
+def _set(t: tuple, i: int, v: object) -> tuple:
+    """[t EXCEPT ![i] = v] for a tuple."""
+    return t[:i] + (v,) + t[i + 1:]
+
+
+# -- bug variants -----------------------------------------------------------------------------
+
+
+@TwoPhaseCommit.variant("tm_commits_early", breaks="atomicity")
+class TMCommitsEarly(TwoPhaseCommit):
+    """The TM commits without waiting for every resource manager to prepare."""
+
+    def tm_commit(self, s: State) -> State | None:
+        if s.tm_state is not TMState.INIT:
+            return None
+        return s._replace(tm_state=TMState.DONE, msgs=s.msgs | {Decision.COMMIT})
+
+
+@TwoPhaseCommit.variant("rm_aborts_after_prepare", breaks="atomicity")
+class RMAbortsAfterPrepare(TwoPhaseCommit):
+    """A resource manager aborts on its own after it has voted Prepared."""
+
+    def rm_choose_to_abort(self, s: State, rm: int) -> State | None:
+        if s.rm_state[rm] not in (RMState.WORKING, RMState.PREPARED):
+            return None
+        return s._replace(rm_state=_set(s.rm_state, rm, RMState.ABORTED))
+
+
+@TwoPhaseCommit.variant("tm_aborts_after_commit", breaks="atomicity")
+class TMAbortsAfterCommit(TwoPhaseCommit):
+    """The TM may still abort after it has decided to commit (it forgets its decision)."""
+
+    def tm_abort(self, s: State) -> State | None:
+        return s._replace(tm_state=TMState.DONE, msgs=s.msgs | {Decision.ABORT})
+
+
+# Measured state counts (protospec check two_phase_commit -p rms=N), equal to TLC's on
+# TwoPhase.tla: see docs/specs/two_phase_commit.md for the table and how it was produced.
