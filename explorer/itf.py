@@ -41,14 +41,14 @@ def encode_value(value: Any) -> Any:
         return {"tag": "None", "value": {"#tup": []}}
     if isinstance(value, bool):
         return value
+    if isinstance(value, enum.Enum):  # before int: IntEnum members are ints too
+        return {"tag": value.name, "value": {"#tup": []}}
     if isinstance(value, int):
         return {"#bigint": str(value)}
     if isinstance(value, float):
         return value
     if isinstance(value, Atom):
         return {"tag": str(value), "value": {"#tup": []}}
-    if isinstance(value, enum.Enum):
-        return {"tag": value.name, "value": {"#tup": []}}
     if isinstance(value, str):
         return value
     if isinstance(value, tuple) and hasattr(value, "_fields"):

@@ -122,8 +122,10 @@ class Param:
                 return t(value)
             return value
         except (ValueError, SyntaxError) as exc:
+            kind = {int: "an integer", float: "a number", bool: "true or false"}.get(
+                t, f"a {t.__name__} literal")
             raise UsageError(
-                f"parameter {self.name!r}: cannot read {text!r} as {t.__name__} ({exc})"
+                f"parameter {self.name!r}: expected {kind}, got {text!r} ({exc})"
             ) from None
 
     def validate(self, value: Any, spec_name: str) -> Any:

@@ -20,12 +20,12 @@ class Atom(str):
 
 def sort_key(value: Any) -> tuple:
     """A total order on mixed values, for printing sets the same way every time."""
+    if isinstance(value, enum.Enum):
+        return (1, 0, str(value.name))
     if isinstance(value, bool):
         return (0, int(value), "")
     if isinstance(value, (int, float)):
         return (0, value, "")
-    if isinstance(value, enum.Enum):
-        return (1, 0, str(value.name))
     if isinstance(value, str):
         return (2, 0, value)
     if isinstance(value, tuple):

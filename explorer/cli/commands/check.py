@@ -1,0 +1,133 @@
+"""``protospec check``: explore every reachable state and report the shortest counterexample."""
+
+from __future__ import annotations
+
+import argparse
+
+from ...bfs import Progress as SearchProgress
+from ...bfs import check
+from ...itf import write_trace
+from ...result import CheckResult
+from ...render.text import format_coverage, format_params, format_stats, format_violation
+from ..common import (
+    Progress,
+    add_spec_arguments,
+    confirm_overwrite,
+    instantiate,
+    out_console,
+    print_json,
+)
+from ..properties import add_property_arguments, apply_property_arguments
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check", help="exhaustively check a spec (breadth-first, shortest counterexamples)",
+        description="Explore every reachable state of SPEC breadth-first, checking every "
+                    "invariant on every state and every action property on every step. "
+                    "Exit 0 if no property is violated, 1 if one is (with the shortest "
+                    "counterexample), 2 on a usage or spec error.")
+    add_spec_arguments(p)
+    add_run_arguments(p)
+    p.add_argument("--max-depth", type=int, metavar="N",
+                   help="explore at most N steps from the initial states")
+    p.add_argument("--max-states", type=int, metavar="N",
+                   help="stop after N distinct states")
+    p.add_argument("--continue", dest="keep_going", action="store_true",
+                   help="keep going after a violation, to report every violated property")
+    p.add_argument("--coverage", action="store_true",
+                   help="print per-action coverage (enabled / fired / new states)")
+    p.set_defaults(func=run)
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by check and simulate."""
+    add_property_arguments(p)
+    dl = p.add_mutually_exclusive_group()
+    dl.add_argument("--deadlock", dest="deadlock", action="store_true", default=None,
+                    help="report a reachable state with no successor as an error")
+    dl.add_argument("--no-deadlock", dest="deadlock", action="store_false",
+                    help="do not report deadlocks (overrides the spec's own choice)")
+    p.add_argument("--trace-out", metavar="FILE",
+                   help="save the counterexample as an ITF JSON trace (Apalache/Quint format)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite output files that already exist")
+    p.add_argument("--json", action="store_true",
+                   help="print a machine-readable JSON result instead of text")
+    p.add_argument("--all-vars", action="store_true",
+                   help="show every variable at each step, not only those that changed")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="show progress on stderr (default: only when stderr is a terminal)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="never show progress")
+
+
+def validate_bounds(args: argparse.Namespace) -> None:
+    from ...errors import UsageError
+
+    for opt in ("max_depth", "max_states", "runs", "depth"):
+        value = getattr(args, opt, None)
+        if value is not None and value < (0 if opt == "max_depth" else 1):
+            raise UsageError(f"--{opt.replace('_', '-')} must be a positive number, got {value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    validate_bounds(args)
+    spec = instantiate(args)
+    apply_property_arguments(spec, args)
+    trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
+    progress = Progress(f"check {spec.name}", enabled=args.progress)
+
+    def on_progress(p: SearchProgress) -> None:
+        progress.update(f"{p.distinct:,} distinct states, depth {p.depth}, {p.queued:,} queued, "
+                        f"{p.distinct / max(p.elapsed_s, 1e-9):,.0f} states/s")
+
+    try:
+        result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
+                       keep_going=args.keep_going, progress=on_progress,
+                       check_deadlock=args.deadlock)
+    finally:
+        progress.close()
+    return report(result, args, trace_path)
+
+
+def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
+    """Print the result (text or JSON), save the trace if asked; return the exit code."""
+    if trace_path is not None and result.violations:
+        v = result.violations[0]
+        write_trace(v.trace, trace_path, violation=v.property)
+    if args.json:
+        data = result.to_dict()
+        if trace_path is not None:
+            data["trace_out"] = str(trace_path) if result.violations else None
+        print_json(data)
+        return 1 if result.violations else 0
+    con = out_console()
+    header = f"{result.mode.capitalize()} of {result.spec}"
+    if result.params:
+        header += f" ({format_params(result.params)})"
+    if result.variant:
+        header += f", variant {result.variant}"
+    con.print(header, markup=False)
+    checked = ", ".join(result.properties_checked) or "none"
+    con.print(f"Properties checked: {checked}", markup=False)
+    con.print("")
+    for v in result.violations:
+        con.print(format_violation(v, all_vars=args.all_vars), markup=False)
+        con.print("")
+    if not result.violations:
+        if result.mode == "check" and result.stats.complete:
+            con.print("No violation: every reachable state was explored.", markup=False)
+        else:
+            con.print("No violation found (the search was not exhaustive).", markup=False)
+    con.print(format_stats(result), markup=False)
+    if getattr(args, "coverage", False):
+        con.print("")
+        con.print(format_coverage(result), markup=False)
+    if trace_path is not None:
+        if result.violations:
+            con.print(f"Counterexample saved to {trace_path} (ITF JSON; "
+                      f"`protospec show {trace_path}` prints it)", markup=False)
+        else:
+            con.print(f"No counterexample, so {trace_path} was not written.", markup=False)
+    return 1 if result.violations else 0

@@ -1,0 +1,57 @@
+"""``protospec list``: the built-in specs with their parameters, properties and variants."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from ...errors import ProtospecError
+from ...loader import builtin_spec_names, load_spec
+from ...spec import describe_spec_class
+from ..common import out_console, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list the built-in specs",
+                       description="List the built-in specs with their one-line descriptions, "
+                                   "parameters (with defaults), invariants and bug variants.")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also show parameters, properties and variants of each spec")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    specs, broken = [], []
+    for name in builtin_spec_names():
+        try:
+            specs.append(describe_spec_class(load_spec(name)))
+        except ProtospecError as exc:
+            broken.append({"name": name, "error": str(exc)})
+    if args.json:
+        print_json({"specs": specs, "broken": broken})
+        return 0 if not broken else 2
+    con = out_console()
+    table = Table(box=None, pad_edge=False, show_header=True)
+    table.add_column("spec", style="bold")
+    table.add_column("description")
+    table.add_column("parameters")
+    table.add_column("variants")
+    for d in specs:
+        params = ", ".join(f"{k}={v['default']}" for k, v in d["parameters"].items())
+        table.add_row(d["name"], d["summary"], params, ", ".join(d["variants"]) or "-")
+    con.print(table)
+    if args.verbose:
+        for d in specs:
+            con.print(f"\n[bold]{d['name']}[/bold] — {d['summary']}")
+            for k, v in d["parameters"].items():
+                con.print(f"  -p {k}={v['default']}: {v['doc']}", markup=False)
+            for k, doc in {**d["invariants"], **d["action_properties"]}.items():
+                con.print(f"  property {k}: {doc}", markup=False)
+            for k, v in d["variants"].items():
+                con.print(f"  --variant {k}: {v['description']} (breaks {v['breaks']})",
+                          markup=False)
+    for b in broken:
+        con.print(f"spec {b['name']}: failed to load: {b['error']}", markup=False)
+    return 0 if not broken else 2
