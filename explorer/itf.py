@@ -12,7 +12,9 @@ Format reference: Apalache ADR-015 "Informal Trace Format". A file is one JSON o
   {"#tup": []}}``; None -> the unit variant ``None``.
 
 protospec also writes, in each state's ``#meta``, the action taken and its arguments, so a
-saved counterexample keeps its labels. Reading gives back plain values: NamedTuples of the
+saved counterexample keeps its labels, and in the file's ``#meta`` under ``chart`` any hints
+for message sequence charts (explorer.chart_hints), so a chart drawn from the file is as clear
+as one drawn from the spec. Reading gives back plain values: NamedTuples of the
 same type names and fields, ``Atom`` strings for enum members. ``show`` needs no spec.
 """
 
@@ -73,7 +75,7 @@ def _record_type(name: str, fields: tuple[str, ...]) -> type:
 
 def decode_value(raw: Any, where: str = "value") -> Any:
     """Decode an ITF JSON value into a plain, hashable Python value."""
-    if isinstance(raw, bool) or isinstance(raw, str):
+    if isinstance(raw, (bool, str)):
         return raw
     if isinstance(raw, (int, float)):
         return raw
@@ -131,6 +133,8 @@ def trace_to_itf(trace: Trace, *, description: str = "",
     }
     if violation:
         meta["violation"] = violation
+    if trace.chart:
+        meta["chart"] = _encode_chart(trace.chart)
     states = []
     for i, st in enumerate(trace.steps):
         smeta: dict[str, Any] = {"index": i}
@@ -189,8 +193,48 @@ def trace_from_itf(data: Any, source: str = "trace") -> Trace:
         steps.append(Step(action, args, state))
     params_raw = meta.get("params") or {}
     params = {k: decode_value(v, f"{source}: parameter {k!r}") for k, v in params_raw.items()}
+    chart = _decode_chart(meta["chart"], source) if meta.get("chart") else None
     return Trace(steps, spec=str(meta.get("source", "")), params=params,
-                 variant=meta.get("variant"))
+                 variant=meta.get("variant"), chart=chart)
+
+
+def _encode_chart(chart: dict[str, Any]) -> dict[str, Any]:
+    """Chart hints (explorer.chart_hints) as JSON: messages encoded as ITF values."""
+    out: dict[str, Any] = {}
+    if "processes" in chart:
+        out["processes"] = [str(p) for p in chart["processes"]]
+    if "steps" in chart:
+        out["steps"] = [{k: (v if isinstance(v, str) else [encode_value(m) for m in v])
+                         for k, v in step.items()} for step in chart["steps"]]
+    for key in ("labels", "to"):
+        if key in chart:
+            out[key] = [[encode_value(m), str(text)] for m, text in chart[key]]
+    if "violation" in chart:
+        out["violation"] = {str(k): str(v) for k, v in chart["violation"].items()}
+    return out
+
+
+def _decode_chart(raw: Any, source: str) -> dict[str, Any]:
+    where = f"{source}: #meta.chart"
+    if not isinstance(raw, dict):
+        raise TraceFormatError(f"{where} must be an object")
+    try:
+        out: dict[str, Any] = {}
+        if "processes" in raw:
+            out["processes"] = [str(p) for p in raw["processes"]]
+        if "steps" in raw:
+            out["steps"] = [{k: (v if isinstance(v, str) else
+                                 [decode_value(m, f"{where}.steps[{i}].{k}") for m in v])
+                             for k, v in step.items()} for i, step in enumerate(raw["steps"])]
+        for key in ("labels", "to"):
+            if key in raw:
+                out[key] = [[decode_value(m, f"{where}.{key}"), str(text)]
+                            for m, text in raw[key]]
+        if "violation" in raw:
+            out["violation"] = {str(k): str(v) for k, v in raw["violation"].items()}
+    except (TypeError, ValueError, AttributeError):
+        raise TraceFormatError(f"{where} is not in the expected form") from None
+    return out
 
 
 def write_trace(trace: Trace, path: str | Path, *, violation: str | None = None) -> None:

@@ -41,6 +41,9 @@ class Trace:
     spec: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     variant: str | None = None
+    # Optional hints for message sequence charts, computed from the spec by
+    # explorer.chart_hints (which process takes each step, which messages it received...).
+    chart: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         """The number of transitions (an initial state alone has length 0)."""

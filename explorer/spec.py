@@ -272,7 +272,7 @@ def _property_decorator(kind: str) -> Callable:
 
 
 invariant = _property_decorator("invariant")
-invariant.__doc__ = """Declare ``(self, s) -> bool`` as an invariant: true on every reachable state."""
+invariant.__doc__ = "Declare ``(self, s) -> bool`` as an invariant: true on every reachable state."
 action_property = _property_decorator("action_property")
 action_property.__doc__ = (
     """Declare ``(self, s, t) -> bool`` as an action property: true on every step s -> t."""

@@ -34,8 +34,9 @@ def print_json(data: Any) -> None:
 
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     """SPEC, -p k=v, --variant: the arguments that pick one spec configuration."""
-    p.add_argument("spec", metavar="SPEC",
-                   help="a built-in spec name (see `protospec list`) or a path to a .py file")
+    p.add_argument("spec", metavar="SPEC", nargs="?", default=None,
+                   help="a built-in spec name (see `protospec list`) or a path to a .py file "
+                        "(may come from --config FILE instead)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="set a spec parameter (repeatable), e.g. -p rms=4")
     p.add_argument("--variant", metavar="NAME",
@@ -62,6 +63,8 @@ def parse_params(cls: type[Spec], items: list[str]) -> dict[str, Any]:
 
 def instantiate(args: argparse.Namespace) -> Spec:
     """Load the spec named on the command line and build it with its parameters and variant."""
+    if getattr(args, "spec", None) is None:
+        raise UsageError("name a SPEC (see `protospec list`), or give --config FILE naming one")
     cls = load_spec(args.spec).with_variant(getattr(args, "variant", None))
     params = parse_params(cls, getattr(args, "param", []) or [])
     try:

@@ -7,8 +7,8 @@ import argparse
 from ...bfs import Progress as SearchProgress
 from ...bfs import check
 from ...itf import write_trace
-from ...result import CheckResult
 from ...render.text import format_coverage, format_params, format_stats, format_violation
+from ...result import CheckResult
 from ..common import (
     Progress,
     add_spec_arguments,
@@ -17,7 +17,9 @@ from ..common import (
     out_console,
     print_json,
 )
-from ..properties import add_property_arguments, apply_property_arguments
+from ..config import add_config_argument, apply_config
+from ..properties import add_property_arguments, apply_property_arguments, print_explanations
+from .graph import add_render_arguments, check_render_targets, write_result_charts
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by check and simulate."""
+    add_config_argument(p)
     add_property_arguments(p)
     dl = p.add_mutually_exclusive_group()
     dl.add_argument("--deadlock", dest="deadlock", action="store_true", default=None,
@@ -60,6 +63,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="show progress on stderr (default: only when stderr is a terminal)")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="never show progress")
+    add_render_arguments(p)
 
 
 def validate_bounds(args: argparse.Namespace) -> None:
@@ -69,11 +73,15 @@ def validate_bounds(args: argparse.Namespace) -> None:
         value = getattr(args, opt, None)
         if value is not None and value < (0 if opt == "max_depth" else 1):
             raise UsageError(f"--{opt.replace('_', '-')} must be a positive number, got {value}")
+    check_render_targets(args)  # before the run, not after it: a long run is not wasted
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_config(args, "check")
     validate_bounds(args)
     spec = instantiate(args)
+    if args.explain_inv:
+        return print_explanations(spec, args)
     apply_property_arguments(spec, args)
     trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
     progress = Progress(f"check {spec.name}", enabled=args.progress)
@@ -93,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
 def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
     """Print the result (text or JSON), save the trace if asked; return the exit code."""
+    write_result_charts(result, args)  # --render, --html (and chart hints for --trace-out)
     if trace_path is not None and result.violations:
         v = result.violations[0]
         write_trace(v.trace, trace_path, violation=v.property)

@@ -7,6 +7,7 @@ import argparse
 from ...itf import read_trace, trace_to_itf
 from ...render.text import format_params, format_trace
 from ..common import out_console, print_json
+from .graph import add_render_arguments, write_trace_charts
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,11 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="show every variable at each step, not only those that changed")
     p.add_argument("--json", action="store_true", help="print the trace back as ITF JSON")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
+    add_render_arguments(p, force=True)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     trace, meta = read_trace(args.trace)
+    write_trace_charts(trace, meta, args)  # --render, --html
     if args.json:
         print_json(trace_to_itf(trace, violation=meta.get("violation")))
         return 0

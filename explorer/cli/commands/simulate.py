@@ -6,7 +6,8 @@ import argparse
 
 from ...simulate import simulate
 from ..common import Progress, add_spec_arguments, confirm_overwrite, instantiate
-from ..properties import apply_property_arguments
+from ..config import apply_config
+from ..properties import apply_property_arguments, print_explanations
 from .check import add_run_arguments, report, validate_bounds
 
 
@@ -18,20 +19,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "the same runs. Traces found are not necessarily shortest.")
     add_spec_arguments(p)
     add_run_arguments(p)
-    p.add_argument("--runs", type=int, default=100, metavar="N",
+    p.add_argument("--runs", type=int, default=None, metavar="N",
                    help="number of random walks (default 100)")
-    p.add_argument("--depth", type=int, default=100, metavar="D",
+    p.add_argument("--depth", type=int, default=None, metavar="D",
                    help="maximum steps per walk (default 100)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
+    p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="random seed (default 0)")
     p.add_argument("--continue", dest="keep_going", action="store_true",
                    help="keep going after a violation, to report every violated property")
     p.set_defaults(func=run)
 
 
+# Defaults applied after --config, so that an option left unset can take the file's value.
+DEFAULTS = {"runs": 100, "depth": 100, "seed": 0}
+
+
 def run(args: argparse.Namespace) -> int:
+    apply_config(args, "simulate", defaults=DEFAULTS)
     validate_bounds(args)
     spec = instantiate(args)
+    if args.explain_inv:
+        return print_explanations(spec, args)
     apply_property_arguments(spec, args)
     trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
     progress = Progress(f"simulate {spec.name}", enabled=args.progress)
