@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError
-from .fingerprint import FingerprintSet, collision_probability
+from .fingerprint import ZERO_FINGERPRINT, FingerprintSet, collision_probability
 from .frontier import Level
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import Spec
@@ -48,9 +48,9 @@ class Progress:
 
 
 def fingerprint_of(state: Any) -> int:
-    """The fingerprint the explorer stores for ``state`` (0 is reserved for empty slots)."""
+    """The fingerprint the explorer stores for ``state``: its hash (0 is reserved)."""
     h = hash(state)
-    return h if h != 0 else 1
+    return h if h != 0 else ZERO_FINGERPRINT
 
 
 def peak_rss_bytes() -> int:
@@ -374,7 +374,7 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
                     sel = np.isin(new_pos, np.array(kept, dtype=np.int64))
                     keep_idx = new_pos[sel]
                     keep_par = parent_of[sel]
-                fps.frombytes(np.where(fp_arr[keep_idx] == 0, 1, fp_arr[keep_idx])
+                fps.frombytes(np.where(fp_arr[keep_idx] == 0, ZERO_FINGERPRINT, fp_arr[keep_idx])
                               .astype(np.int64).tobytes())
                 parents.frombytes(keep_par.astype(np.int32).tobytes())
                 if len(keep_idx):

@@ -22,9 +22,12 @@ import sys
 
 import numpy as np
 
-__all__ = ["FingerprintSet", "collision_probability", "hash_seed", "worker_env"]
+__all__ = ["ZERO_FINGERPRINT", "FingerprintSet", "collision_probability", "hash_seed", "worker_env"]
 
 _EMPTY = 0
+# A state whose hash is 0 (e.g. the int 0) gets this fingerprint instead, since 0 marks an empty
+# slot. An arbitrary odd 64-bit constant: as unlikely to meet another state's hash as any value.
+ZERO_FINGERPRINT = -0x3A4F0E1D2C5B6977
 _REHASH_SLICE = 1 << 16
 MAX_LOAD = 0.7  # linear probing stays short up to here; each doubling costs memory for good
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads any bits over the slot index
@@ -105,14 +108,14 @@ class FingerprintSet:
         """Insert ``fps`` (int64); return the sorted positions of the fingerprints that were new."""
         if len(fps) == 0:
             return np.zeros(0, dtype=np.int64)
-        keys = np.where(fps == _EMPTY, 1, fps)  # 0 marks an empty slot
+        keys = np.where(fps == _EMPTY, ZERO_FINGERPRINT, fps)  # 0 marks an empty slot
         uniq, first = np.unique(keys, return_index=True)
         self._grow(self.count + len(uniq))
         new = self._insert_unique(uniq)
         return np.sort(first[new])
 
     def contains(self, fp: int) -> bool:
-        key = np.array([fp if fp != _EMPTY else 1], dtype=np.int64)
+        key = np.array([fp if fp != _EMPTY else ZERO_FINGERPRINT], dtype=np.int64)
         slot = int(self._slots(key)[0])
         mask = len(self._table) - 1
         while True:
@@ -163,7 +166,7 @@ def _self_check() -> None:  # pragma: no cover - quick sanity run: python -m exp
         got = fs.add_batch(batch)
         expect = []
         for i, v in enumerate(batch.tolist()):
-            v = v or 1
+            v = v or ZERO_FINGERPRINT
             if v not in seen:
                 seen.add(v)
                 expect.append(i)
