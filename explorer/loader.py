@@ -30,7 +30,8 @@ def builtin_spec_names() -> list[str]:
     except ImportError:
         return []
     return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)
-                  if not m.name.startswith("_") and not m.name.endswith("_refinement"))
+                  if not m.name.startswith("_")
+                  and not m.name.endswith(("_refinement", "_symbolic")))
 
 
 def spec_class_in(module: ModuleType, where: str) -> type[Spec]:

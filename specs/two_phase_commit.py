@@ -66,7 +66,7 @@ class TwoPhaseCommit(Spec):
 
     name = "two_phase_commit"
 
-    rms = Param(3, "number of resource managers", min=1, max=12)
+    rms = Param(3, "number of resource managers", min=1, max=64)
 
     def setup(self) -> None:
         self.RM = range(self.rms)

@@ -77,6 +77,10 @@ def format_violation(v: Violation, *, all_vars: bool = False) -> str:
 
 def format_stats(result: CheckResult) -> str:
     s = result.stats
+    if result.mode == "bmc":
+        reach = (f"violation at depth {s.depth}" if result.violations
+                 else f"no violation within {s.depth} steps")
+        return f"Bounded model checking with z3: {reach}, {s.elapsed_s:.2f} s"
     if result.mode == "simulate":
         return (f"{result.runs} run(s), {s.states_generated:,} states visited "
                 f"({s.distinct_states:,} distinct), longest run {s.depth} steps, "
