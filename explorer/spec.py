@@ -39,6 +39,8 @@ Rules the engine relies on:
   This is the hot path: keep them small and cheap to hash.
 * Actions do no IO, use no randomness and mutate nothing: the same state and arguments must
   always give the same successors, so that a trace can be rebuilt by replaying it.
+* Compare state values with ``==``, not ``is`` (except enum members and None): waiting levels
+  of the search are pickled, and a pickle round trip keeps values, not object identities.
 * Enumeration order is deterministic: actions in definition order (base class first), argument
   tuples in the order of their domains.
 """
@@ -299,8 +301,9 @@ class Spec:
     * ``check_deadlock`` — whether a reachable state with no successor is an error (default
       False: many bounded protocol models legitimately terminate);
     * ``constraint(self, s) -> bool`` — a method bounding the explored space, as TLC's
-      CONSTRAINT: successor states for which it is false are discarded (not counted, not checked,
-      not expanded).
+      CONSTRAINT: successor states for which it is false are discarded (not counted, not checked
+      against invariants, not expanded); action properties are still checked on the step that
+      generated them, since that step did happen.
     """
 
     name: ClassVar[str] = ""
