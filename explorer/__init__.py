@@ -17,6 +17,7 @@ from .spec import (
     from_state,
     invariant,
 )
+from .values import format_value, sort_key
 
 __all__ = [
     "Action",
@@ -37,9 +38,11 @@ __all__ = [
     "action",
     "action_property",
     "check",
+    "format_value",
     "from_state",
     "invariant",
     "rebuild_trace",
+    "sort_key",
 ]
 
 __version__ = "0.1.0"

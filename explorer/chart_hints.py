@@ -46,6 +46,7 @@ variables. A removal is a receipt, or a loss when the network's drop action made
 
 from __future__ import annotations
 
+import enum
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -83,13 +84,25 @@ def _is_collection(value: Any) -> bool:
                                                        and not is_record(value))
 
 
+def _is_message(value: Any) -> bool:
+    """What can sit in a mailbox: a record, an enum member, a string or a tuple; not a number
+    (a tuple of numbers per channel is more likely a clock or an age than a mailbox)."""
+    return (is_record(value) or isinstance(value, (enum.Enum, str, tuple))) and \
+        not isinstance(value, bool)
+
+
 def _is_mailboxes(value: Any) -> bool:
     """A tuple of collections of messages, one per receiving process."""
     return (isinstance(value, tuple) and not is_record(value) and len(value) > 0
             and all(isinstance(box, (frozenset, set, dict))
-                    or (isinstance(box, tuple) and not is_record(box)
-                        and all(is_record(m) or isinstance(m, tuple) for m in box))
-                    for box in value))
+                    or (isinstance(box, tuple) and not is_record(box)) for box in value)
+            and all(_is_message(m) for box in value for m in box))
+
+
+def _is_bag_tuple(value: Any) -> bool:
+    """A tuple of messages with repeats (no empty tuples: those are empty mailboxes)."""
+    return (isinstance(value, tuple) and not is_record(value)
+            and not any(isinstance(e, tuple) and not is_record(e) and not e for e in value))
 
 
 def _is_counted(value: Any) -> bool:
@@ -100,13 +113,22 @@ def _is_counted(value: Any) -> bool:
                     for e in value))
 
 
+def _readable(value: Any) -> bool:
+    """Whether a value has one of the shapes messages_of understands."""
+    return isinstance(value, (frozenset, set, dict)) or _is_mailboxes(value) \
+        or _is_bag_tuple(value)
+
+
 def message_vars(states: Iterable[Any]) -> list[str]:
     """The variables of these states that hold messages, in declaration order.
 
     A variable qualifies if its name is (or contains the word) ``msgs``, ``messages``,
-    ``network``, ``mailbox``... and its value is a collection, or if it is a set whose elements
-    (in some state) are records. Sets of plain numbers (like 2PC's ``tm_prepared``) never do.
+    ``network``, ``mailbox``... or if it is a set whose elements (in some state) are records;
+    and if in every state its value is a set, a bag or one mailbox per process. Sets of plain
+    numbers (like 2PC's ``tm_prepared``) and tuples of per-channel numbers (ages, clocks) never
+    qualify.
     """
+    states = list(states)
     found: dict[str, None] = {}
     for state in states:
         for name, value in state_vars(state).items():
@@ -117,7 +139,8 @@ def message_vars(states: Iterable[Any]) -> list[str]:
                 all(is_record(e) for e in value)
             if named or records:
                 found[name] = None
-    return list(found)
+    return [name for name in found
+            if all(_readable(state_vars(st).get(name, frozenset())) for st in states)]
 
 
 def messages_of(value: Any) -> Counter:

@@ -58,6 +58,10 @@ CONFIG_KEYS: dict[str, tuple[str, frozenset[str], type | tuple[type, ...]]] = {
 }
 
 
+_TOML_KINDS = {str: "a string", int: "an integer", bool: "true or false", dict: "a table",
+               list: "an array"}
+
+
 def add_config_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE",
                    help="read the spec, parameters, variant, properties, constraint and bounds "
@@ -82,11 +86,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
                              f"{', '.join(CONFIG_KEYS)})")
         expected = CONFIG_KEYS[key][2]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple)
-                                                      else (expected,)))
-            names = names.replace("dict", "table").replace("list", "array").replace(
-                "str", "string").replace("bool", "boolean").replace("int", "integer")
-            raise UsageError(f"{p}: {key} must be a {names}, not {value!r}")
+            kinds = expected if isinstance(expected, tuple) else (expected,)
+            names = " or ".join(_TOML_KINDS[t] for t in kinds)
+            raise UsageError(f"{p}: {key} must be {names}, not {value!r}")
     for key in ("invariants", "action_properties"):
         value = data.get(key)
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
@@ -119,6 +121,8 @@ def apply_config(args: argparse.Namespace, command: str,
         if getattr(args, "spec", None) is None:
             raise UsageError(f"{path}: no spec: set spec = \"NAME\" in the file or give SPEC on "
                              f"the command line")
+        if data.get("params"):
+            _check_params(args, data["params"], path)
     for dest, value in (defaults or {}).items():
         if getattr(args, dest, None) is None:
             setattr(args, dest, value)
@@ -156,6 +160,18 @@ def _apply(args: argparse.Namespace, key: str, dest: str, value: Any, path: str,
         args.config_origins[("constraint", 0)] = f"{path}, constraint"
     else:
         setattr(args, dest, value)
+
+
+def _check_params(args: argparse.Namespace, params: dict[str, Any], path: str) -> None:
+    """Parse the file's parameters now, so that a mistake in them names the file."""
+    from ..loader import load_spec  # local: only a config with parameters needs the spec now
+    from .common import parse_params
+
+    cls = load_spec(args.spec).with_variant(getattr(args, "variant", None))
+    try:
+        parse_params(cls, [f"{k}={_param_text(v, path, k)}" for k, v in params.items()])
+    except UsageError as exc:
+        raise UsageError(f"{path}, [params]: {exc}") from None
 
 
 def _param_text(value: Any, path: str, name: str) -> str:

@@ -116,6 +116,10 @@ def apply_property_arguments(spec: Spec, args: argparse.Namespace) -> None:
                 assert r.text is not None
                 compiled = _compile(spec, r.text, kind, r.name, r.origin)
                 spec.add_property(r.name, kind, compiled.fn)
+        # Checked in the order given (it decides which is reported when two fail at once).
+        order = {r.name: i for i, r in enumerate(requests)}
+        fns = spec.invariant_fns if kind == "invariant" else spec.action_property_fns
+        fns.sort(key=lambda item: order[item[0]])
     constraint = getattr(args, "constraint", None)
     if constraint:
         origin = (getattr(args, "config_origins", {}) or {}).get(("constraint", 0),

@@ -406,25 +406,25 @@ def _jepsen_records(lines: list[str], source: str) -> Iterator[_Event]:
 
 
 def parse_history(lines: Iterable[str], *, source: str = "<history>",
-                  format: str = "auto") -> History:
-    """Parse a history from its lines; ``format`` is "auto", "json", "jepsen" or "edn".
+                  fmt: str = "auto") -> History:
+    """Parse a history from its lines; ``fmt`` is "auto", "json", "jepsen" or "edn".
 
     Raises TraceFormatError naming ``source`` and the line of the first malformed record.
     """
     lines = list(lines)
-    if format == "auto":
-        format = _detect_format(lines)
+    if fmt == "auto":
+        fmt = _detect_format(lines)
     readers = {"json": _json_records, "jepsen": _jepsen_records, "edn": _edn_records}
-    if format not in readers:
-        raise TraceFormatError(f"unknown history format {format!r}; "
+    if fmt not in readers:
+        raise TraceFormatError(f"unknown history format {fmt!r}; "
                                f"expected one of auto, {', '.join(readers)}")
-    records = list(readers[format](lines, source))
+    records = list(readers[fmt](lines, source))
     if not records:
         raise TraceFormatError(f"{source}: no operations in the history")
     return _build(records, source)
 
 
-def load_history(path: str | Path, *, format: str = "auto") -> History:
+def load_history(path: str | Path, *, fmt: str = "auto") -> History:
     """Read and parse a history file (see :func:`parse_history`)."""
     path = Path(path)
     try:
@@ -433,7 +433,7 @@ def load_history(path: str | Path, *, format: str = "auto") -> History:
         raise TraceFormatError(f"{path}: no such history file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise TraceFormatError(f"{path}: cannot read the history ({e})") from None
-    return parse_history(text.splitlines(), source=str(path), format=format)
+    return parse_history(text.splitlines(), source=str(path), fmt=fmt)
 
 
 def _to_json(value: Any) -> Any:

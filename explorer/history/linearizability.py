@@ -50,6 +50,11 @@ __all__ = [
 #: How many search steps between two looks at the clock and the progress callback.
 _TICK = 1 << 13
 
+# How an operation left the list, recorded on the search stack.
+_TAKEN = 0  # linearized; on backtracking, try the next candidate instead
+_FORCED = 1  # linearized without changing the state: no alternative to try
+_DROPPED = 2  # left out (it may not have happened): no alternative to try
+
 
 class Verdict(StrEnum):
     """The answer of a check: the property holds, does not hold, or the check gave up."""
@@ -91,8 +96,6 @@ class LinearizabilityResult:
     part_ops: list[Operation] = field(default_factory=list)
     #: The partial linearization that got furthest in the failing part.
     furthest: PartialLinearization | None = None
-    #: The failing part's search, kept so the shrinker can reuse its memo (internal).
-    search: Any = field(default=None, repr=False)
 
 
 class _Timeout(Exception):
@@ -116,7 +119,7 @@ class _Search:
     """One Wing & Gong search over one sub-history; keeps its memo for the shrinker."""
 
     def __init__(self, ops: Sequence[Operation], model: Model, *,
-                 optional: frozenset[int] = frozenset()) -> None:
+                 optional: frozenset[int] = frozenset(), reduce: bool = True) -> None:
         # Operations that complete go first, by invocation; open ones after, in their own
         # bitset, so the relative bitset below stays as narrow as the concurrency.
         self.order = sorted(ops, key=lambda o: (o.ret >= INFINITY, o.call, o.id))
@@ -127,6 +130,10 @@ class _Search:
         self.expected = [UNKNOWN if o.status is not Status.OK else p[1]
                          for o, p in zip(self.order, prepared)]
         self.optional = [o.status is not Status.OK or o.id in optional for o in self.order]
+        # With `reduce`, reads (operations that change no state) are taken without branching;
+        # the memo then holds fewer than all reachable configurations, which the shrinker's
+        # left cut needs.
+        self.forced = [reduce and bool(model.is_read(inp)) for inp in self.inputs]
         self.cache: set[tuple] = set()
         self.iterations = 0
         self.best: tuple[Any, list, int] | None = None  # (start, frames, stuck index)
@@ -161,7 +168,8 @@ class _Search:
             prev = e
 
         step = self.model.step
-        inputs, expected, optional = self.inputs, self.expected, self.optional
+        inputs, expected, optional, forced = (self.inputs, self.expected, self.optional,
+                                              self.forced)
         cache = self.cache
         add = cache.add
         stack: list[tuple] = []
@@ -185,43 +193,23 @@ class _Search:
             if not e & 1:
                 # A call entry: try to linearize operation i now.
                 ok, out, new_state = step(state, inputs[i])
-                if ok:
-                    x = expected[i]
-                    if x is UNKNOWN or x == out:
-                        if i < m:
-                            d = i - low
-                            nrel = rel | (1 << d)
-                            if d:
-                                nlow = low
-                            else:
-                                t = (~nrel & (nrel + 1)).bit_length() - 1
-                                nrel >>= t
-                                nlow = low + t
-                            ninfo = info
-                        else:
-                            nlow, nrel, ninfo = low, rel, info | (1 << (i - m))
-                        # One hash lookup: the memo grew iff the configuration is new.
-                        size = len(cache)
-                        add((nlow, nrel, ninfo, new_state))
-                        if len(cache) != size:
-                            push((i, state, low, rel, info, False))
-                            state, low, rel, info = new_state, nlow, nrel, ninfo
-                            # Lift both entries of i out of the list.
-                            c, r = e, e + 1
-                            p, q = prv[c], nxt[c]
-                            nxt[p] = q
-                            prv[q] = p  # a call is always followed by some entry
-                            p, q = prv[r], nxt[r]
-                            nxt[p] = q
-                            if q != -1:
-                                prv[q] = p
-                            e = nxt[head]
-                            continue
-                e = nxt[e]
-                continue
-            # A return entry: operation i had to be linearized by now.
-            if optional[i]:
-                # It may not have happened: drop it, leaving the state as it is.
+                if not ok:
+                    e = nxt[e]
+                    continue
+                x = expected[i]
+                if x is not UNKNOWN and x != out:
+                    e = nxt[e]
+                    continue
+                # A read is taken without branching: it changes no state, so any
+                # linearization that places it later can place it now.
+                kind = _FORCED if forced[i] else _TAKEN
+            elif optional[i]:
+                # A return entry of an operation that may not have happened: drop it.
+                new_state = state
+                kind = _DROPPED
+            else:
+                kind = -1  # a return entry: operation i had to be linearized by now
+            if kind >= 0:
                 if i < m:
                     d = i - low
                     nrel = rel | (1 << d)
@@ -234,40 +222,47 @@ class _Search:
                     ninfo = info
                 else:
                     nlow, nrel, ninfo = low, rel, info | (1 << (i - m))
+                # One hash lookup: the memo grew iff the configuration is new.
                 size = len(cache)
-                add((nlow, nrel, ninfo, state))
+                add((nlow, nrel, ninfo, new_state))
                 if len(cache) != size:
-                    push((i, state, low, rel, info, True))
-                    low, rel, info = nlow, nrel, ninfo
-                    c, r = e - 1, e
+                    push((i, state, low, rel, info, kind))
+                    state, low, rel, info = new_state, nlow, nrel, ninfo
+                    # Lift both entries of i out of the list (dancing links: i's own
+                    # pointers stay, to put it back on backtracking).
+                    c = 2 * i
                     p, q = prv[c], nxt[c]
                     nxt[p] = q
-                    prv[q] = p
-                    p, q = prv[r], nxt[r]
+                    prv[q] = p  # a call is always followed by some entry
+                    p, q = prv[c + 1], nxt[c + 1]
                     nxt[p] = q
                     if q != -1:
                         prv[q] = p
                     e = nxt[head]
                     continue
+                if kind == _TAKEN:
+                    e = nxt[e]  # explored before: try the next candidate
+                    continue
+                # Forced or dropped into an explored, failed configuration: this one fails too.
             if len(stack) > best_depth:
                 best_depth = len(stack)
                 self.best = (start, list(stack), i)
-            # Backtrack: undo the last linearization and try the next candidate after it.
-            # Undoing a drop means this configuration is exhausted too, so keep undoing.
+            # Backtrack: undo the last step and try the next candidate after it. Undoing a
+            # forced or dropped step means its configuration is exhausted too: keep undoing.
             while True:
                 if not stack:
                     self.iterations += iterations
                     return None
-                i, state, low, rel, info, dropped = pop()
-                c, r = 2 * i, 2 * i + 1
-                p, q = prv[r], nxt[r]
-                nxt[p] = r
+                i, state, low, rel, info, kind = pop()
+                c = 2 * i
+                p, q = prv[c + 1], nxt[c + 1]
+                nxt[p] = c + 1
                 if q != -1:
-                    prv[q] = r
+                    prv[q] = c + 1
                 p, q = prv[c], nxt[c]
                 nxt[p] = c
                 prv[q] = c
-                if not dropped:
+                if kind == _TAKEN:
                     e = nxt[c]
                     break
         self.iterations += iterations
@@ -277,7 +272,8 @@ class _Search:
         """Turn search frames into a PartialLinearization with the state after each step."""
         steps = []
         state = start
-        for i, _, _, _, _, dropped in frames:
+        for i, _, _, _, _, kind in frames:
+            dropped = kind == _DROPPED
             if not dropped:
                 state = self.model.step(state, self.inputs[i])[2]
             steps.append((self.order[i], dropped, state))
@@ -304,9 +300,9 @@ class _Search:
 
 def _search_part(ops: Sequence[Operation], model: Model, *, starts: Iterable[Any] | None = None,
                  optional: frozenset[int] = frozenset(), deadline: float | None = None,
-                 progress: Callable[[int, int], None] | None = None
+                 progress: Callable[[int, int], None] | None = None, reduce: bool = True
                  ) -> tuple[Verdict, _Search, list[tuple] | None]:
-    search = _Search(ops, model, optional=optional)
+    search = _Search(ops, model, optional=optional, reduce=reduce)
     try:
         frames = search.run([model.init()] if starts is None else starts, deadline, progress)
     except _Timeout:
@@ -361,15 +357,14 @@ def check_linearizable(history: History | Sequence[Operation], model: Model, *,
         done_before += len(part_ops)
         if verdict is Verdict.VALID:
             assert frames is not None
-            result.linearizations[label] = [search.order[f[0]] for f in frames if not f[5]]
+            result.linearizations[label] = [search.order[f[0]] for f in frames
+                                            if f[5] != _DROPPED]
             continue
         result.verdict = verdict
         result.part, result.part_model, result.part_ops = label, part_model, list(part_ops)
         result.linearizations = {}
         if search.best is not None:
             result.furthest = search.partial(*search.best)
-        if verdict is Verdict.INVALID:
-            result.search = search
         break
     result.elapsed_s = time.monotonic() - began
     return result

@@ -8,15 +8,15 @@ A model is a small class with two methods that matter::
         def init(self):                      # the initial state (hashable)
             return 0
 
-        def step(self, state, input):        # -> (ok, output, new state)
-            f, value = input
+        def step(self, state, inp):          # -> (ok, output, new state)
+            f, value = inp
             if f == "add":
                 return True, None, state + value
             if f == "read":
                 return True, state, state
             return False, None, state
 
-``step`` applies one operation's *input* to a state. ``ok`` is False when the operation
+``step`` applies one operation's input ``inp`` to a state. ``ok`` is False when the operation
 cannot take effect in that state at all (acquiring a lock that is held, a compare-and-set whose
 expected value is not there); ``output`` is what the operation returns, which the checker
 compares with what the client saw. States must be hashable and cheap to hash: the checker
@@ -80,15 +80,25 @@ class Model:
         """The initial state."""
         raise NotImplementedError
 
-    def step(self, state: Any, input: Any) -> tuple[bool, Any, Hashable]:
-        """Apply ``input`` to ``state``: (can it take effect, its output, the new state)."""
+    def step(self, state: Any, inp: Any) -> tuple[bool, Any, Hashable]:
+        """Apply ``inp`` to ``state``: (can it take effect, its output, the new state)."""
         raise NotImplementedError
+
+    def is_read(self, inp: Any) -> bool:
+        """True if the operation leaves every state unchanged (a read); default False.
+
+        The checker linearizes such an operation as soon as it is legal, without trying the
+        alternatives: any linearization that places it later can place it there. Saying True
+        for an operation that can change some state makes the checker wrong.
+        """
+        return False
 
     def prepare(self, op: Operation) -> tuple[Any, Any]:
         """The model input and expected output of a history operation (ValueError if invalid)."""
         return Input(op.f, op.value), op.output
 
-    def partition(self, ops: Sequence[Operation]) -> list[tuple[Any, Model, list[Operation]]] | None:
+    def partition(self, ops: Sequence[Operation]
+                  ) -> list[tuple[Any, Model, list[Operation]]] | None:
         """Independent sub-histories as (label, model, ops), or None to check ``ops`` whole."""
         return None
 
@@ -120,16 +130,19 @@ class CasRegister(Model):
     def init(self) -> Hashable:
         return self.initial
 
-    def step(self, state: Any, input: Any) -> tuple[bool, Any, Hashable]:
-        f = input[0]
+    def step(self, state: Any, inp: Any) -> tuple[bool, Any, Hashable]:
+        f = inp[0]
         if f == "read":
             return True, state, state
         if f == "write":
-            return True, None, input[1]
-        old, new = input[1]  # cas
+            return True, None, inp[1]
+        old, new = inp[1]  # cas
         if state == old:
             return True, None, new
         return False, None, state
+
+    def is_read(self, inp: Any) -> bool:
+        return inp[0] == "read"
 
     def prepare(self, op: Operation) -> tuple[Any, Any]:
         if op.f == "read":
@@ -170,10 +183,10 @@ class KeyValue(Model):
     def init(self) -> Hashable:
         return ()
 
-    def step(self, state: Any, input: Any) -> tuple[bool, Any, Hashable]:
+    def step(self, state: Any, inp: Any) -> tuple[bool, Any, Hashable]:
         # Used only when a history is checked whole (e.g. sequential consistency, which is not
         # compositional): the state is a sorted tuple of (key, value) pairs.
-        f, key, arg = input
+        f, key, arg = inp
         values = dict(state)
         ok, out, new = self.register.step(values.get(key, self.initial), (f, arg))
         if not ok:
@@ -201,6 +214,9 @@ class KeyValue(Model):
         """The operation as its key's register sees it."""
         _, arg, output = self.split(op)
         return op._replace(value=arg, output=output)
+
+    def is_read(self, inp: Any) -> bool:
+        return inp[0] == "read"
 
     def prepare(self, op: Operation) -> tuple[Any, Any]:
         key, _, _ = self.split(op)
@@ -233,9 +249,9 @@ class Queue(Model):
     def init(self) -> Hashable:
         return ()
 
-    def step(self, state: Any, input: Any) -> tuple[bool, Any, Hashable]:
-        if input[0] == "enqueue":
-            return True, None, (*state, input[1])
+    def step(self, state: Any, inp: Any) -> tuple[bool, Any, Hashable]:
+        if inp[0] == "enqueue":
+            return True, None, (*state, inp[1])
         if state:
             return True, state[0], state[1:]
         return True, None, state
@@ -262,8 +278,8 @@ class SetModel(Model):
     def init(self) -> Hashable:
         return frozenset()
 
-    def step(self, state: Any, input: Any) -> tuple[bool, Any, Hashable]:
-        f, v = input
+    def step(self, state: Any, inp: Any) -> tuple[bool, Any, Hashable]:
+        f, v = inp
         if f == "add":
             return True, None, state | {v}
         if f == "remove":
@@ -271,6 +287,9 @@ class SetModel(Model):
         if f == "contains":
             return True, v in state, state
         return True, state, state  # read
+
+    def is_read(self, inp: Any) -> bool:
+        return inp[0] in ("read", "contains")
 
     def prepare(self, op: Operation) -> tuple[Any, Any]:
         if op.f in ("add", "remove"):
@@ -300,8 +319,8 @@ class Lock(Model):
     def init(self) -> Hashable:
         return None
 
-    def step(self, state: Any, input: Any) -> tuple[bool, Any, Hashable]:
-        f, owner = input
+    def step(self, state: Any, inp: Any) -> tuple[bool, Any, Hashable]:
+        f, owner = inp
         if f == "acquire":
             return (True, None, owner) if state is None else (False, None, state)
         return (True, None, None) if state == owner else (False, None, state)
@@ -362,7 +381,7 @@ def get_model(name: str, initial: Any = None) -> Model:
     model = cls()
     if not isinstance(model, Model):
         # A plain class with init and step is enough; borrow the defaults for the rest.
-        for method in ("prepare", "partition", "describe", "format_state"):
+        for method in ("prepare", "is_read", "partition", "describe", "format_state"):
             if not hasattr(model, method):
                 setattr(model, method, getattr(Model, method).__get__(model))
         for attr in ("name", "registers"):

@@ -87,7 +87,8 @@ def _steps_lines(picture: Picture) -> list[str]:
     lines = ([f"Partial linearization that got furthest ({len(furthest.steps)} steps):"]
              if furthest.steps else [])
     for n, (op, dropped, state) in enumerate(furthest.steps, 1):
-        what = "left out (may not have happened)" if dropped else f"-> {model.format_state(state)}"
+        what = ("left out (may not have happened)" if dropped
+                else f"-> {model.format_state(state)}")
         lines.append(f"  {n:>3}. p{op.process} {model.describe(op)}  {what}")
     if furthest.stuck is not None:
         op = furthest.stuck
@@ -100,7 +101,8 @@ def render_text(picture: Picture, *, width: int = 110) -> str:
     """A text timeline: one row per process, ``[label--]`` from invocation to completion.
 
     Linearized operations carry their position (``#1``), the stuck one ``!!``; an open
-    operation ends in ``>``; context operations are drawn ``(label..)``. Wider than ``width`` columns, the timeline is split into rows.
+    operation ends in ``>``; context operations are drawn ``(label..)``. Wider than ``width``
+    columns, the timeline is split into rows.
     """
     ops = sorted(picture.ops, key=lambda o: o.call)
     in_window = {o.id for o in ops}

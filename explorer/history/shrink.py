@@ -10,15 +10,16 @@ a window in which every operation is needed: relaxing any one of them makes it l
 
 Three steps, each keeping the window failing:
 
-1. **Left cut.** The first, exhaustive search visited every configuration (set of operations
-   taken out, model state) that any legal partial linearization can reach. For a real-time cut
-   ``t``, the states of the configurations that took out every operation completed before ``t``
-   and none invoked after it are exactly the states the history can be in at ``t``. The window
+1. **Left cut.** An exhaustive search of the failing history visits every configuration (set
+   of operations taken out, model state) that any legal partial linearization can reach. For
+   a real-time cut ``t``, the states of the configurations that took out every operation
+   completed before ``t`` and none invoked after it are exactly the states the history can be
+   in at ``t``. The window
    keeps the operations invoked after ``t``, starts from any of those states, and makes the
    operations that straddle ``t`` optional (they may have taken effect before it). The latest
    cut that still fails is found by galloping back from the operation the search got stuck on.
-2. **Right cut.** A prefix of a failing window fails too when the operations still running at
-   the cut are made open (``info``); the earliest failing prefix is found the same way.
+2. **Right cut.** A prefix of a failing window fails too when the operations still running
+   at the cut are made open (``info``); the earliest failing prefix is found the same way.
 3. **Relax and remove**, in chunks that halve (delta debugging, Zeller 2002), until every
    remaining operation is needed.
 
@@ -142,34 +143,37 @@ def minimal_window(result: LinearizabilityResult, *, timeout: float | None = 30.
     ops = sorted(result.part_ops, key=lambda o: (o.call, o.id))
     init = model.init()
 
-    # The exhaustive search that found the violation; rerun it if the result does not carry it.
-    search = result.search
-    if search is None:
-        _, search, _ = _search_part(ops, model)
+    # 1. Left cut, from an exhaustive search without the checker's read reduction, so that its
+    # memo holds every reachable configuration. Gallop back from the stuck operation's
+    # invocation, then bisect. If that search runs out of time, there is no left cut.
+    verdict, search, _ = _search_part(ops, model, reduce=False, deadline=shrinker.deadline)
+    shrinker.checks += 1
     stuck = search.best[2] if search.best is not None else -1
     stuck_op = search.order[stuck] if stuck >= 0 else ops[-1]
-
-    # 1. Left cut: gallop back from the stuck operation's invocation, then bisect.
-    intervals = _state_intervals(search)
+    good = 0  # index into cuts of the latest cut known to fail (0: the whole history)
     cuts = sorted({o.call for o in ops})
-    k = cuts.index(stuck_op.call)
-    good, bad = 0, None  # indexes into cuts: cuts[good] fails (cut 0 is the whole history)
-    step = 0
-    while k - step > 0:
-        window, straddling, starts = _left_window(ops, cuts[k - step], intervals)
-        if shrinker.fails(window, straddling, starts):
-            good = k - step
-            break
-        bad = k - step
-        step = 2 * step + 1
-    if bad is not None:
-        while bad - good > 1:
-            mid = (good + bad) // 2
-            window, straddling, starts = _left_window(ops, cuts[mid], intervals)
+    if verdict is Verdict.INVALID:
+        intervals = _state_intervals(search)
+        k = cuts.index(stuck_op.call)
+        bad = None  # index of a cut known not to fail
+        step = 0
+        while k - step > 0:
+            window, straddling, starts = _left_window(ops, cuts[k - step], intervals)
             if shrinker.fails(window, straddling, starts):
-                good = mid
-            else:
-                bad = mid
+                good = k - step
+                break
+            bad = k - step
+            step = 2 * step + 1
+        if bad is not None:
+            while bad - good > 1:
+                mid = (good + bad) // 2
+                window, straddling, starts = _left_window(ops, cuts[mid], intervals)
+                if shrinker.fails(window, straddling, starts):
+                    good = mid
+                else:
+                    bad = mid
+    else:
+        shrinker.out_of_time = True
     cut = cuts[good] if good > 0 else 0
     if cut:
         window, optional, starts = _left_window(ops, cut, intervals)
@@ -224,7 +228,7 @@ def minimal_window(result: LinearizabilityResult, *, timeout: float | None = 30.
         chunk = max(1, chunk // 2)
 
     verdict, final, _ = _search_part(current, model, starts=starts,
-                                     optional=optional & {o.id for o in current})
+                                     optional=optional & {o.id for o in current}, reduce=False)
     assert verdict is not Verdict.VALID, "a shrinking step kept a linearizable window"
     furthest = final.partial(*final.best) if final.best is not None else None
     return Window(tuple(current), optional & {o.id for o in current}, tuple(starts), cut,

@@ -100,6 +100,8 @@ class Code:
     const: Any = _NO
     attr: str | None = None  # the node reads this (dotted) attribute of the current state
     slot: int | None = None  # the node reads this bound-variable slot
+    shape: tuple | None = None  # a simple read a parent may inline (see _read)
+    implies: tuple[Callable, Callable] | None = None  # (a, b) if this is a => b
 
     @property
     def is_const(self) -> bool:
@@ -299,6 +301,95 @@ def _text_in(text: str, coll: Any) -> bool:
     return any(_text_eq(v, text) for v in coll)
 
 
+# For ``c op x`` with c constant: the operator f such that f(x, c) gives the same answer.
+_REFLECTED = {"==": operator.eq, "!=": operator.ne, "<": operator.gt, "<=": operator.ge,
+              ">": operator.lt, ">=": operator.le, "in": operator.contains}
+
+
+def _read(shape: tuple, env: list, nxt: list) -> Callable[[Any], Any]:
+    """The closure for a simple read: ``get`` is g(s), ``nget`` g(s'), ``slot`` a bound
+    variable, ``get_slot`` g(s)[env[k]], ``get_const`` g(s)[c], ``slot_get`` g(env[k]), ..."""
+    kind, a = shape[0], shape[1]
+    b = shape[2] if len(shape) > 2 else None
+    if kind == "get":
+        return a
+    if kind == "nget":
+        return lambda s: a(nxt[0])
+    if kind == "slot":
+        return lambda s: env[a]
+    if kind == "slot_get":
+        return lambda s: a(env[b])
+    if kind == "get_slot":
+        return lambda s: a(s)[env[b]]
+    if kind == "get_const":
+        return lambda s: a(s)[b]
+    if kind == "nget_slot":
+        return lambda s: a(nxt[0])[env[b]]
+    if kind == "nget_const":
+        return lambda s: a(nxt[0])[b]
+    if kind == "slot_slot":
+        return lambda s: env[a][env[b]]
+    if kind == "slot_const":
+        return lambda s: env[a][b]
+    raise AssertionError(kind)
+
+
+def _read_op_const(shape: tuple, f: Callable, c: Any, env: list,
+                   nxt: list) -> Callable[[Any], Any]:
+    """f(read, c) in one closure."""
+    kind, a = shape[0], shape[1]
+    b = shape[2] if len(shape) > 2 else None
+    if kind == "get":
+        return lambda s: f(a(s), c)
+    if kind == "nget":
+        return lambda s: f(a(nxt[0]), c)
+    if kind == "slot":
+        return lambda s: f(env[a], c)
+    if kind == "slot_get":
+        return lambda s: f(a(env[b]), c)
+    if kind == "get_slot":
+        return lambda s: f(a(s)[env[b]], c)
+    if kind == "get_const":
+        return lambda s: f(a(s)[b], c)
+    if kind == "nget_slot":
+        return lambda s: f(a(nxt[0])[env[b]], c)
+    if kind == "nget_const":
+        return lambda s: f(a(nxt[0])[b], c)
+    if kind == "slot_slot":
+        return lambda s: f(env[a][env[b]], c)
+    if kind == "slot_const":
+        return lambda s: f(env[a][b], c)
+    raise AssertionError(kind)
+
+
+def _read_op_read(x: tuple, y: tuple, f: Callable, env: list,
+                  nxt: list) -> Callable[[Any], Any] | None:
+    """f(read_x, read_y) in one closure, for the pairs that are common in invariants."""
+    kinds = (x[0], y[0])
+    if kinds == ("slot", "slot"):
+        i, j = x[1], y[1]
+        return lambda s: f(env[i], env[j])
+    if kinds == ("get_slot", "get_slot"):
+        g, i, h, j = x[1], x[2], y[1], y[2]
+        return lambda s: f(g(s)[env[i]], h(s)[env[j]])
+    if kinds == ("nget_slot", "get_slot"):
+        g, i, h, j = x[1], x[2], y[1], y[2]
+        return lambda s: f(g(nxt[0])[env[i]], h(s)[env[j]])
+    if kinds == ("get_slot", "nget_slot"):
+        g, i, h, j = x[1], x[2], y[1], y[2]
+        return lambda s: f(g(s)[env[i]], h(nxt[0])[env[j]])
+    if kinds == ("slot_get", "slot_get"):
+        g, i, h, j = x[1], x[2], y[1], y[2]
+        return lambda s: f(g(env[i]), h(env[j]))
+    if kinds == ("slot_get", "get_slot"):
+        g, i, h, j = x[1], x[2], y[1], y[2]
+        return lambda s: f(g(env[i]), h(s)[env[j]])
+    if kinds == ("get_slot", "slot_get"):
+        g, i, h, j = x[1], x[2], y[1], y[2]
+        return lambda s: f(g(s)[env[i]], h(env[j]))
+    return None
+
+
 def _describe_type(t: VType) -> str:
     if t == INT:
         return "an int"
@@ -307,7 +398,7 @@ def _describe_type(t: VType) -> str:
     if t == STR:
         return "a string"
     if isinstance(t, EnumT):
-        return f"an {t.cls.__name__} (an enum)"
+        return f"a value of the enum {t.cls.__name__}"
     if isinstance(t, RecordT):
         return f"a {t.cls.__name__} record"
     if isinstance(t, (SeqT, TupT)):
@@ -393,7 +484,7 @@ class _Compiler:
         code = getattr(self, "c_" + type(node).__name__.lower())(node)
         if self.debug and not code.is_const:
             code.fn = self._locating(code.fn, node)
-            code.attr = code.slot = None  # keep parents from fusing past the wrapper
+            code.attr = code.slot = code.shape = None  # parents must not fuse past the wrapper
         return code
 
     def _locating(self, fn: Callable[[Any], Any], node: n.Node) -> Callable[[Any], Any]:
@@ -442,7 +533,7 @@ class _Compiler:
             if bound.const is not _NO:
                 return _constant(bound.const, name, bound.type)
             k, env = bound.slot, self.env
-            return Code(lambda s: env[k], bound.type, name, slot=k)
+            return Code(lambda s: env[k], bound.type, name, slot=k, shape=("slot", k))
         names = self.names
         in_state = name in names.fields
         in_consts = name in names.constants
@@ -485,10 +576,12 @@ class _Compiler:
     def state_var(self, name: str, node: n.Node) -> Code:
         vtype = self.names.fields[name]
         self.resolved.setdefault(name, f"state variable, {vtype}")
+        get = operator.attrgetter(name)
         if self.primed:
-            get, nxt = operator.attrgetter(name), self.nxt
-            return Code(lambda s: get(nxt[0]), vtype, name + "'", _P_POSTFIX)
-        return Code(operator.attrgetter(name), vtype, name, attr=name)
+            nxt = self.nxt
+            return Code(lambda s: get(nxt[0]), vtype, name + "'", _P_POSTFIX,
+                        shape=("nget", get))
+        return Code(get, vtype, name, attr=name, shape=("get", get))
 
     def whole_state(self) -> Code:
         vtype = RecordT(self.names.state_cls)
@@ -588,7 +681,7 @@ class _Compiler:
             raise self.error(f"{names} has no value {value!r}{did_you_mean(value, pool)} "
                              f"(its values: {', '.join(pool)})", node)
         if isinstance(value, tuple) and not is_record(type(value)):
-            if isinstance(target, SeqT):
+            if isinstance(target, (SeqT, SetT)):  # a tuple may be a membership domain
                 out = tuple(self.coerce_value(v, target.elem, node) for v in value)
             elif isinstance(target, TupT) and len(target.elems) == len(value):
                 out = tuple(self.coerce_value(v, t, node) for v, t in zip(value, target.elems))
@@ -678,9 +771,9 @@ class _Compiler:
 
     def check_comparable(self, a: VType, b: VType, node: n.Compare, op: str) -> None:
         if isinstance(a, EnumT) and isinstance(b, EnumT) and a.cls is not b.cls:
-            raise self.error(f"comparing a {a.cls.__name__} with a {b.cls.__name__}: values of "
-                             f"two different enums never mean the same thing (they compare "
-                             f"as their numbers)", node)
+            raise self.error(f"comparing a value of {a.cls.__name__} with a value of "
+                             f"{b.cls.__name__}: values of two different enums never mean the "
+                             f"same thing (they would compare as their numbers)", node)
         ka, kb = kind(a), kind(b)
         if ka and kb and ka != kb:
             always = {"==": "always false", "!=": "always true", "in": "always false",
@@ -693,15 +786,19 @@ class _Compiler:
 
     def binary(self, op: str, left: Code, right: Code) -> Callable[[Any], Any]:
         both, right_const, left_const = _TEMPLATES[op]
-        env = self.env
+        env, nxt = self.env, self.nxt
+        # A simple read (state[i], m.bal, x') against a constant or another simple read is
+        # done inline in one closure rather than one closure per operand.
+        if right.is_const and left.shape is not None:
+            return _read_op_const(left.shape, _PY_OPS[op], right.const, env, nxt)
+        if left.is_const and right.shape is not None and op in _REFLECTED:
+            return _read_op_const(right.shape, _REFLECTED[op], left.const, env, nxt)
+        if left.shape is not None and right.shape is not None:
+            fused = _read_op_read(left.shape, right.shape, _PY_OPS[op], env, nxt)
+            if fused is not None:
+                return fused
         if right.is_const:
-            if left.slot is not None:  # a bound variable against a constant: one frame
-                k, c, f = left.slot, right.const, _PY_OPS[op]
-                return lambda s: f(env[k], c)
             return right_const(left.fn, right.const)
-        if left.slot is not None and right.slot is not None:
-            i, j, f = left.slot, right.slot, _PY_OPS[op]
-            return lambda s: f(env[i], env[j])
         if left.is_const:
             return left_const(left.const, right.fn)
         return both(left.fn, right.fn)
@@ -735,13 +832,14 @@ class _Compiler:
         if not live:
             return _constant(not absorbing, text, BOOL)
         fns = [c.fn for c in live]
+        exact = all(c.type == BOOL for c in live)  # then a and b is already a bool
         if len(fns) == 1:
             g = fns[0]
-            fn = lambda s: bool(g(s))  # noqa: E731
+            fn = g if exact else (lambda s: bool(g(s)))
         elif node.op == "and":
-            fn = _and(fns)
+            fn = _and(fns, exact)
         else:
-            fn = _or(fns)
+            fn = _or(fns, exact)
         return Code(fn, BOOL, text, prec)
 
     def c_implies(self, node: n.Implies) -> Code:
@@ -755,8 +853,11 @@ class _Compiler:
                 return _constant(True, text, BOOL)
             return Code(right.fn, BOOL, text, _P_IMPLIES, const=right.const)
         a, b = left.fn, right.fn
-        return self.fold(Code(lambda s: not a(s) or b(s), BOOL, text, _P_IMPLIES), node,
+        code = self.fold(Code(lambda s: not a(s) or b(s), BOOL, text, _P_IMPLIES), node,
                          left, right)
+        if not code.is_const and not self.debug:
+            code.implies = (a, b)
+        return code
 
     def c_cond(self, node: n.Cond) -> Code:
         test = self.compile(node.test)
@@ -848,11 +949,13 @@ class _Compiler:
         vtype = self.field_type(base, node)
         if base.attr is not None:
             dotted = f"{base.attr}.{node.name}" if base.attr else node.name
-            return Code(operator.attrgetter(dotted), vtype, text, _P_POSTFIX, attr=dotted)
+            get = operator.attrgetter(dotted)
+            return Code(get, vtype, text, _P_POSTFIX, attr=dotted, shape=("get", get))
         g, get = base.fn, operator.attrgetter(node.name)
         if base.slot is not None:
             env, k = self.env, base.slot
-            return Code(lambda s: get(env[k]), vtype, text, _P_POSTFIX)
+            return Code(lambda s: get(env[k]), vtype, text, _P_POSTFIX,
+                        shape=("slot_get", get, k))
         return self.fold(Code(lambda s: get(g(s)), vtype, text, _P_POSTFIX), node, base)
 
     def field_type(self, base: Code, node: n.Field) -> VType:
@@ -926,7 +1029,13 @@ class _Compiler:
         else:
             h = index.fn
             fn = lambda s: g(s)[h(s)]  # noqa: E731
-        return self.fold(Code(fn, vtype, text, _P_POSTFIX), node, base, index)
+        shape = None
+        if base.shape is not None and base.shape[0] in ("get", "nget", "slot") \
+                and (index.is_const or index.slot is not None):
+            where = ("const", index.const) if index.is_const else ("slot", index.slot)
+            shape = (f"{base.shape[0]}_{where[0]}", base.shape[1], where[1])
+            fn = _read(shape, self.env, self.nxt)
+        return self.fold(Code(fn, vtype, text, _P_POSTFIX, shape=shape), node, base, index)
 
     def c_slice(self, node: n.Slice) -> Code:
         base = self.compile(node.base)
@@ -1019,8 +1128,11 @@ class _Compiler:
         text = f"{node.kind} {binders}: {body.text}"
         fn = body.fn
         make = _forall if node.kind == "forall" else _exists
-        for _b, dom, slot in reversed(levels):
-            fn = make(self.env, slot, dom, fn)
+        for n_level, (_b, dom, slot) in enumerate(reversed(levels)):
+            if n_level == 0 and body.implies is not None and node.kind == "forall":
+                fn = _forall_implies(self.env, slot, dom, *body.implies)
+            else:
+                fn = make(self.env, slot, dom, fn)
         return Code(fn, BOOL, text, _P_OPEN)
 
     def c_let(self, node: n.Let) -> Code:
@@ -1285,13 +1397,14 @@ class _Compiler:
 
 # -- closure factories (each in its own function so loop variables are captured by value) ----
 
-def _and(fns: list[Callable]) -> Callable[[Any], bool]:
+def _and(fns: list[Callable], exact: bool) -> Callable[[Any], bool]:
     if len(fns) == 2:
         a, b = fns
-        return lambda s: bool(a(s) and b(s))
+        return (lambda s: a(s) and b(s)) if exact else (lambda s: bool(a(s) and b(s)))
     if len(fns) == 3:
         a, b, c = fns
-        return lambda s: bool(a(s) and b(s) and c(s))
+        return (lambda s: a(s) and b(s) and c(s)) if exact else \
+            (lambda s: bool(a(s) and b(s) and c(s)))
     seq = tuple(fns)
 
     def all_of(s: Any) -> bool:
@@ -1303,13 +1416,14 @@ def _and(fns: list[Callable]) -> Callable[[Any], bool]:
     return all_of
 
 
-def _or(fns: list[Callable]) -> Callable[[Any], bool]:
+def _or(fns: list[Callable], exact: bool) -> Callable[[Any], bool]:
     if len(fns) == 2:
         a, b = fns
-        return lambda s: bool(a(s) or b(s))
+        return (lambda s: a(s) or b(s)) if exact else (lambda s: bool(a(s) or b(s)))
     if len(fns) == 3:
         a, b, c = fns
-        return lambda s: bool(a(s) or b(s) or c(s))
+        return (lambda s: a(s) or b(s) or c(s)) if exact else \
+            (lambda s: bool(a(s) or b(s) or c(s)))
     seq = tuple(fns)
 
     def any_of(s: Any) -> bool:
@@ -1343,6 +1457,32 @@ def _forall(env: list, slot: int, dom: Code, body: Callable) -> Callable[[Any], 
         return True
 
     return forall
+
+
+def _forall_implies(env: list, slot: int, dom: Code, guard: Callable,
+                    then: Callable) -> Callable[[Any], bool]:
+    """forall x in S: a => b, with the implication inlined in the loop (one call less)."""
+    if dom.is_const:
+        values = tuple(dom.const)
+
+        def forall_implies_const(s: Any) -> bool:
+            for x in values:
+                env[slot] = x
+                if guard(s) and not then(s):
+                    return False
+            return True
+
+        return forall_implies_const
+    d = dom.fn
+
+    def forall_implies(s: Any) -> bool:
+        for x in d(s):
+            env[slot] = x
+            if guard(s) and not then(s):
+                return False
+        return True
+
+    return forall_implies
 
 
 def _exists(env: list, slot: int, dom: Code, body: Callable) -> Callable[[Any], bool]:

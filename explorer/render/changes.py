@@ -8,9 +8,11 @@ removed from a set. Used by the sequence chart (truncated) and the HTML report (
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from ..chart_hints import messages_of
 from ..values import format_value, sort_key, state_vars
 
 __all__ = ["Change", "describe_changes", "shorten"]
@@ -50,11 +52,13 @@ def shorten(text: str, width: int | None) -> str:
     return text[: max(1, width - 1)] + "…"
 
 
-def describe_changes(before: Any, after: Any, *, skip: frozenset[str] | set[str] = frozenset()
-                     ) -> list[Change]:
+def describe_changes(before: Any, after: Any, *, skip: frozenset[str] | set[str] = frozenset(),
+                     bags: frozenset[str] | set[str] = frozenset()) -> list[Change]:
     """The changes from state ``before`` to state ``after``, variable by variable.
 
     Variables named in ``skip`` (message variables, drawn as arrows instead) are left out.
+    Those named in ``bags`` hold messages however they are stored (a sorted tuple, counts...):
+    they are described by the messages that came and went, not position by position.
     """
     old_vars, new_vars = state_vars(before), state_vars(after)
     out: list[Change] = []
@@ -64,8 +68,18 @@ def describe_changes(before: Any, after: Any, *, skip: frozenset[str] | set[str]
         old = old_vars.get(name)
         if name in old_vars and old == new:
             continue
+        if name in bags and name in old_vars:
+            gone, came = messages_of(old), messages_of(new)
+            added = tuple(format_value(m) for m in _elements(came - gone))
+            removed = tuple(format_value(m) for m in _elements(gone - came))
+            out.append(Change(name, name, None, None, added, removed))
+            continue
         out.extend(_diff(name, name, old, new))
     return out
+
+
+def _elements(bag: Counter) -> list[Any]:
+    return sorted((m for (m, _box), n in bag.items() for _ in range(n)), key=sort_key)
 
 
 def _diff(var: str, path: str, old: Any, new: Any) -> list[Change]:

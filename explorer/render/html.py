@@ -43,6 +43,7 @@ tr.violation td { background: #ffebee; } .violation-note { color: #c62828; font-
 .added { color: #2e7d32; } .removed { color: #c62828; }
 .note { background: #fff8e1; border: 1px solid #ffe082; padding: 0.6em 1em; }
 details summary { cursor: pointer; color: #616161; }
+table.trace { width: 100%; } table.trace code { overflow-wrap: anywhere; }
 footer { margin-top: 3em; color: #9e9e9e; font-size: 0.85em; }
 """
 
@@ -91,6 +92,7 @@ def _trace_table(trace: Trace, violation: str | None, kind: str) -> str:
     """One row per step: its process, its action, what it changed; the full state on demand."""
     chart = infer_chart(trace)
     lane_of = {e.step: e.lane for e in chart.events}
+    bags = set(chart.message_vars)
     rows = ['<table class="trace"><thead><tr><th>#</th><th>process</th><th>step</th>'
             "<th>what changed</th></tr></thead><tbody>"]
     n = len(trace.steps) - 1
@@ -100,7 +102,7 @@ def _trace_table(trace: Trace, violation: str | None, kind: str) -> str:
             changes = "".join(f'<span class="change"><code>{_e(k)}</code> = {_e(format_value(v))}'
                               f"</span>" for k, v in state_vars(st.state).items())
         else:
-            found = describe_changes(prev, st.state)
+            found = describe_changes(prev, st.state, bags=bags)
             changes = "".join(_change_html(c) for c in found) or \
                 '<span class="old">(no variable changed)</span>'
         full = "".join(f"<div><code>{_e(k)}</code> = {_e(format_value(v))}</div>"
@@ -169,7 +171,8 @@ def _summary_table(rows: list[tuple[str, str]]) -> str:
 
 def result_html(result: CheckResult, *, draw: bool = True) -> str:
     """The report of a ``check`` or ``simulate`` run (``draw=False``: no charts, no ``dot``)."""
-    what = f"{result.mode.capitalize()} of {result.spec}"
+    modes = {"check": "Check", "simulate": "Simulation", "bmc": "Bounded model check"}
+    what = f"{modes.get(result.mode, result.mode.capitalize())} of {result.spec}"
     outcome = ('<span class="ok">no violation</span>' if result.ok else
                f'<span class="bad">{len(result.violations)} violation'
                f'{"s" if len(result.violations) != 1 else ""}: '

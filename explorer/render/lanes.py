@@ -10,17 +10,21 @@ Inference, in order of precedence:
 * **The lane of a step.** The spec's ``chart_lane`` hint; else an action named after a role
   (``tm_commit`` -> ``TM``, ``rm_prepare(rm=1)`` -> ``RM 1``); else the first argument whose name
   names a process (``rm``, ``a``/``acc``/``acceptor``, ``r``/``replica``, ``i``/``j``/``src``/
-  ``server``/``node``... -> ``RM 1``, ``acceptor 2``, ``replica 0``, ``node 1``); else a message
-  dropping or duplicating action goes on the ``network`` lane and anything else on the
-  ``environment`` lane.
+  ``server``/``node``... -> ``RM 1``, ``acceptor 2``, ``replica 0``, ``node 1``); else an action
+  named only for the network's faults (``drop_message``, ``duplicate_msg``) goes on the
+  ``network`` lane; else a handler of a message argument runs at the message's destination
+  (``handle_request(m)`` with ``m.dest == 1`` -> ``node 1``); else a small number argument
+  (not a ballot, value, term...) is taken for a process; anything else is the ``environment``.
 * **Messages** live in message variables (explorer.chart_hints.message_vars). A message added
   at a step is sent by that step's process. A message removed at a step is received by that
-  step's process, or lost if the action drops messages (``drop``, ``lose``...). A message left
-  in place is received by a step whose hint says it read it (the spec replayed without it), or,
-  for a trace without hints, by a step whose argument is that message, or whose name says it
-  receives that kind of message (``tm_rcv_prepared(rm=0)`` reads ``Prepared(rm=0)``).
-* A message nobody received is **in flight** at the end: drawn towards the process named by a
-  destination field (``dst``, ``to``, ``mdest``...) or its mailbox, else into the network.
+  step's process, or lost if the network dropped it (a ``drop``/``lose`` action on the network
+  lane). A message left in place is received by a step whose hint says it read it (the spec
+  replayed without it), or, for a trace without hints, by a step whose argument is that message,
+  or whose name says it receives that kind of message (``tm_rcv_prepared(rm=0)`` reads
+  ``Prepared(rm=0)``).
+* A message nobody received is **in flight** at the end: drawn towards the process named by the
+  spec's ``chart_message_to`` hint, a destination field (``dst``, ``to``, ``dest``, ``mdest``...)
+  or its mailbox, else into the network.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = ["Chart", "Event", "Flow", "infer_chart", "lane_of_step", "message_lab
            "message_type"]
 
 ENVIRONMENT = "environment"
+SHORT_LABEL = 28  # characters: longer message labels go in the sender's box, not on the arrow
 NETWORK = "network"
 
 # Argument (or message field) names that name a process, and the kind of process they name.
@@ -55,6 +60,7 @@ PROCESS_ARGS: dict[str, str] = {
     "sender": "node", "receiver": "node", "source": "node", "dest": "node",
     "msource": "node", "mdest": "node", "proc": "node", "process": "node", "pid": "node",
     "leader": "node", "follower": "node", "candidate": "node", "primary": "node",
+    "srv": "server",
 }
 GENERIC_KIND = "node"
 # Message fields that name where a message goes.
@@ -73,6 +79,8 @@ ROLE_WORDS: dict[str, str] = {
     "environment": ENVIRONMENT,
 }
 NETWORK_WORDS = LOSS_WORDS | {"duplicate", "dup", "deliver", "reorder", "network", "net"}
+MESSAGE_NOUNS = frozenset({"message", "messages", "msg", "msgs", "packet", "packets", "m",
+                           "one", "copy", "any"})
 RECEIVE_WORDS = frozenset({"rcv", "recv", "receive", "receives", "handle", "deliver", "on",
                            "process", "accept", "got", "get"})
 
@@ -94,6 +102,7 @@ class Flow:
     message: Any
     label: str  # the message in full (or as the spec's hint labels it)
     short: str  # what the arrow says: the message's type, or the spec's label
+    kind: str  # the message's type: arrows of one kind share a colour
     sent_step: int
     sent_lane: str
     receipts: list[tuple[int, str]] = field(default_factory=list)  # (step, lane) of each
@@ -162,17 +171,25 @@ def lane_of_step(action: str, args: dict[str, Any], unify: dict[str, str] | None
             return role
     if proc is not None:
         return process_name(proc[1], proc[2])
-    if set(words) & NETWORK_WORDS:
-        return NETWORK
+    if words and set(words) & NETWORK_WORDS and set(words) <= NETWORK_WORDS | MESSAGE_NOUNS:
+        return NETWORK  # drop_message, duplicate_msg... (not drop_stale_response: a process)
     for value in args.values():  # a handler of message m runs where m was addressed
         dest = _field_process(value, DEST_FIELDS, unify or {})
         if dest is not None:
             return dest
-    for name, value in args.items():  # last resort: a small number is probably a process
+    guess = _guessed_process_arg(args)
+    if guess is not None:
+        return process_name(guess[0], guess[1])
+    return ENVIRONMENT
+
+
+def _guessed_process_arg(args: dict[str, Any]) -> tuple[str, int] | None:
+    """Last resort: the first small-number argument that is not a ballot, value, term..."""
+    for name, value in args.items():
         if (isinstance(value, int) and not isinstance(value, (bool, enum.Enum))
                 and 0 <= value < 16 and name.lower() not in NOT_PROCESS_ARGS):
-            return process_name(name, value)
-    return ENVIRONMENT
+            return name, value
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,8 +240,8 @@ def _type_words(msg: Any) -> set[str]:
 def _names_receipt(action: str, args: dict[str, Any], msg: Any) -> bool:
     """For traces without hints: does this action's name say it receives this message?"""
     words = set(_words(action))
-    if not words & RECEIVE_WORDS:
-        return False
+    if not words & RECEIVE_WORDS or any(is_record(a) for a in args.values()):
+        return False  # (an action with a message argument says which message it handles)
     kinds = _type_words(msg) - {"msg", "message", "m"}
     if not kinds & words:
         return False
@@ -259,8 +276,12 @@ def infer_chart(trace: Trace) -> Chart:
     skip = set(mvars)
 
     # -- lanes of the steps --------------------------------------------------------------
-    acting_kinds = {k for st in trace.steps[1:] if (p := _process_arg(st.args))
-                    for k in [p[1]]}
+    acting_kinds: set[str] = set()
+    for st in trace.steps[1:]:
+        if (p := _process_arg(st.args)) is not None:
+            acting_kinds.add(p[1])
+        elif (guess := _guessed_process_arg(st.args)) is not None:
+            acting_kinds.add(guess[0])
     # Message fields like "dst" name a generic node; when every step's process is of one kind
     # (all "replica", say), a node is one of those.
     unify = {GENERIC_KIND: next(iter(acting_kinds))} if len(acting_kinds) == 1 else {}
@@ -275,8 +296,11 @@ def infer_chart(trace: Trace) -> Chart:
     mailbox_kind = unify.get(GENERIC_KIND, next(iter(acting_kinds), GENERIC_KIND))
 
     def label_of(m: Any) -> tuple[str, str]:
+        """(the message in full, what its arrow says): a spec's label if it is short enough
+        for an arrow, else the message's kind."""
         if m in labels:
-            return labels[m], labels[m]
+            text = labels[m]
+            return text, text if len(text) <= SHORT_LABEL else message_type(m)
         return message_label(m), message_type(m)
 
     def dest_of(m: Any, box: int | None) -> str | None:
@@ -287,7 +311,7 @@ def infer_chart(trace: Trace) -> Chart:
         return _field_process(m, DEST_FIELDS, unify)
 
     def send(m: Any, box: int | None, step: int, lane: str) -> Flow:
-        f = Flow(m, *label_of(m), step, lane, dest=dest_of(m, box))
+        f = Flow(m, *label_of(m), message_type(m), step, lane, dest=dest_of(m, box))
         flows.append(f)
         open_flows.setdefault((m, box), []).append(f)
         return f
@@ -320,7 +344,7 @@ def infer_chart(trace: Trace) -> Chart:
         # A message removed by the network's own drop action is lost; one a process drops
         # (say, a stale response it ignores) was received.
         lossy = lane == NETWORK and bool(set(_words(st.action or "")) & LOSS_WORDS)
-        received_here: list[Any] = []
+        removed_here: list[Any] = []
         if "sent" in h:  # the spec said where its messages are: take its word for all of it
             for m in h.get("removed", []):
                 fs = open_flows.get((m, None)) or []
@@ -346,16 +370,16 @@ def infer_chart(trace: Trace) -> Chart:
                         f.lost = (i, lane)
                     else:
                         f.receipts.append((i, lane))
-                        received_here.append(m)
+                    removed_here.append(m)
                     _close(open_flows, f)
             for (m, box), n in (new - old).items():
                 for _ in range(n):
                     send(m, box, i, lane)
         if "received" in h:
-            reads = [m for m in h["received"] if m not in received_here]
+            reads = [m for m in h["received"] if m not in removed_here]
         else:
             present = {m for var in mvars for (m, _b) in messages_of(before[var])}
-            reads = [m for m in sorted(present, key=repr) if m not in received_here and (
+            reads = [m for m in sorted(present, key=repr) if m not in removed_here and (
                 any(type(a) is type(m) and a == m for a in st.args.values())
                 or _names_receipt(st.action or "", st.args, m))]
         for m in reads:
@@ -364,13 +388,25 @@ def infer_chart(trace: Trace) -> Chart:
                 f.receipts.append((i, lane))
 
     # -- events and lanes ------------------------------------------------------------------
-    events = [Event(i, step_lane[i], trace.steps[i].label,
+    events = [Event(i, step_lane[i], _step_label(trace.steps[i].action or "step",
+                                                 trace.steps[i].args, labels),
                     describe_changes(states[i - 1], trace.steps[i].state, skip=skip))
               for i in range(1, len(trace.steps))]
     lanes = _order_lanes(hints.get("processes") or [], step_lane[1:], flows, states, skip)
     headers = _local_state(lanes, states[0] if states else None, skip)
     footers = _local_state(lanes, states[-1] if states else None, skip)
     return Chart(lanes, events, flows, headers, footers, mvars)
+
+
+def _step_label(action: str, args: dict[str, Any], labels: dict[Any, str]) -> str:
+    """``action(arg=value, ...)``, with a message argument shown by its label or kind only:
+    the arrow into the step says where it came from, and the sender's box shows it in full."""
+    parts = []
+    for name, value in args.items():
+        text = labels.get(value) or (message_type(value) if is_record(value)
+                                     else format_value(value))
+        parts.append(f"{name}={text}")
+    return f"{action}({', '.join(parts)})"
 
 
 def _close(open_flows: dict[tuple[Any, int | None], list[Flow]], f: Flow) -> None:
@@ -442,19 +478,38 @@ def _per_process_length(state: Any, kind: str, top: int, skip: set[str]) -> int:
 
 
 def _local_state(lanes: list[str], state: Any, skip: set[str]) -> dict[str, list[str]]:
-    """Each lane's part of a state: ``rm_state: working`` for ``RM 0``, ``tm_state: init``
-    for ``TM`` (variables whose first word names the lane)."""
+    """Each lane's part of a state: entry k of a per-process tuple for process ``kind k``
+    (``rm_state: working`` for ``RM 0``), and for a role lane like ``TM`` the variables whose
+    first word names it (``tm_state: init``).
+
+    A tuple belongs to a kind of process when its name says so (``rm_state`` to RM), else when
+    that kind is the only one with as many processes as the tuple has entries (Paxos's
+    ``max_bal`` to the 3 acceptors, not the 2 leaders)."""
     out: dict[str, list[str]] = {lane: [] for lane in lanes}
     if state is None:
         return out
+    counts: Counter = Counter()
+    for lane in lanes:
+        m = _LANE_RE.match(lane)
+        if m:
+            counts[m.group(1)] += 1
+    owner: dict[str, str] = {}
+    for name, value in state_vars(state).items():
+        if name in skip or not isinstance(value, tuple) or is_record(value):
+            continue
+        named = [k for k in counts if k.lower() in _words(name)]
+        sized = [k for k, n in counts.items() if n == len(value)]
+        if len(named) == 1:
+            owner[name] = named[0]
+        elif len(sized) == 1:
+            owner[name] = sized[0]
     variables = {k: v for k, v in state_vars(state).items() if k not in skip}
     for lane in lanes:
         m = _LANE_RE.match(lane)
         if m:
             kind, k = m.group(1), int(m.group(2))
             for name, value in variables.items():
-                if (isinstance(value, tuple) and not is_record(value) and k < len(value)
-                        and len(value) == _per_process_length(state, kind, k, skip)):
+                if owner.get(name) == kind and k < len(value):
                     out[lane].append(f"{name}: {format_value(value[k])}")
         else:
             word = lane.lower()

@@ -123,7 +123,7 @@ def _draw(chart: Chart, trace: Trace, violation: str | None, kind: str,
 
     colors: dict[str, str] = {}  # one colour per kind of message
     for f in chart.flows:
-        colors.setdefault(f.short, MESSAGE_COLORS[len(colors) % len(MESSAGE_COLORS)])
+        colors.setdefault(f.kind, MESSAGE_COLORS[len(colors) % len(MESSAGE_COLORS)])
 
     # -- nodes: headers, events, lifeline points, footers ----------------------------------
     for k, lane in enumerate(lanes):
@@ -134,17 +134,21 @@ def _draw(chart: Chart, trace: Trace, violation: str | None, kind: str,
         for row in rows[1:-1]:
             ev = events.get(row) if isinstance(row, int) else None
             if ev is not None and ev.lane == lane:
-                sent = [(f.label, colors[f.short]) for f in sends[row]]
-                _event_node(g, _node(k, row), ev.step, ev.label, ev.changes, sent, fill,
-                            violation if row == broken else None, kind)
+                sent = [(f.label, colors[f.kind]) for f in sends[row]]
+                sends_any = any(f.sent_step == row for f in chart.flows)
+                _event_node(g, _node(k, row), ev.step, ev.label, ev.changes, sent, sends_any,
+                            fill, violation if row == broken else None, kind)
             else:
                 g.node(_node(k, row), label="", shape="point", width="0.01", height="0.01",
                        color=LIFELINE_COLOR)
         last = "final state" if n else "initial state"
+        # For an invariant the final state is the culprit: its boxes are outlined in red.
+        bad_end = bool(violation) and kind == "invariant"
         g.node(_node(k, "end"), label=_stack([f"<I>{_esc(lane)}, {last}</I>"]
                                              + _notes(chart.footers, lane)),
-               shape="box", style="filled", fillcolor=fill, color="#9e9e9e",
-               fontsize="10", id=f"lane-{k}-end", **{"class": "lane-end"})
+               shape="box", style="filled", fillcolor=fill,
+               color=VIOLATION_COLOR if bad_end else "#9e9e9e", fontsize="10",
+               id=f"lane-{k}-end", **{"class": "lane-end"})
     if broken == 0:  # the initial state itself is bad: say so under the lanes
         g.attr("graph", label=_title(trace, violation, kind, doc))
 
@@ -163,23 +167,24 @@ def _draw(chart: Chart, trace: Trace, violation: str | None, kind: str,
 
     # -- messages -----------------------------------------------------------------------------
     for f in chart.flows:
-        color = colors[f.short]
+        color = colors[f.kind]
         src = _node(col[f.sent_lane], f.sent_step)
         for j, (step, lane) in enumerate(f.receipts):
             # A broadcast is labelled once: its other arrows leave the same point in the
             # same colour, and repeating the label would pile text up beside the sender.
             _arrow(g, src, _node(col[lane], step), col[f.sent_lane], col[lane],
-                   f.short if j == 0 else "", color=color, cls="message", tooltip=f.label)
+                   f.short if j == 0 else "", color=color, cls="message", tooltip=f.label,
+                   ident=f"message-{f.sent_step}-to-{step}")
         if f.lost is not None:
             step, lane = f.lost
             _arrow(g, src, _node(col[lane], step), col[f.sent_lane], col[lane],
                    f"{f.short} (lost)", color=LOST_COLOR, style="dashed", arrowhead="tee",
-                   cls="lost")
+                   cls="lost", ident=f"message-{f.sent_step}-lost-{step}")
         if f.in_flight:
             dest = f.dest if f.dest in col else (NETWORK if NETWORK in col else f.sent_lane)
             _arrow(g, src, _node(col[dest], "end"), col[f.sent_lane], col[dest],
                    f"{f.short} (in flight)", color=color, style="dashed", cls="in-flight",
-                   tooltip=f"{f.label} (in flight)")
+                   tooltip=f"{f.label} (in flight)", ident=f"message-{f.sent_step}-in-flight")
     return g
 
 
@@ -201,8 +206,8 @@ def _width_in(head: str, notes: list[str]) -> float:
 
 
 def _event_node(g: graphviz.Digraph, name: str, step: int, label: str, changes: list,
-                sent: list[tuple[str, str]], fill: str, violated: str | None,
-                kind: str) -> None:
+                sent: list[tuple[str, str]], sends_any: bool, fill: str,
+                violated: str | None, kind: str) -> None:
     # One run of text per line: a browser's fonts are not dot's, and a line split into a bold
     # and a plain run is drawn with a gap between them.
     head = f"<B>{step}. {_esc(label)}</B>"
@@ -215,6 +220,8 @@ def _event_node(g: graphviz.Digraph, name: str, step: int, label: str, changes: 
               f"</FONT>" for text, color in sent[:3]]
     if len(sent) > 3:
         lines.append(f'<FONT POINT-SIZE="9" COLOR="#424242">… sends {len(sent) - 3} more</FONT>')
+    if not changes and not sends_any:
+        lines.append('<FONT POINT-SIZE="9" COLOR="#757575">(no variable changed)</FONT>')
     attrs: dict[str, str] = {"shape": "box", "style": "rounded,filled", "fillcolor": "white",
                              "color": "#616161", "id": f"step-{step}", "class": "event",
                              "tooltip": label}
@@ -232,7 +239,7 @@ def _event_node(g: graphviz.Digraph, name: str, step: int, label: str, changes: 
 
 def _arrow(g: graphviz.Digraph, tail: str, head: str, tail_col: int, head_col: int, label: str,
            *, color: str, cls: str, style: str = "solid", arrowhead: str = "normal",
-           tooltip: str | None = None) -> None:
+           tooltip: str | None = None, ident: str = "") -> None:
     """A message arrow leaving the side of the sender's box that faces the receiver."""
     # Only one step box sits in each row, so the space just beside the sender's box is free:
     # the label goes there, above the arrow, on a white ground in case a lifeline passes.
@@ -246,6 +253,10 @@ def _arrow(g: graphviz.Digraph, tail: str, head: str, tail_col: int, head_col: i
         ports["taillabel"] = (
             f'<<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0" BGCOLOR="white"><TR><TD>'
             f"{_esc(shorten(label, 48))}</TD></TR></TABLE>>")
-    g.edge(tail, head, tooltip=tooltip or label, labeldistance="3.5", labelfontcolor=color,
+    # dot centres a tail label at labeldistance x 10 points from the tail: a long label needs
+    # to sit further out, or its near end covers the sender's box.
+    distance = max(3.0, 1.0 + 0.22 * len(shorten(label, 48)))
+    g.edge(tail, head, tooltip=tooltip or label, labeldistance=f"{distance:.1f}",
+           labelfontcolor=color,
            labelfontsize="9", color=color, style=style, arrowhead=arrowhead,
-           constraint="false", penwidth="1.4", **ports, **{"class": cls})
+           constraint="false", penwidth="1.4", id=ident, **ports, **{"class": cls})

@@ -112,7 +112,8 @@ def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
         print_json(data)
         return 1 if result.violations else 0
     con = out_console()
-    header = f"{result.mode.capitalize()} of {result.spec}"
+    modes = {"check": "Check", "simulate": "Simulation", "bmc": "Bounded model check"}
+    header = f"{modes.get(result.mode, result.mode)} of {result.spec}"
     if result.params:
         header += f" ({format_params(result.params)})"
     if result.variant:

@@ -211,9 +211,8 @@ def write_result_charts(result: CheckResult, args: argparse.Namespace) -> None:
     """After check/simulate: attach chart hints (so --trace-out keeps them), then write the
     --render chart and the --html report. Problems with pictures are reported on stderr and
     never change the exit code: the check's verdict is what the run is for."""
-    wants = [getattr(args, "render", None), getattr(args, "html", None),
-             getattr(args, "trace_out", None)]
-    if not any(wants):
+    render, html = getattr(args, "render", None), getattr(args, "html", None)
+    if not (render or html or getattr(args, "trace_out", None)):
         return
     note = err_console()
     if result.violations:
@@ -228,23 +227,23 @@ def write_result_charts(result: CheckResult, args: argparse.Namespace) -> None:
             v.trace.chart = {**(v.trace.chart or {}),
                              "violation": {"property": v.property, "kind": v.kind,
                                            "doc": v.doc}}
-    if args.render:
+    if render:
         if result.violations:
             v = result.violations[0]
             source = sequence_dot(v.trace, violation=v.property, kind=v.kind, doc=v.doc)
-            written = _write_picture(source, Path(args.render), args.force)
+            written = _write_picture(source, Path(render), args.force)
             if written is not None:
                 note.print(f"Chart of the counterexample written to {written}", markup=False,
                            highlight=False)
         else:
-            note.print(f"No counterexample, so {args.render} was not written.", markup=False,
+            note.print(f"No counterexample, so {render} was not written.", markup=False,
                        highlight=False)
-    if args.html:
+    if html:
         if result.violations and not dot_available():
             note.print(f"protospec: the report has no chart: {DotMissing()}", markup=False,
                        highlight=False)
-        Path(args.html).write_text(result_html(result), encoding="utf-8")
-        note.print(f"HTML report written to {args.html}", markup=False, highlight=False)
+        Path(html).write_text(result_html(result), encoding="utf-8")
+        note.print(f"HTML report written to {html}", markup=False, highlight=False)
 
 
 def write_trace_charts(trace: Trace, meta: dict[str, Any], args: argparse.Namespace) -> None:

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         except json.JSONDecodeError as e:
             raise UsageError(f"--initial {args.initial!r} is not JSON: {e.msg}") from None
     model = get_model(args.model, initial)
-    history = load_history(args.history, format=args.format)
+    history = load_history(args.history, fmt=args.format)
     progress = Progress(f"{args.consistency} {Path(args.history).name}", enabled=args.progress)
 
     def tick(done: int, total: int) -> None:

@@ -33,15 +33,18 @@ def run(args: argparse.Namespace) -> int:
         print_json({"specs": specs, "broken": broken})
         return 0 if not broken else 2
     con = out_console()
+    if not con.is_terminal:
+        con.width = 140  # piped or captured: no terminal to fit, so do not wrap at 80
     table = Table(box=None, pad_edge=False, show_header=True)
-    table.add_column("spec", style="bold")
-    table.add_column("description")
-    table.add_column("parameters")
-    table.add_column("variants")
+    table.add_column("spec", style="bold", no_wrap=True)
+    table.add_column("description", ratio=5)
+    table.add_column("variants", ratio=2)
     for d in specs:
-        params = ", ".join(f"{k}={v['default']}" for k, v in d["parameters"].items())
-        table.add_row(d["name"], d["summary"], params, ", ".join(d["variants"]) or "-")
+        table.add_row(d["name"], d["summary"], ", ".join(d["variants"]) or "-")
     con.print(table)
+    if not args.verbose:
+        con.print("\n`protospec list -v` shows parameters, properties and variants in full.",
+                  markup=False)
     if args.verbose:
         for d in specs:
             con.print(f"\n[bold]{d['name']}[/bold] — {d['summary']}")

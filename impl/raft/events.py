@@ -1,0 +1,96 @@
+"""The structured event log: one JSON object per line, one line per protocol step.
+
+Each event is named after the action of ``specs/raft.py`` it performs, so the log reads like a
+trace of the spec and ``protospec conform raft`` can check it step by step:
+
+=============================  ===============================================================
+``restart``                    the node (re)started from disk; ``log`` is its whole recovered
+                               log, ``boot`` how many times it had started before
+``timeout``                    became candidate in the next term, voting for itself
+``request_vote``               sent a RequestVote request (``sent``)
+``handle_request_vote_request``  answered a RequestVote request (``recv``); voted if granted
+``handle_request_vote_response`` counted (or ignored) a vote
+``become_leader``              won the election
+``client_request``             the leader appended ``entry`` ([term, command])
+``append_entries``             the leader sent an AppendEntries request (``sent``)
+``handle_append_entries_request``  a follower handled one: entries appended or truncated,
+                               commit index advanced, reply sent
+``handle_append_entries_response`` the leader updated next/match index
+``advance_commit_index``       the leader's commit index advanced
+``update_term``                a message (``msg``) from a later term made the node a follower
+``drop_stale_response``        a response from an earlier term was ignored
+``drop_message``, ``duplicate_message``  the simulated network lost or copied ``msg``
+                               (node 0: written by the simulator, never by a node)
+=============================  ===============================================================
+
+Every node event has ``n`` (node id), ``action``, the messages it consumed (``recv``) and sent
+(``sent``) in the wire format of :func:`impl.raft.core.message_to_dict` (each with a unique
+``id``), and ``state``: the node's term, role, vote, log length and last term, commit index,
+and, on a candidate, the votes it holds, on a leader its next and match indexes. Drivers add
+``t`` (simulated milliseconds, or wall-clock seconds) and ``i`` (the line's number in its file).
+
+A driver writes a step's events after the step's state is on disk and before its messages are
+sent, each file write one whole line: so a process killed at any moment leaves a log whose
+every line happened, and at worst one torn last line, which :func:`read_events` skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EventLog", "read_events"]
+
+
+class EventLog:
+    """Appends events to a JSON-lines file, one ``write`` per batch of whole lines."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.count = 0
+
+    def write(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        lines = []
+        for ev in events:
+            ev["i"] = self.count
+            self.count += 1
+            lines.append(json.dumps(ev, separators=(",", ":")))
+        data = ("\n".join(lines) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def read_events(path: str | Path) -> tuple[list[dict[str, Any]], str]:
+    """The events of one log file, and a note if a torn last line was skipped.
+
+    Raises ValueError naming the line if any complete line is not a JSON object.
+    """
+    text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    note = ""
+    if lines and lines[-1] == "":
+        lines.pop()
+    elif lines:
+        note = f"{path}: skipped a torn last line ({len(lines[-1])} bytes without a newline)"
+        lines.pop()
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            ev = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"{path}, line {number}: not JSON ({exc})") from None
+        if not isinstance(ev, dict):
+            raise ValueError(f"{path}, line {number}: expected a JSON object")
+        out.append(ev)
+    return out, note

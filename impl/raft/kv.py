@@ -1,0 +1,73 @@
+"""The replicated state machine: a key-value map with put, get and delete.
+
+Every operation, reads included, goes through the Raft log: a client's command is applied when
+its entry is committed, in log order, on every node. A read therefore returns the value as of
+its position in the log, which is between its invocation and its response: reads are
+linearizable without a read-index protocol (at the cost of a log entry per read).
+
+Commands are compact JSON strings (``{"op": "put", "key": ..., "value": ..., "client": ...,
+"seq": ...}``), so the log stores exactly what the client sent. Each client numbers its commands;
+the state machine remembers each client's last sequence number and its result, so a command
+retried after a timeout (and so perhaps in the log twice) takes effect once, and the retry gets
+the first one's result (Raft dissertation, section 6.3).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["KVStore", "encode_command"]
+
+
+def encode_command(op: str, key: str | None = None, value: str | None = None, *,
+                   client: str = "", seq: int = 0) -> str:
+    """The log form of a client command (keys sorted, no spaces: equal commands, equal text)."""
+    cmd: dict[str, Any] = {"op": op, "client": client, "seq": seq}
+    if key is not None:
+        cmd["key"] = key
+    if value is not None:
+        cmd["value"] = value
+    return json.dumps(cmd, sort_keys=True, separators=(",", ":"))
+
+
+class KVStore:
+    """The map and the per-client session table; :meth:`apply` each committed command."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.sessions: dict[str, tuple[int, Any]] = {}  # client -> (last seq, its result)
+        self.applied = 0  # index of the last entry applied
+
+    def apply(self, index: int, command: str) -> Any:
+        """Apply the entry at ``index``; returns the operation's result.
+
+        put -> the previous value (or None); get -> the value (or None); delete -> whether the
+        key existed; noop -> None. A malformed command is skipped with result None: it is in
+        the log, so every node skips it alike.
+        """
+        if index != self.applied + 1:
+            raise ValueError(f"entry {index} applied after entry {self.applied}")
+        self.applied = index
+        try:
+            cmd = json.loads(command)
+            op = cmd["op"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        client, seq = cmd.get("client", ""), cmd.get("seq", 0)
+        if client:
+            last = self.sessions.get(client)
+            if last is not None and seq <= last[0]:
+                return last[1] if seq == last[0] else None  # a duplicate: applied already
+        result: Any = None
+        key = cmd.get("key")
+        if op == "put":
+            result = self.data.get(key)
+            self.data[key] = cmd.get("value")
+        elif op == "get":
+            result = self.data.get(key)
+        elif op == "delete":
+            result = self.data.pop(key, None) is not None
+        if client:
+            self.sessions[client] = (seq, result)
+        return result

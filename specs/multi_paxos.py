@@ -1,0 +1,241 @@
+"""Multi-Paxos: a replicated log, one Paxos instance per slot, one phase 1 for all of them.
+
+Source: Leslie Lamport, "Paxos Made Simple" (ACM SIGACT News 32(4), 2001), section 3
+("Implementing a State Machine"): a leader that has completed phase 1 for a ballot may run
+phase 2 for every later command "with the same ballot", because a phase 1 reply can cover
+infinitely many instances. Robbert van Renesse and Deniz Altinbuken, "Paxos Made Moderately
+Complex" (ACM Computing Surveys 47(3), 2015), section 3, describe the same leader (scout and
+commanders). The acceptor and message definitions follow Paxos.tla (see specs/paxos.py), with a
+slot added to every phase 2 message and a whole log of votes in every phase 1 reply.
+
+The idea: acceptors keep, for every slot of the log, their vote with the highest ballot. The
+leader of ballot b runs phase 1 once: each promise (1b) carries the acceptor's votes for every
+slot. From a quorum of promises the leader learns, slot by slot, which command may already be
+chosen (the one voted for in the highest reported ballot); it must re-propose that command in
+that slot, and is free to put any new client command in slots where nothing was reported. Then
+it runs phase 2 for each slot independently. A leader change is simply a higher ballot starting
+phase 1. Learners (replicas) learn a slot's command from a quorum of 2b votes and execute the
+log in order: the prefix up to the first slot they have not learned.
+
+As in Paxos.tla the network is the set ``msgs`` of every message ever sent (loss, duplication
+and reordering come for free). Left out: liveness (leader election, timeouts), log compaction,
+reconfiguration, de-duplication of a command proposed in two slots (a replica would skip the
+second execution; it does not matter for agreement), and client replies.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import NamedTuple
+
+from explorer import Param, Spec, UsageError, action, invariant
+
+NONE = -1  # "no ballot" and "no command"
+NO_VOTE = (NONE, NONE)  # (ballot, command) of a slot in which an acceptor has not voted
+
+# -- messages ---------------------------------------------------------------------------------
+# The four message types have different numbers of fields, so they are never equal as tuples.
+
+
+class Msg1a(NamedTuple):
+    """Phase 1a: the leader of ballot bal asks for promises (for every slot at once)."""
+
+    bal: int
+
+
+class Msg1b(NamedTuple):
+    """Phase 1b: acc promises ballot bal and reports its vote (ballot, command) in every slot."""
+
+    acc: int
+    bal: int
+    votes: tuple[tuple[int, int], ...]
+
+
+class Msg2a(NamedTuple):
+    """Phase 2a: the leader of ballot bal proposes command cmd for slot slot."""
+
+    bal: int
+    slot: int
+    cmd: int
+
+
+class Msg2b(NamedTuple):
+    """Phase 2b: acc voted for cmd in slot slot at ballot bal."""
+
+    acc: int
+    bal: int
+    slot: int
+    cmd: int
+
+
+Message = Msg1a | Msg1b | Msg2a | Msg2b
+
+
+
+class Leader(NamedTuple):
+    """What the leader of a ballot knows once its phase 1 is complete."""
+
+    forced: tuple[int, ...]  # per slot: the command phase 1 forces it to propose, or NONE (free)
+    proposed: tuple[int, ...]  # the commands it has proposed so far, slot by slot from slot 0
+
+
+NOT_LEADER = ()  # leader[b] before ballot b's leader has finished phase 1
+
+
+class State(NamedTuple):
+    max_bal: tuple[int, ...]  # max_bal[a]: the highest ballot acceptor a has joined (NONE at first)
+    votes: tuple[tuple[tuple[int, int], ...], ...]  # votes[a][s]: a's (ballot, cmd) vote in slot s
+    leader: tuple[Leader | tuple[()], ...]  # leader[b]: ballot b's leader, or NOT_LEADER
+    learned: tuple[tuple[int, ...], ...]  # learned[r]: the commands learner r has learned, in
+    #                                       slot order (it executes them in that order)
+    msgs: frozenset[Message]  # every message ever sent
+
+
+class MultiPaxos(Spec):
+    """Multi-Paxos: a replicated log where a stable leader runs phase 1 once for all slots."""
+
+    name = "multi_paxos"
+
+    acceptors = Param(3, "number of acceptors (majority quorums)", min=1, max=5)
+    commands = Param(2, "number of distinct client commands", min=1, max=4)
+    slots = Param(2, "number of log slots", min=1, max=4)
+    ballots = Param(2, "number of ballots (leaders, one after another): 2 means {0, 1}",
+                    min=1, max=4)
+    learners = Param(2, "number of learners (replicas executing the log)", min=1, max=3)
+
+    def setup(self) -> None:
+        self.Acceptor = range(self.acceptors)
+        self.Command = range(self.commands)
+        self.Slot = range(self.slots)
+        self.Ballot = range(self.ballots)
+        self.LaterBallot = range(1, self.ballots)  # ballots whose leader must run phase 1
+        self.Learner = range(self.learners)
+        size = self.acceptors // 2 + 1
+        if 2 * size <= self.acceptors:  # unreachable for majorities; kept as the ASSUME
+            raise UsageError("spec 'multi_paxos': quorums must intersect")
+        self.Quorum = [frozenset(q) for q in combinations(self.Acceptor, size)]
+
+    def init(self):
+        yield State(
+            max_bal=(NONE,) * self.acceptors,
+            votes=((NO_VOTE,) * self.slots,) * self.acceptors,
+            # Ballot 0's leader needs no phase 1: every command is safe in the lowest ballot
+            # (SafeAt(v, 0) holds vacuously), so it starts as leader with every slot free.
+            leader=(Leader((NONE,) * self.slots, ()),) + (NOT_LEADER,) * (self.ballots - 1),
+            learned=((),) * self.learners,
+            msgs=frozenset(),
+        )
+
+    # -- actions ------------------------------------------------------------------------------
+
+    @action(b="LaterBallot")
+    def phase1a(self, s: State, b: int) -> State | None:
+        """Phase1a(b): a new leader takes over with ballot b and asks for promises."""
+        m = Msg1a(b)
+        if m in s.msgs:
+            return None
+        return s._replace(msgs=s.msgs | {m})
+
+    @action(a="Acceptor", b="LaterBallot")
+    def phase1b(self, s: State, a: int, b: int) -> State | None:
+        """Phase1b(a): acceptor a promises ballot b and reports its votes in every slot."""
+        if b <= s.max_bal[a] or Msg1a(b) not in s.msgs:
+            return None
+        reply = Msg1b(a, b, s.votes[a])
+        return s._replace(max_bal=_set(s.max_bal, a, b), msgs=s.msgs | {reply})
+
+    @action(b="LaterBallot", q="Quorum")
+    def become_leader(self, s: State, b: int, q: frozenset[int]) -> State | None:
+        """The leader of ballot b has promises from quorum q: phase 1 is over, for every slot.
+
+        For every slot it keeps the command of the highest-ballot vote reported by q (which it
+        must re-propose there), or NONE where no one in q voted (it may propose a new command).
+        """
+        if s.leader[b] != NOT_LEADER:
+            return None
+        reports = [m for m in s.msgs if type(m) is Msg1b and m.bal == b and m.acc in q]
+        if len(reports) < len(q):
+            return None
+        leader = Leader(forced=self.forced_commands(reports), proposed=())
+        return s._replace(leader=_set(s.leader, b, leader))
+
+    def forced_commands(self, reports: list[Msg1b]) -> tuple[int, ...]:
+        """Per slot, the command voted for in the highest ballot among the reports, or NONE."""
+        return tuple(max((m.votes[slot] for m in reports), default=NO_VOTE)[1]
+                     for slot in self.Slot)
+
+    @action(b="Ballot", slot="Slot", c="Command")
+    def phase2a(self, s: State, b: int, slot: int, c: int) -> State | None:
+        """Phase2a(b, slot, c): the leader of b proposes c for the next slot of its log.
+
+        It fills its log in slot order, once per slot. Where phase 1 forced a command it must
+        propose that one; elsewhere it proposes a new client command it has not yet placed.
+        """
+        leader = s.leader[b]
+        if leader == NOT_LEADER or len(leader.proposed) != slot:
+            return None
+        forced = leader.forced[slot]
+        if forced != NONE and c != forced:
+            return None
+        if forced == NONE and c in leader.proposed:
+            return None
+        leader = Leader(leader.forced, leader.proposed + (c,))
+        return s._replace(leader=_set(s.leader, b, leader), msgs=s.msgs | {Msg2a(b, slot, c)})
+
+    @action(a="Acceptor", b="Ballot", slot="Slot", c="Command")
+    def phase2b(self, s: State, a: int, b: int, slot: int, c: int) -> State | None:
+        """Phase2b(a): acceptor a votes for the proposal (b, slot, c) unless it promised higher."""
+        if b < s.max_bal[a] or Msg2a(b, slot, c) not in s.msgs:
+            return None
+        return s._replace(
+            max_bal=_set(s.max_bal, a, b),
+            votes=_set(s.votes, a, _set(s.votes[a], slot, (b, c))),
+            msgs=s.msgs | {Msg2b(a, b, slot, c)},
+        )
+
+    @action(r="Learner", b="Ballot", c="Command")
+    def learn(self, s: State, r: int, b: int, c: int) -> State | None:
+        """Learner r learns its next slot's command c: a quorum voted for it in ballot b."""
+        slot = len(s.learned[r])
+        if slot == self.slots:
+            return None
+        if not any(all(Msg2b(a, b, slot, c) in s.msgs for a in q) for q in self.Quorum):
+            return None
+        return s._replace(learned=_set(s.learned, r, s.learned[r] + (c,)))
+
+    # -- properties ---------------------------------------------------------------------------
+
+    def chosen(self, s: State, slot: int) -> set[int]:
+        """The commands chosen in ``slot``: a quorum voted for them in one ballot."""
+        voters: dict[tuple[int, int], set[int]] = {}
+        for m in s.msgs:
+            if type(m) is Msg2b and m.slot == slot:
+                voters.setdefault((m.bal, m.cmd), set()).add(m.acc)
+        return {c for (_, c), accs in voters.items() if any(q <= accs for q in self.Quorum)}
+
+    @invariant
+    def slot_agreement(self, s: State) -> bool:
+        """No two different commands are chosen for the same slot."""
+        return all(len(self.chosen(s, slot)) <= 1 for slot in self.Slot)
+
+    @invariant
+    def learned_prefixes_agree(self, s: State) -> bool:
+        """Of any two learners' logs (the prefixes they execute), one is a prefix of the other."""
+        logs = s.learned
+        return all(p[:len(q)] == q[:len(p)] for p in logs for q in logs)
+
+
+def _set(t: tuple, i: int, v: object) -> tuple:
+    """[t EXCEPT ![i] = v] for a tuple."""
+    return t[:i] + (v,) + t[i + 1:]
+
+
+# -- bug variants -----------------------------------------------------------------------------
+
+
+@MultiPaxos.variant("leader_skips_reproposal", breaks="slot_agreement")
+class LeaderSkipsReproposal(MultiPaxos):
+    """A new leader ignores the votes reported in phase 1 and treats every open slot as free."""
+
+    def forced_commands(self, reports: list[Msg1b]) -> tuple[int, ...]:
+        return (NONE,) * self.slots
