@@ -154,6 +154,21 @@ def compile_expander(spec: Spec, action_index: dict[str, int]) -> Callable[..., 
     return namespace["expand"]
 
 
+def _property_failed(spec: Spec, kind: str, name: str, exc: Exception,
+                     trace: Trace) -> SpecError:
+    """A property raised: report it with the trace to where it happened (a SpecError the
+    property raised itself, e.g. from the invariant language, keeps its own message)."""
+    if isinstance(exc, SpecError):
+        err = exc
+    else:
+        err = SpecError(f"spec {spec.name!r}: {kind} {name!r} raised {type(exc).__name__}: "
+                        f"{exc} on a reachable {'step' if kind != 'invariant' else 'state'}",
+                        spec=spec.name, cause=exc)
+    if err.trace is None:
+        err.trace = trace
+    return err
+
+
 def _diagnose(spec: Spec, s: Any, exc: BaseException, depth: int) -> SpecError:
     """Find which action failed on ``s`` (the fast loop does not know) and say so."""
     for k, fn, args, many in spec.static_instances:
@@ -238,7 +253,7 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
     invariants = list(spec.invariant_fns)
     action_props = list(spec.action_property_fns)
     constraint = spec.constraint
-    docs = {p.name: p.doc for p in spec.invariants() + spec.action_properties()}
+    docs = spec.property_docs()
 
     n_actions = len(action_names)
     fired = np.zeros(n_actions, dtype=np.int64)
@@ -264,11 +279,8 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
             try:
                 ok = inv(state)
             except Exception as exc:
-                err = SpecError(f"spec {spec.name!r}: invariant {name!r} raised "
-                                f"{type(exc).__name__}: {exc} on a reachable state",
-                                spec=spec.name, cause=exc)
-                err.trace = search.trace_to(index)
-                raise err from exc
+                raise _property_failed(spec, "invariant", name, exc,
+                                       search.trace_to(index)) from exc
             if not ok and violation(name, "invariant", search.trace_to(index)):
                 return True
         return False
@@ -338,9 +350,14 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
                     for name, ap in action_props:
                         if name in violated:
                             continue
-                        if not ap(s, t) and violation(
-                                name, "action_property",
-                                search.trace_to(level_start + pos, extra=t)):
+                        try:
+                            ok = ap(s, t)
+                        except Exception as exc:
+                            raise _property_failed(
+                                spec, "action property", name, exc,
+                                search.trace_to(level_start + pos, extra=t)) from exc
+                        if not ok and violation(name, "action_property",
+                                                search.trace_to(level_start + pos, extra=t)):
                             stop = True
                             break
                     if stop:

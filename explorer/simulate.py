@@ -33,7 +33,7 @@ def simulate(spec: Spec, *, runs: int = 100, depth: int = 100, seed: int = 0,
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     rng = random.Random(seed)
     started = time.perf_counter()
-    docs = {p.name: p.doc for p in spec.invariants() + spec.action_properties()}
+    docs = spec.property_docs()
     coverage = {a.name: ActionCoverage() for a in spec.actions()}
     violations: list[Violation] = []
     violated: set[str] = set()

@@ -434,6 +434,7 @@ class Spec:
             # Plain instance attributes: the hot path reads them without a descriptor call.
             setattr(self, pname, values[pname])
         self.param_values: dict[str, Any] = values
+        self.extra_docs: dict[str, str] = {}
         self.setup()
         self._compile()
 
@@ -500,12 +501,23 @@ class Spec:
             self.action_property_fns = _select(
                 self, self.action_property_fns, list(action_properties), "action property")
 
-    def add_property(self, name: str, kind: str, fn: Callable[..., bool]) -> None:
-        """Add a property defined outside the spec (e.g. by the invariant language)."""
+    def add_property(self, name: str, kind: str, fn: Callable[..., bool],
+                     doc: str = "") -> None:
+        """Add a property defined outside the spec (e.g. by the invariant language).
+
+        ``doc`` (e.g. the expression it came from) is shown with its violations.
+        """
         target = self.invariant_fns if kind == "invariant" else self.action_property_fns
         if any(n == name for n, _ in target):
             raise UsageError(f"spec {self.name!r} already has a {kind} named {name!r}")
         target.append((name, fn))
+        self.extra_docs[name] = doc
+
+    def property_docs(self) -> dict[str, str]:
+        """Name -> one-line description of every property, declared or added."""
+        docs = {p.name: p.doc for p in self.invariants() + self.action_properties()}
+        docs.update({k: v for k, v in self.extra_docs.items() if v})
+        return docs
 
     # -- the slow, labelled successor relation (simulation, replay, tests) ---------------------
 

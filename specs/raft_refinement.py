@@ -370,6 +370,23 @@ class RaftConformance:
         return load_logs(path)
 
     @staticmethod
+    def server_argv(node_id: int, cluster: list[str], data: Path, *,
+                    bug: str | None = None) -> list[str]:
+        """The command that starts one node of a real cluster."""
+        import sys
+
+        argv = [sys.executable, "-m", "impl.raft.server", "--id", str(node_id), "--cluster",
+                ",".join(cluster), "--data", str(data)]
+        return argv + (["--bug", bug] if bug else [])
+
+    @staticmethod
+    def usage_hints(cluster: list[str], data: Path) -> list[str]:
+        addrs = ",".join(cluster)
+        return [f"python -m impl.raft.client --cluster {addrs} put k v",
+                f"python -m impl.raft.client --cluster {addrs} get k",
+                f"python -m impl.raft.client --cluster {addrs} status"]
+
+    @staticmethod
     def event_time(event: dict[str, Any]) -> int | None:
         """When the event happened in a simulated run (to cut a failing run short)."""
         return event.get("t")

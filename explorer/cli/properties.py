@@ -115,7 +115,7 @@ def apply_property_arguments(spec: Spec, args: argparse.Namespace) -> None:
             if not r.declared:
                 assert r.text is not None
                 compiled = _compile(spec, r.text, kind, r.name, r.origin)
-                spec.add_property(r.name, kind, compiled.fn)
+                spec.add_property(r.name, kind, compiled.fn, doc=" ".join(r.text.split()))
         # Checked in the order given (it decides which is reported when two fail at once).
         order = {r.name: i for i, r in enumerate(requests)}
         fns = spec.invariant_fns if kind == "invariant" else spec.action_property_fns

@@ -33,7 +33,7 @@ def bmc(enc: SymbolicEncoding, depth: int, *, invariants: list[str] | None = Non
     names = invariants if invariants is not None else [n for n in enc.invariants()
                                                       if n in declared]
     invs = {n: enc.invariant(n) for n in names}
-    docs = {p.name: p.doc for p in spec.invariants()}
+    docs = spec.property_docs()
     started = time.perf_counter()
     solver = z3.Solver()
     frames: list[Frame] = [enc.frame(0)]

@@ -80,5 +80,5 @@ def test_a_state_missing_a_variable_is_refused_naming_it(tmp_path):
 def test_a_bad_bigint_is_refused_naming_the_variable(tmp_path):
     path = tmp_path / "bigint.json"
     path.write_text(json.dumps({"vars": ["x"], "states": [{"x": {"#bigint": "ten"}}]}))
-    with pytest.raises(TraceFormatError, match="variable 'x'.*bad #bigint"):
+    with pytest.raises(TraceFormatError, match=r"variable 'x'.*bad #bigint"):
         read_trace(path)

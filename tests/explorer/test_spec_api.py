@@ -19,7 +19,8 @@ def test_a_parameter_can_be_overridden():
 
 
 def test_an_unknown_parameter_is_a_usage_error_naming_the_known_ones():
-    with pytest.raises(UsageError, match=r"no parameter 'bond' \(its parameters: bound, target_x\)"):
+    with pytest.raises(UsageError,
+                       match=r"no parameter 'bond' \(its parameters: bound, target_x\)"):
         Grid(bond=2)
 
 
@@ -107,5 +108,5 @@ def test_variants_are_registered_with_what_they_break():
 
 
 def test_restricting_to_an_unknown_invariant_is_a_usage_error():
-    with pytest.raises(UsageError, match="no invariant 'x' .*x_not_target"):
+    with pytest.raises(UsageError, match=r"no invariant 'x' .*x_not_target"):
         Grid().restrict_properties(invariants=["x"])
