@@ -29,7 +29,7 @@ from .errors import SpecError
 from .fingerprint import ZERO_FINGERPRINT, FingerprintSet, collision_probability
 from .frontier import Level
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
-from .spec import Spec
+from .spec import Spec, from_state
 
 __all__ = ["Progress", "check", "fingerprint_of", "rebuild_trace"]
 
@@ -138,14 +138,32 @@ def compile_expander(spec: Spec, action_index: dict[str, int]) -> Callable[..., 
                       "    if t is not None:",
                       f"        add_state(t); add_fp(hash(t)); add_act({a})"]
     for n, (act, fn, resolved) in enumerate(spec.dynamic_actions):
-        env[f"D{n}"] = (act, fn, resolved)
+        # Nested loops over the argument domains, read off the state where they depend on it;
+        # labels are not built here (replay recovers them), only successors.
         a = action_index[act.name]
-        lines += ["    got = 0",
-                  f"    for _label, u in dyn_succ(s, *D{n}):",
-                  f"        add_state(u); add_fp(hash(u)); add_act({a}); got = 1"]
+        env[f"G{n}"] = fn
+        indent = "    "
+        names = []
+        lines.append("    got = 0")
+        for j, (_arg, domain) in enumerate(resolved):
+            var = f"x{n}_{j}"
+            names.append(var)
+            if isinstance(domain, from_state):
+                env[f"DOM{n}_{j}"] = domain.fn
+                lines.append(f"{indent}for {var} in DOM{n}_{j}(s):")
+            else:
+                env[f"DOM{n}_{j}"] = tuple(domain)
+                lines.append(f"{indent}for {var} in DOM{n}_{j}:")
+            indent += "    "
+        call = f"G{n}(s{''.join(', ' + x for x in names)})"
+        lines += [f"{indent}t = {call}", f"{indent}if t is not None:"]
+        if act.many:
+            lines += [f"{indent}    for u in t:",
+                      f"{indent}        add_state(u); add_fp(hash(u)); add_act({a}); got = 1"]
+        else:
+            lines.append(f"{indent}    add_state(t); add_fp(hash(t)); add_act({a})")
         if act.many:
             lines.append(f"    enabled_many[{a}] += got")
-    env["dyn_succ"] = spec._dynamic_successors
     params = ", ".join(f"{name}={name}" for name in env)
     src = (f"def expand(s, add_state, add_fp, add_act, enabled_many, {params}):\n"
            + ("\n".join(lines) if lines else "    pass") + "\n")

@@ -461,12 +461,13 @@ def format_failure(result: RefinementResult, *, window: int = 6, width: int = 10
         lines.append("No initial spec state fits the mapping.")
     lines.append(f"  {f.event_text}")
     if f.property_doc:
-        lines.append(f"  {f.property_name}: {f.property_doc.splitlines()[0]}")
+        first = " ".join(f.property_doc.split("\n\n")[0].split())
+        lines.append(f"  {f.property_name}: {first}")
     lines.append("")
-    n = len(f.states_before)
-    lines.append(f"It was compared against the {n} spec state{'s' if n != 1 else ''} "
-                 f"consistent with the {f.event_index} event(s) before it.")
     if f.kind == "unexplained":
+        n = len(f.states_before)
+        lines.append(f"It was compared against the {n} spec state{'s' if n != 1 else ''} "
+                     f"consistent with the {f.event_index} event(s) before it.")
         tried: dict[str, Attempt] = {}
         for a in f.attempts:
             prev = tried.get(a.label)

@@ -24,11 +24,18 @@ __all__ = ["simulate"]
 
 def simulate(spec: Spec, *, runs: int = 100, depth: int = 100, seed: int = 0,
              keep_going: bool = False, check_deadlock: bool | None = None,
+             swarm: bool = False,
              progress: Callable[[int, int], None] | None = None) -> CheckResult:
     """Run ``runs`` random walks of at most ``depth`` steps; stop at the first violation.
 
     ``progress(run_index, runs)`` is called after each run. States outside the spec's
     constraint are never stepped into, as in ``check``.
+
+    With ``swarm``, each run may use only a random subset of the actions (each kept with
+    probability 1/2: swarm testing, Groce et al., ISSTA 2012). Uniform walks spend their steps
+    on whatever is most often enabled (timeouts, message loss); leaving some actions out of a
+    run lets others run long enough to build the deep scenarios bugs need. A swarm run that
+    has no allowed action left simply ends (it is not a deadlock).
     """
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     rng = random.Random(seed)
@@ -60,7 +67,11 @@ def simulate(spec: Spec, *, runs: int = 100, depth: int = 100, seed: int = 0,
             violated.add(name)
             violations.append(Violation(name, kind, docs.get(name, ""), trace_of(steps)))
 
+    action_names = [a.name for a in spec.actions()]
     for run in range(runs):
+        allowed = None
+        if swarm:
+            allowed = {a for a in action_names if rng.random() < 0.5} or {rng.choice(action_names)}
         state = rng.choice(inits)
         steps = [Step(None, {}, state)]
         seen_fps.add(hash(state))
@@ -73,7 +84,8 @@ def simulate(spec: Spec, *, runs: int = 100, depth: int = 100, seed: int = 0,
                 break
             try:
                 succ = [(lab, t) for lab, t in spec.successors(state)
-                        if constraint is None or constraint(t)]
+                        if (constraint is None or constraint(t))
+                        and (allowed is None or lab.action in allowed)]
             except Exception as exc:
                 err = SpecError(f"spec {spec.name!r}: an action raised {type(exc).__name__}: "
                                 f"{exc} at step {len(steps)} of simulation run {run} "
@@ -83,7 +95,7 @@ def simulate(spec: Spec, *, runs: int = 100, depth: int = 100, seed: int = 0,
                 raise err from exc
             stats.states_generated += len(succ)
             if not succ:
-                if deadlock and "deadlock" not in violated:
+                if deadlock and allowed is None and "deadlock" not in violated:
                     record("deadlock", "deadlock", steps)
                     bad = ["deadlock"]
                 break

@@ -445,6 +445,37 @@ class Raft(Spec):
         """DropMessage(m): the network loses one copy of m."""
         return _with_messages(s, _discard(s.messages, m))
 
+    # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
+
+    def chart_processes(self) -> list[str]:
+        """One lane per server (the network gets its own lane when it drops or duplicates)."""
+        return [f"server {i}" for i in self.Server]
+
+    def chart_lane(self, action: str, args: dict) -> str | None:
+        """Server i's own steps; a message's handler runs at its dest; faults are the network's."""
+        if "i" in args:
+            return f"server {args['i']}"
+        if action in ("duplicate_message", "drop_message"):
+            return "network"
+        return f"server {args['m'].dest}"
+
+    def chart_message_label(self, msg: Message) -> str:
+        """Figure 2's RPC names with the fields that decide the outcome."""
+        if msg.mtype is RV_REQ:
+            return f"RequestVote(t{msg.term}, last {msg.last_log_term}/{msg.last_log_index})"
+        if msg.mtype is RV_RESP:
+            return f"Vote(t{msg.term}, {'granted' if msg.vote_granted else 'denied'})"
+        if msg.mtype is AE_REQ:
+            entries = ",".join(f"{e.term}:{e.value}" for e in msg.entries)
+            return (f"AppendEntries(t{msg.term}, prev {msg.prev_log_index}/{msg.prev_log_term}, "
+                    f"[{entries}], commit {msg.commit_index})")
+        return (f"AppendReply(t{msg.term}, "
+                f"{'match ' + str(msg.match_index) if msg.success else 'rejected'})")
+
+    def chart_message_to(self, msg: Message) -> str | None:
+        """Every Raft message names its receiver."""
+        return f"server {msg.dest}"
+
     # -- properties ---------------------------------------------------------------------------
 
     @invariant

@@ -327,8 +327,9 @@ class RaftConformance:
         return FAULT_KINDS
 
     @staticmethod
-    def mapping(nodes: int) -> RaftMapping:
-        return RaftMapping(nodes)
+    def mapping(nodes: int, variant: str | None = None) -> RaftMapping:
+        """The mapping onto the spec, or onto one of its bug variants."""
+        return RaftMapping(nodes, Raft.with_variant(variant))
 
     @staticmethod
     def random_schedule(seed: int, *, nodes: int, faults: Sequence[str], bug: str | None,

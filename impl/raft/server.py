@@ -129,7 +129,7 @@ class Node:
         while True:
             try:
                 _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 _clear(q)
                 await asyncio.sleep(0.1)
                 continue

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             argv = target.server_argv(k + 1, addrs, data / f"node{k + 1}", bug=args.bug)
             log = open(data / f"node{k + 1}.out", "ab")  # noqa: SIM115 - closed with the process
             procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                          env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+                                          env=_child_env()))
             log.close()
         con.print(f"{args.nodes} {args.target} nodes running: {', '.join(addrs)}", markup=False)
         con.print(f"Data and event logs: {data}", markup=False)
@@ -83,6 +83,14 @@ def run(args: argparse.Namespace) -> int:
     con.print(f"Stopped. Check the run: protospec conform {args.target} --logs {data}",
               markup=False)
     return 0
+
+
+def _child_env() -> dict[str, str]:
+    """The environment for the nodes: ours, with this checkout importable (as it is for us)."""
+    root = str(Path(__file__).resolve().parents[3])
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:

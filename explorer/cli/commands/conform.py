@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bug", metavar="NAME",
                    help="run a deliberately broken implementation (raft: commit_old_term, "
                         "vote_without_log_check) to see the check catch it")
+    p.add_argument("--variant", metavar="NAME",
+                   help="check against a bug variant of the spec instead of the spec itself "
+                        "(e.g. to let a buggy implementation conform and see which invariant "
+                        "its runs break)")
     p.add_argument("--nodes", type=int, default=3, metavar="N", help="cluster size (default 3)")
     p.add_argument("--duration", type=int, default=3000, metavar="MS",
                    help="simulated milliseconds per run (default 3000)")
@@ -105,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     if args.bug is not None and args.bug not in target.bugs():
         raise UsageError(f"--bug: {target.name} has no bug {args.bug!r} (its bugs: "
                          f"{', '.join(target.bugs())})")
+    if args.variant is not None:
+        target.spec_cls.with_variant(args.variant)  # a UsageError naming the known variants
     trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
     if args.logs:
         return _check_logs(target, args, trace_path)
@@ -124,7 +130,7 @@ def _check_logs(target: Any, args: argparse.Namespace, trace_path: Path | None) 
         raise UsageError(f"--logs: cannot read the logs under {str(path)!r}: {exc}") from None
     if nodes < 1:
         raise UsageError(f"--logs: the logs under {str(path)!r} contain no events")
-    result = refine(target.mapping(nodes), events)
+    result = refine(target.mapping(nodes, args.variant), events)
     if trace_path is not None and result.failure is not None:
         _write_trace(result, trace_path)
     if args.json:
@@ -182,7 +188,7 @@ def _check_simulated(target: Any, args: argparse.Namespace, trace_path: Path | N
             t0 = time.perf_counter()
             events, problems, facts = target.run(schedule)
             totals["sim_s"] += time.perf_counter() - t0
-            result = refine(target.mapping(target.nodes_of(schedule)), events)
+            result = refine(target.mapping(target.nodes_of(schedule), args.variant), events)
             totals["runs"] += 1
             totals["events"] += result.events
             totals["refine_s"] += result.elapsed_s
@@ -202,11 +208,12 @@ def _check_simulated(target: Any, args: argparse.Namespace, trace_path: Path | N
     return _report_failure(target, args, trace_path, totals, failed)
 
 
-def _fails(target: Any) -> Any:
+def _fails(target: Any, variant: str | None) -> Any:
     """For shrinking: run a schedule; the time of its failure (True if it has none), or None."""
     def fails(schedule: Any) -> Any:
         events, problems, _ = target.run(schedule)
-        result = refine(target.mapping(target.nodes_of(schedule)), events, keep_trace=False)
+        result = refine(target.mapping(target.nodes_of(schedule), variant), events,
+                        keep_trace=False)
         if result.ok and not problems:
             return None
         if result.failure is not None and result.failure.event is not None:
@@ -266,11 +273,11 @@ def _report_failure(target: Any, args: argparse.Namespace, trace_path: Path | No
         if not args.json:
             err.print(f"A run failed after {totals['runs']} run(s); shrinking its schedule...",
                       markup=False)
-        shrunk = target.shrink(schedule, _fails(target))
+        shrunk = target.shrink(schedule, _fails(target, args.variant))
         events, shrunk_problems, _ = target.run(shrunk)
-        shrunk_result = refine(target.mapping(target.nodes_of(shrunk)), events)
-    replay = (f"protospec conform {args.target} --schedule "
-              f"'{shrunk.to_json()}'")
+        shrunk_result = refine(target.mapping(target.nodes_of(shrunk), args.variant), events)
+    variant = f" --variant {args.variant}" if args.variant else ""
+    replay = f"protospec conform {args.target}{variant} --schedule '{shrunk.to_json()}'"
     if trace_path is not None and shrunk_result.failure is not None:
         _write_trace(shrunk_result, trace_path)
     if args.json:

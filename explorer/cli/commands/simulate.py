@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="maximum steps per walk (default 100)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="random seed (default 0)")
+    p.add_argument("--swarm", action="store_true",
+                   help="swarm testing: each run uses a random subset of the actions (finds "
+                        "deep bugs that uniform walks miss)")
     p.add_argument("--continue", dest="keep_going", action="store_true",
                    help="keep going after a violation, to report every violated property")
     p.set_defaults(func=run)
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = simulate(spec, runs=args.runs, depth=args.depth, seed=args.seed,
                           keep_going=args.keep_going, check_deadlock=args.deadlock,
+                          swarm=args.swarm,
                           progress=lambda i, n: progress.update(f"run {i:,} of {n:,}"))
     finally:
         progress.close()

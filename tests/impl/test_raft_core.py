@@ -1,0 +1,201 @@
+"""The sans-IO Raft core, one behaviour per test (Reference: the Raft paper, sections cited)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from impl.raft.core import (
+    NOOP,
+    AppendEntriesRequest,
+    AppendEntriesResponse,
+    Config,
+    Entry,
+    RaftCore,
+    RequestVoteRequest,
+    RequestVoteResponse,
+    Role,
+    message_from_dict,
+    message_to_dict,
+)
+
+
+def core(node: int = 1, n: int = 3, **kw) -> RaftCore:
+    c = RaftCore(node, list(range(1, n + 1)), rng=random.Random(0), config=Config(10, 3), **kw)
+    c.advance(c.ready())  # the restart event
+    return c
+
+
+def drain(c: RaftCore):
+    rd = c.ready()
+    c.advance(rd)
+    return rd
+
+
+def elect(c: RaftCore) -> None:
+    """Make c leader of its next term with votes from every peer."""
+    while c.role is not Role.CANDIDATE:
+        c.tick()
+    drain(c)
+    for j in c.peers:
+        c.step(RequestVoteResponse(f"{j}.0.1", c.current_term, j, c.id, True))
+    drain(c)
+    assert c.role is Role.LEADER
+
+
+def test_follower_times_out_into_candidate_of_next_term_voting_for_itself():
+    # Reference: section 5.2.
+    c = core()
+    for _ in range(c.election_timeout):
+        c.tick()
+    rd = drain(c)
+    assert (c.role, c.current_term, c.voted_for, c.votes_granted) == (Role.CANDIDATE, 2, 1, {1})
+    assert rd.hard_state == (2, 1)
+    assert sorted(m.dst for m in rd.messages if isinstance(m, RequestVoteRequest)) == [2, 3]
+    assert [e["action"] for e in rd.events] == ["timeout", "request_vote", "request_vote"]
+
+
+def test_candidate_with_majority_becomes_leader_and_appends_a_noop():
+    # Reference: section 5.2 (majority), section 8 (no-op entry at the start of a term).
+    c = core()
+    while c.role is not Role.CANDIDATE:
+        c.tick()
+    drain(c)
+    c.step(RequestVoteResponse("2.0.1", 2, 2, 1, True))
+    rd = drain(c)
+    assert c.role is Role.LEADER
+    assert c.log == [Entry(2, NOOP)]
+    assert [e["action"] for e in rd.events][:3] == [
+        "handle_request_vote_response", "become_leader", "client_request"]
+
+
+def test_vote_is_refused_to_a_candidate_whose_log_is_behind():
+    # Reference: section 5.4.1, the election restriction.
+    c = core(log=[Entry(1, "a"), Entry(1, "b")])
+    c.step(RequestVoteRequest("2.0.1", 2, 2, 1, last_log_index=1, last_log_term=1))
+    rd = drain(c)
+    (reply,) = rd.messages
+    assert reply.vote_granted is False and c.voted_for is None and c.current_term == 2
+
+
+def test_vote_is_granted_at_most_once_per_term():
+    # Reference: section 5.2 ("each server will vote for at most one candidate in a term").
+    c = core()
+    c.step(RequestVoteRequest("2.0.1", 2, 2, 1, 0, 0))
+    c.step(RequestVoteRequest("3.0.1", 2, 3, 1, 0, 0))
+    rd = drain(c)
+    assert [m.vote_granted for m in rd.messages] == [True, False]
+    assert c.voted_for == 2
+
+
+def test_vote_is_persisted_in_the_same_ready_as_its_reply():
+    # Figure 2: persistent state is updated on stable storage before responding to RPCs; the
+    # driver persists a Ready's hard state before it sends the Ready's messages.
+    c = core()
+    c.step(RequestVoteRequest("2.0.1", 2, 2, 1, 0, 0))
+    rd = drain(c)
+    assert rd.hard_state == (2, 2) and rd.messages[0].vote_granted
+
+
+def test_a_message_from_a_later_term_makes_a_leader_step_down():
+    # Reference: section 5.1.
+    c = core()
+    elect(c)
+    c.step(AppendEntriesResponse("2.0.9", c.current_term + 1, 2, 1, False, 0))
+    rd = drain(c)
+    assert c.role is Role.FOLLOWER and c.voted_for is None
+    assert rd.events[0]["action"] == "update_term"
+
+
+def test_follower_rejects_entries_whose_previous_entry_it_lacks():
+    # Reference: section 5.3, the AppendEntries consistency check.
+    c = core()
+    c.step(AppendEntriesRequest("2.0.1", 1, 2, 1, 1, 1, (Entry(1, "x"),), 0))
+    (reply,) = drain(c).messages
+    assert reply.success is False and c.log == []
+
+
+def test_follower_deletes_a_conflicting_entry_and_all_that_follow_it():
+    # Reference: section 5.3, Figure 2 AppendEntries receiver rule 3.
+    c = core(log=[Entry(1, "a"), Entry(1, "b"), Entry(1, "c")])
+    c.step(AppendEntriesRequest("2.0.1", 2, 2, 1, 1, 1, (Entry(2, "B"),), 0))
+    rd = drain(c)
+    assert c.log == [Entry(1, "a"), Entry(2, "B")]
+    assert rd.log_from == 2 and rd.entries == [Entry(2, "B")]
+    assert rd.messages[0].match_index == 2
+
+
+def test_follower_keeps_its_log_on_a_duplicate_of_an_earlier_request():
+    # A reordered or duplicated request must not erase entries that follow it (rule 3 deletes
+    # only on a conflict).
+    c = core(log=[Entry(1, "a"), Entry(1, "b")])
+    c.step(AppendEntriesRequest("2.0.1", 1, 2, 1, 0, 0, (Entry(1, "a"),), 0))
+    rd = drain(c)
+    assert c.log == [Entry(1, "a"), Entry(1, "b")] and rd.log_from is None
+
+
+def test_follower_commit_index_follows_the_leader_up_to_the_last_new_entry():
+    # Figure 2, AppendEntries receiver rule 5.
+    c = core()
+    c.step(AppendEntriesRequest("2.0.1", 1, 2, 1, 0, 0, (Entry(1, "a"),), 1))
+    rd = drain(c)
+    assert c.commit_index == 1 and rd.committed == [(1, Entry(1, "a"))]
+
+
+def _leader_with_old_entry(bug: str | None = None) -> RaftCore:
+    """A leader of term 3 whose log holds an uncommitted entry of term 1 before its no-op."""
+    c = core(log=[Entry(1, "old")], current_term=2, bug=bug)
+    elect(c)
+    assert c.current_term == 3 and c.log[-1] == Entry(3, NOOP)
+    return c
+
+
+def test_leader_does_not_commit_an_earlier_terms_entry_by_counting_replicas():
+    # Reference: section 5.4.2 and Figure 8.
+    c = _leader_with_old_entry()
+    c.step(AppendEntriesResponse("2.0.5", 3, 2, 1, True, 1))
+    drain(c)
+    assert c.match_index[2] == 1 and c.commit_index == 0
+    c.step(AppendEntriesResponse("2.0.6", 3, 2, 1, True, 2))
+    drain(c)
+    assert c.commit_index == 2  # committing the no-op commits the old entry with it
+
+
+def test_the_commit_old_term_bug_commits_an_earlier_terms_entry():
+    c = _leader_with_old_entry(bug="commit_old_term")
+    c.step(AppendEntriesResponse("2.0.5", 3, 2, 1, True, 1))
+    drain(c)
+    assert c.commit_index == 1
+
+
+def test_the_vote_without_log_check_bug_votes_for_a_candidate_that_is_behind():
+    c = core(log=[Entry(1, "a")], bug="vote_without_log_check")
+    c.step(RequestVoteRequest("2.0.1", 2, 2, 1, 0, 0))
+    assert drain(c).messages[0].vote_granted is True
+
+
+def test_a_one_node_cluster_elects_itself_and_commits_at_once():
+    c = core(n=1)
+    while c.role is not Role.LEADER:
+        c.tick()
+    assert c.propose("x") == 2
+    assert c.commit_index == 2 and [e.command for _, e in drain(c).committed] == [NOOP, "x"]
+
+
+def test_only_a_leader_accepts_proposals():
+    assert core().propose("x") is None
+
+
+def test_unknown_bug_is_refused():
+    with pytest.raises(ValueError, match="unknown bug"):
+        core(bug="no_such_bug")
+
+
+def test_messages_round_trip_through_the_wire_format():
+    ms = [RequestVoteRequest("1.0.1", 2, 1, 2, 3, 1), RequestVoteResponse("2.0.1", 2, 2, 1, True),
+          AppendEntriesRequest("1.0.2", 2, 1, 3, 1, 1, (Entry(2, '{"op":"get"}'),), 1),
+          AppendEntriesResponse("3.0.1", 2, 3, 1, True, 2)]
+    assert [message_from_dict(message_to_dict(m)) for m in ms] == ms
+    with pytest.raises(ValueError, match="not a Raft message"):
+        message_from_dict({"type": "gossip"})
