@@ -17,9 +17,12 @@ state must look like afterwards. :func:`refine` then walks the log:
 * it stops at the **first event nothing explains**, and reports the event, the spec states it
   was compared against, and the nearest mismatch (the candidate successor that broke the
   fewest constraints, and which ones), with the spec steps leading there, rendered like a
-  counterexample; and at the first spec state that violates an invariant, or step that
-  violates an action property (the spec's properties are checked on every state reached, so
-  runs far beyond the bounds the model checker explores still get them).
+  counterexample;
+* it checks the spec's invariants on every state reached and its action properties on every
+  step, so runs far beyond the bounds the model checker explores still get them. A successor
+  that breaks one is on no conforming path and is dropped; when every successor that fits an
+  event breaks a property, the check stops there and reports the property (so with several
+  interpretations of the log, a violation is reported only if all of them violate).
 
 Soundness and its limits. Every accepted log is, step for step, a behaviour of the spec from
 its initial states (without its state constraint, which a mapping removes: implementation runs
@@ -36,11 +39,13 @@ one order with :func:`causal_merge`, given which events send and receive which m
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import SpecError, TraceFormatError
 from .result import Step, Trace
 from .spec import Spec, from_state
 from .values import changed_vars, format_value, state_vars
@@ -268,7 +273,12 @@ class _Stepper:
                 if args[name] not in self.static[key]:
                     return [], f"{st.action}: {name}={format_value(args[name])} is outside " \
                                f"its domain"
-        out = self.spec.step(s, st.action, **args)
+        try:
+            out = self.spec.step(s, st.action, **args)
+        except Exception as exc:  # the spec's own code failed: say where, as the explorer does
+            raise SpecError(f"spec {self.spec.name!r}, action {st.action!r}: raised "
+                            f"{type(exc).__name__}: {exc} (on step {st})", spec=self.spec.name,
+                            action=st.action, cause=exc) from exc
         if act.many:
             return [(st, t) for t in out], "" if out else f"{st.action} is not enabled"
         if out is None:
@@ -299,12 +309,20 @@ def refine(mapping: Mapping, events: Sequence[Any], *, check_properties: bool = 
     result.max_states = len(current)
 
     for k, event in enumerate(events):
-        nxt, attempts, bad = _advance(mapping, stepper, current, event, k, check_properties,
-                                      keep_trace)
+        try:
+            nxt, attempts, bad = _advance(mapping, stepper, current, event, k,
+                                          check_properties, keep_trace)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            where = _safe(mapping.position, event)
+            raise TraceFormatError(
+                f"event {k}{f' ({where})' if where else ''}: the mapping cannot read it "
+                f"({type(exc).__name__}: {exc}); is the log in the format the mapping "
+                f"expects?") from exc
         hidden_used = 0
         frontier = current
         while not nxt and bad is None and hidden_used < mapping.max_hidden:
-            frontier = _hidden_level(mapping, stepper, frontier, event, k, keep_trace)
+            frontier = _hidden_level(mapping, stepper, frontier, event, k, keep_trace,
+                                     check_properties)
             if not frontier:
                 break
             hidden_used += 1
@@ -340,6 +358,13 @@ def refine(mapping: Mapping, events: Sequence[Any], *, check_properties: bool = 
     return _finish(result, started)
 
 
+def _safe(fn: Callable[[Any], str], event: Any) -> str:
+    try:
+        return fn(event)
+    except Exception:  # describing a malformed event must not hide why it is malformed
+        return ""
+
+
 def _finish(result: RefinementResult, started: float) -> RefinementResult:
     result.elapsed_s = time.perf_counter() - started
     return result
@@ -348,40 +373,46 @@ def _finish(result: RefinementResult, started: float) -> RefinementResult:
 def _advance(mapping: Mapping, stepper: _Stepper, current: dict[Any, _Node], event: Any,
              k: int, check_properties: bool, keep_trace: bool
              ) -> tuple[dict[Any, _Node], list[Attempt], tuple | None]:
-    """The states consistent with ``event`` from ``current``; the attempts that failed; and
-    (kind, property, node) if a property broke."""
+    """The states consistent with ``event`` from ``current``; the attempts that failed; and,
+    if every successor that fits the event breaks a property, (kind, property, node)."""
     spec = mapping.spec
     nxt: dict[Any, _Node] = {}
     attempts: list[Attempt] = []
+    violations: list[tuple[str, str, _Node]] = []
     for index, (s, node) in enumerate(current.items()):
         for alt in mapping.explain(event, s):
             alt = tuple(alt)
-            paths: list[tuple[Any, _Node]] = [(s, node)]
+            # Each path: (state, its node, the first property broken on the way, if any).
+            paths: list[tuple[Any, _Node, tuple | None]] = [(s, node, None)]
             why = ""
             for st in alt:
                 grown = []
-                for state, n in paths:
+                for state, n, broken in paths:
                     outs, reason = stepper.apply(state, st)
                     why = why or reason
                     for label, t in outs:
                         child = _Node(t, n if keep_trace else None, label, k)
-                        if check_properties:
-                            broken = _broken(spec, state, t)
-                            if broken is not None:
-                                return nxt, attempts, (broken[0], broken[1], child)
-                        grown.append((t, child))
+                        if broken is None and check_properties:
+                            hit = _broken(spec, state, t)
+                            if hit is not None:
+                                broken = (*hit, child)
+                        grown.append((t, child, broken))
                 paths = grown
                 if not paths:
                     break
             if not paths:
                 attempts.append(Attempt(index, alt, False, why, origin=node))
                 continue
-            for t, child in paths:
+            for t, child, broken in paths:
                 mm = mapping.mismatches(event, s, t)
                 if mm:
                     attempts.append(Attempt(index, alt, True, "", t, mm, origin=node))
+                elif broken is not None:
+                    violations.append(broken)
                 elif t not in nxt:
                     nxt[t] = child
+    if not nxt and violations:
+        return nxt, attempts, violations[0]
     return nxt, attempts, None
 
 
@@ -396,15 +427,17 @@ def _broken(spec: Spec, s: Any, t: Any) -> tuple[str, str] | None:
 
 
 def _hidden_level(mapping: Mapping, stepper: _Stepper, frontier: dict[Any, _Node], event: Any,
-                  k: int, keep_trace: bool) -> dict[Any, _Node]:
+                  k: int, keep_trace: bool, check_properties: bool) -> dict[Any, _Node]:
     """Every state one unlogged step (of those the mapping proposes) beyond ``frontier``."""
     out: dict[Any, _Node] = {}
     for s, node in frontier.items():
         for st in mapping.hidden(event, s):
             outs, _ = stepper.apply(s, st)
             for label, t in outs:
-                if t not in out and t not in frontier:
-                    out[t] = _Node(t, node if keep_trace else None, label, -2 - k)
+                if t in out or t in frontier or (check_properties
+                                                 and _broken(mapping.spec, s, t) is not None):
+                    continue  # a state breaking a property is on no conforming path
+                out[t] = _Node(t, node if keep_trace else None, label, -2 - k)
     return out
 
 
@@ -528,15 +561,18 @@ def _format_path(f: RefinementFailure, window: int, width: int) -> str:
     return "\n".join(lines)
 
 
-def _vars(values: dict[str, Any], width: int) -> list[str]:
+def _vars(values: dict[str, Any], width: int, max_lines: int = 4) -> list[str]:
+    """Variables as ``name = value`` lines, long values wrapped over at most ``max_lines``."""
     out = []
     pad = max((len(k) for k in values), default=0)
     for name, value in values.items():
-        text = format_value(value)
-        line = f"        {name:<{pad}} = {text}"
-        if len(line) > width:
-            line = line[:width - 3] + "..."
-        out.append(line)
+        head = f"        {name:<{pad}} = "
+        lines = textwrap.wrap(format_value(value), width=max(40, width - len(head)),
+                              break_long_words=True, break_on_hyphens=False) or [""]
+        if len(lines) > max_lines:
+            lines = [*lines[:max_lines - 1], lines[max_lines - 1][:-4] + " ..."]
+        out.append(head + lines[0])
+        out.extend(" " * len(head) + line for line in lines[1:])
     return out
 
 

@@ -12,15 +12,18 @@ The idea: acceptors keep, for every slot of the log, their vote with the highest
 leader of ballot b runs phase 1 once: each promise (1b) carries the acceptor's votes for every
 slot. From a quorum of promises the leader learns, slot by slot, which command may already be
 chosen (the one voted for in the highest reported ballot); it must re-propose that command in
-that slot, and is free to put any new client command in slots where nothing was reported. Then
-it runs phase 2 for each slot independently. A leader change is simply a higher ballot starting
-phase 1. Learners (replicas) learn a slot's command from a quorum of 2b votes and execute the
-log in order: the prefix up to the first slot they have not learned.
+that slot, and is free to put a new client command in slots where nothing was reported. Then it
+runs phase 2 for each slot independently, filling its log in slot order. A leader change is a
+higher ballot starting phase 1. The leader of ballot 0 skips phase 1 altogether, as real
+deployments do for the first leader: every command is safe in the lowest ballot (Paxos.tla's
+SafeAt(v, 0) holds vacuously). Learners (replicas) learn a slot's command from a quorum of 2b
+votes of one ballot, slot after slot, and execute their log in that order.
 
 As in Paxos.tla the network is the set ``msgs`` of every message ever sent (loss, duplication
 and reordering come for free). Left out: liveness (leader election, timeouts), log compaction,
-reconfiguration, de-duplication of a command proposed in two slots (a replica would skip the
-second execution; it does not matter for agreement), and client replies.
+reconfiguration, client replies and de-duplication of a command placed in two slots (a new
+command goes in one slot per ballot, but a re-proposed one may also sit elsewhere; a replica
+would skip its second execution, which does not matter for agreement).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import NamedTuple
 
-from explorer import Param, Spec, UsageError, action, invariant
+from explorer import Param, Spec, action, invariant
 
 NONE = -1  # "no ballot" and "no command"
 NO_VOTE = (NONE, NONE)  # (ballot, command) of a slot in which an acceptor has not voted
@@ -110,9 +113,8 @@ class MultiPaxos(Spec):
         self.Ballot = range(self.ballots)
         self.LaterBallot = range(1, self.ballots)  # ballots whose leader must run phase 1
         self.Learner = range(self.learners)
+        # Majorities: any two share an acceptor (Paxos.tla's QuorumAssumption).
         size = self.acceptors // 2 + 1
-        if 2 * size <= self.acceptors:  # unreachable for majorities; kept as the ASSUME
-            raise UsageError("spec 'multi_paxos': quorums must intersect")
         self.Quorum = [frozenset(q) for q in combinations(self.Acceptor, size)]
 
     def init(self):

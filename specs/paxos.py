@@ -129,7 +129,7 @@ class Paxos(Spec):
 
     @action(a="Acceptor", b="Ballot")
     def phase1b(self, s: State, a: int, b: int) -> State | None:
-        """Phase1b(a): acceptor a promises ballot b (above any it has joined) and reports its vote."""
+        """Phase1b(a): acceptor a promises ballot b (above any it joined) and reports its vote."""
         if b <= s.max_bal[a] or Msg1a(b) not in s.msgs:
             return None
         reply = Msg1b(a, b, s.max_vbal[a], s.max_val[a])
@@ -147,7 +147,7 @@ class Paxos(Spec):
 
     @action(a="Acceptor", b="Ballot", v="Value")
     def phase2b(self, s: State, a: int, b: int, v: int) -> State | None:
-        """Phase2b(a): acceptor a votes for the proposal (b, v) unless it promised a higher ballot."""
+        """Phase2b(a): acceptor a votes for the proposal (b, v) unless it promised a higher one."""
         if b < s.max_bal[a] or Msg2a(b, v) not in s.msgs:
             return None
         return State(
@@ -173,12 +173,19 @@ class Paxos(Spec):
 
     def wont_vote_in(self, s: State, a: int, b: int) -> bool:
         """WontVoteIn(a, b): a has not voted in ballot b and never will (it joined a higher one)."""
-        return s.max_bal[a] > b and not any(self.voted_for_in(s, a, v, b) for v in self.Value)
+        return s.max_bal[a] > b and (a, b) not in ballots_voted(s)
 
-    def safe_at(self, s: State, v: int, b: int) -> bool:
-        """SafeAt(v, b): no value other than v has been or ever will be chosen below ballot b."""
+    def safe_at(self, s: State, v: int, b: int, voted: set[tuple[int, int]] | None = None) -> bool:
+        """SafeAt(v, b): no value other than v has been or ever will be chosen below ballot b.
+
+        For every lower ballot c some quorum's members each voted for v in c or won't vote in
+        c. ``voted`` is ``ballots_voted(s)``, passed in when the caller already has it.
+        """
+        voted = ballots_voted(s) if voted is None else voted
+        msgs = s.msgs
         return all(
-            any(all(self.voted_for_in(s, a, v, c) or self.wont_vote_in(s, a, c) for a in q)
+            any(all(Msg2b(a, c, v) in msgs or (s.max_bal[a] > c and (a, c) not in voted)
+                    for a in q)
                 for q in self.Quorum)
             for c in range(b)
         )
@@ -223,6 +230,8 @@ class Paxos(Spec):
         is safe and the only one of its ballot; a 2b vote answers a 2a and is at most the
         voter's maxVBal.
         """
+        voted = ballots_voted(s)
+        proposals: dict[int, int] = {}
         for m in s.msgs:
             kind = type(m)
             if kind is Msg1b:
@@ -233,17 +242,16 @@ class Paxos(Spec):
                         return False
                 elif m.mval == NONE or not self.voted_for_in(s, m.acc, m.mval, m.mbal):
                     return False
-                if any(self.voted_for_in(s, m.acc, v, c)
-                       for c in range(m.mbal + 1, m.bal) for v in self.Value):
+                if any((m.acc, c) in voted for c in range(m.mbal + 1, m.bal)):
                     return False
             elif kind is Msg2a:
-                if not self.safe_at(s, m.val, m.bal):
+                if proposals.setdefault(m.bal, m.val) != m.val:
+                    return False  # two proposals in one ballot
+                if not self.safe_at(s, m.val, m.bal, voted):
                     return False
-                if any(type(o) is Msg2a and o.bal == m.bal and o != m for o in s.msgs):
-                    return False
-            elif kind is Msg2b:
-                if Msg2a(m.bal, m.val) not in s.msgs or m.bal > s.max_vbal[m.acc]:
-                    return False
+            elif kind is Msg2b and (Msg2a(m.bal, m.val) not in s.msgs
+                                    or m.bal > s.max_vbal[m.acc]):
+                return False
         return True
 
     @invariant
@@ -253,16 +261,21 @@ class Paxos(Spec):
         maxVal[a] is None exactly when maxVBal[a] is -1; maxVBal[a] <= maxBal[a]; the vote
         <<maxVBal[a], maxVal[a]>> was cast; and a has voted in no ballot above maxVBal[a].
         """
+        voted = ballots_voted(s)
         for a in self.Acceptor:
             vbal, val = s.max_vbal[a], s.max_val[a]
             if (val == NONE) != (vbal == NONE) or vbal > s.max_bal[a]:
                 return False
             if vbal >= 0 and not self.voted_for_in(s, a, val, vbal):
                 return False
-            if any(self.voted_for_in(s, a, v, c)
-                   for c in range(vbal + 1, self.ballots) for v in self.Value):
+            if any((a, c) in voted for c in range(vbal + 1, self.ballots)):
                 return False
         return True
+
+
+def ballots_voted(s: State) -> set[tuple[int, int]]:
+    """The (acceptor, ballot) pairs in which the acceptor has voted, for any value."""
+    return {(m.acc, m.bal) for m in s.msgs if type(m) is Msg2b}
 
 
 def promises(s: State, b: int) -> dict[int, Msg1b]:
@@ -307,7 +320,7 @@ class NonIntersectingQuorums(Paxos):
 
 @Paxos.variant("proposer_ignores_1b", breaks="consistency")
 class ProposerIgnores1b(Paxos):
-    """The leader waits for a quorum of promises but proposes its own value, ignoring their reports."""
+    """The leader waits for a quorum of promises, then proposes a value of its own choosing."""
 
     def phase2a(self, s: State, b: int, v: int) -> State | None:
         if any(type(m) is Msg2a and m.bal == b for m in s.msgs):

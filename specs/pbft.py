@@ -379,11 +379,10 @@ class PBFT(Spec):
     def agreement(self, s: State) -> bool:
         """No two correct replicas commit different requests at the same sequence number,
         in the same view or in different views."""
-        decided: dict[int, int] = {}
+        decided: dict[int, set[int]] = {}
         for _, _, n, m in self.committed(s):
-            if decided.setdefault(n, m) != m:
-                return False
-        return True
+            decided.setdefault(n, set()).add(m)
+        return all(len(reqs) == 1 for reqs in decided.values())
 
     @invariant
     def validity(self, s: State) -> bool:

@@ -106,18 +106,23 @@ class RaftMapping(Mapping):
         if cached is not None:
             return cached
         kind, term, src, dst = d["type"], d["term"], d["src"] - 1, d["dst"] - 1
+        # Keyword arguments: the spec's field order may change, its field names will not.
         if kind == "request_vote_request":
-            m: Any = RequestVoteRequest(RV_REQ, term, d["last_log_term"], d["last_log_index"],
-                                        src, dst)
+            m: Any = RequestVoteRequest(mtype=RV_REQ, term=term,
+                                        last_log_term=d["last_log_term"],
+                                        last_log_index=d["last_log_index"], source=src,
+                                        dest=dst)
         elif kind == "request_vote_response":
-            m = RequestVoteResponse(RV_RESP, term, bool(d["vote_granted"]), src, dst)
+            m = RequestVoteResponse(mtype=RV_RESP, term=term,
+                                    vote_granted=bool(d["vote_granted"]), source=src, dest=dst)
         elif kind == "append_entries_request":
-            entries = tuple(Entry(t, self.value(c)) for t, c in d["entries"])
-            m = AppendEntriesRequest(AE_REQ, term, d["prev_log_index"], d["prev_log_term"],
-                                     entries, d["commit_index"], src, dst)
+            entries = tuple(Entry(term=t, value=self.value(c)) for t, c in d["entries"])
+            m = AppendEntriesRequest(mtype=AE_REQ, term=term, prev_log_index=d["prev_log_index"],
+                                     prev_log_term=d["prev_log_term"], entries=entries,
+                                     commit_index=d["commit_index"], source=src, dest=dst)
         elif kind == "append_entries_response":
-            m = AppendEntriesResponse(AE_RESP, term, bool(d["success"]), d["match_index"], src,
-                                      dst)
+            m = AppendEntriesResponse(mtype=AE_RESP, term=term, success=bool(d["success"]),
+                                      match_index=d["match_index"], source=src, dest=dst)
         else:
             raise ValueError(f"unknown message type {kind!r}")
         if key is not None:
@@ -155,7 +160,7 @@ class RaftMapping(Mapping):
 
         def expect(what: str, logged: Any, spec: Any) -> None:
             if logged != spec:
-                out.append(Mismatch(f"server {i} {what}", logged, spec))
+                out.append(Mismatch(f"server {i} (node {n}) {what}", logged, spec))
 
         log = after.log[i]
         expect("current_term", st["term"], after.current_term[i])
@@ -176,12 +181,13 @@ class RaftMapping(Mapping):
                 expect(f"match_index[{int(key) - 1}]", value,
                        after.match_index[i][int(key) - 1])
         if event["action"] == "restart":
-            logged = tuple(Entry(t, self.value(c)) for t, c in event.get("log", ()))
+            logged = tuple(Entry(term=t, value=self.value(c)) for t, c in event.get("log", ()))
             expect("log", logged, log)
         for d in event.get("sent", ()):
             m = self.message(d)
             if after.messages.count(m) != before.messages.count(m) + 1:
-                out.append(Mismatch(f"server {i} sent a message the spec step does not send",
+                out.append(Mismatch(f"server {i} (node {n}) sent a message the spec step does "
+                                    f"not send",
                                     m, _sent_by(before, after, i)))
         return out
 
@@ -194,7 +200,7 @@ class RaftMapping(Mapping):
         st = event["state"]
         term = st["term"]
         vote = NIL if st["voted_for"] is None else st["voted_for"] - 1
-        target = tuple(Entry(t, self.value(c)) for t, c in event.get("log", ()))
+        target = tuple(Entry(term=t, value=self.value(c)) for t, c in event.get("log", ()))
         mine = [m for m in dict.fromkeys(state.messages) if m.dest == i]
         now = state.current_term[i]
         if now < term:

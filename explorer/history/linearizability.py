@@ -120,6 +120,11 @@ class _Search:
 
     def __init__(self, ops: Sequence[Operation], model: Model, *,
                  optional: frozenset[int] = frozenset(), reduce: bool = True) -> None:
+        def may_be_left_out(o: Operation) -> bool:
+            return o.status is not Status.OK or o.id in optional
+
+        prepare_all(ops, model)  # report operations the model cannot read before pruning
+        ops = model.prune(ops, may_be_left_out)
         # Operations that complete go first, by invocation; open ones after, in their own
         # bitset, so the relative bitset below stays as narrow as the concurrency.
         self.order = sorted(ops, key=lambda o: (o.ret >= INFINITY, o.call, o.id))
@@ -129,7 +134,7 @@ class _Search:
         self.inputs = [p[0] for p in prepared]
         self.expected = [UNKNOWN if o.status is not Status.OK else p[1]
                          for o, p in zip(self.order, prepared)]
-        self.optional = [o.status is not Status.OK or o.id in optional for o in self.order]
+        self.optional = [may_be_left_out(o) for o in self.order]
         # With `reduce`, reads (operations that change no state) are taken without branching;
         # the memo then holds fewer than all reachable configurations, which the shrinker's
         # left cut needs.

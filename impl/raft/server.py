@@ -170,6 +170,8 @@ class Node:
                     await writer.drain()
         except (OSError, ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            return  # shutting down: the connection goes with the process
         finally:
             writer.close()
 

@@ -497,8 +497,11 @@ def check_run(result: SimResult) -> list[str]:
     first: dict[tuple[str, int], Any] = {}
     for index, command in enumerate(longest, start=1):
         result_ = kv.apply(index, command)
-        cmd = json.loads(command)
-        key = (cmd.get("client", ""), cmd.get("seq", 0))
+        try:
+            cmd = json.loads(command)
+            key = (cmd.get("client", ""), cmd.get("seq", 0))
+        except (ValueError, AttributeError):
+            continue  # not a client command (the state machine skipped it too)
         first.setdefault(key, result_)
     for a in result.acked:
         key = (f"c{a['client']}", a["seq"])

@@ -254,3 +254,25 @@ def test_results_do_not_depend_on_pythonhashseed(variant):
     assert [(v["property"], v["length"]) for v in a["violations"]] == \
         [(v["property"], v["length"]) for v in b["violations"]]
     assert a["coverage"] == b["coverage"]
+
+
+def test_a_swarm_simulation_is_reproducible_and_finds_a_variant(capsys):
+    args = ["simulate", "two_phase_commit", "--variant", "tm_commits_early", "--swarm",
+            "--runs", "300", "--depth", "20", "--seed", "3", "--json"]
+    assert main(args) == 1
+    first = json.loads(capsys.readouterr().out)
+    assert main(args) == 1
+    assert json.loads(capsys.readouterr().out)["violations"] == first["violations"]
+
+
+def test_swarm_runs_each_use_a_subset_of_the_actions():
+    from explorer.simulate import simulate
+    from specs.two_phase_commit import TwoPhaseCommit
+
+    used_per_run = []
+    for seed in range(8):
+        result = simulate(TwoPhaseCommit(rms=3), runs=1, depth=50, seed=seed, swarm=True)
+        used_per_run.append(frozenset(n for n, c in result.coverage.items() if c.fired))
+    every_action = {a.name for a in TwoPhaseCommit.actions()}
+    assert all(used < every_action for used in used_per_run)
+    assert len(set(used_per_run)) > 3  # different runs leave out different actions

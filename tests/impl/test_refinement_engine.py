@@ -120,6 +120,13 @@ def test_an_invariant_broken_on_a_reached_state_is_reported():
     assert refine(PipeMapping(bound=1), [send(0), send(1)], check_properties=False).ok
 
 
+def test_a_violation_is_reported_only_when_every_interpretation_of_the_log_has_it():
+    # A tick may be a send (which breaks the bound) or nothing (which does not): no violation.
+    assert refine(PipeMapping(bound=0), [{"a": "tick"}]).ok
+    f = refine(PipeMapping(bound=0), [{"a": "tick"}, send(0)]).failure
+    assert (f.kind, f.property_name, f.event_index) == ("invariant", "within_bound", 1)
+
+
 def test_too_many_consistent_states_stop_the_check_as_inconclusive():
     m = PipeMapping()
     m.max_states = 2

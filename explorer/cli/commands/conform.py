@@ -209,7 +209,8 @@ def _check_simulated(target: Any, args: argparse.Namespace, trace_path: Path | N
 
 
 def _fails(target: Any, variant: str | None) -> Any:
-    """For shrinking: run a schedule; the time of its failure (True if it has none), or None."""
+    """For shrinking: run a schedule; when it failed (the run's end if the failure has no
+    time of its own), or None if it passes."""
     def fails(schedule: Any) -> Any:
         events, problems, _ = target.run(schedule)
         result = refine(target.mapping(target.nodes_of(schedule), variant), events,
@@ -239,7 +240,8 @@ def _report_pass(args: argparse.Namespace, totals: dict, facts: dict, first_seed
                  f"{'; bug ' + args.bug if args.bug else ''})")
     else:
         which = "The schedule's run"
-    con.print(f"{which}: every event is a step of the spec {last.spec}, and every spec "
+    spec = f"{last.spec} (variant {args.variant})" if args.variant else last.spec
+    con.print(f"{which}: every event is a step of the spec {spec}, and every spec "
               f"state reached satisfies its invariants.", markup=False)
     con.print(f"{totals['events']:,} events validated in {totals['refine_s']:.2f} s "
               f"({rate:,.0f} events/s); simulation {totals['sim_s']:.2f} s; total "
@@ -284,8 +286,8 @@ def _report_failure(target: Any, args: argparse.Namespace, trace_path: Path | No
         print_json({"ok": False, **_totals_json(totals, 0.0),
                     "failed_seed": getattr(schedule, "seed", None),
                     "problems": shrunk_problems, "replay": replay,
-                    "schedule": json.loads(shrunk.to_json()), **(
-                        {"refinement": shrunk_result.to_dict()})})
+                    "schedule": json.loads(shrunk.to_json()),
+                    "refinement": shrunk_result.to_dict()})
         return 1
     seed = getattr(schedule, "seed", None)
     con.print(f"Run {totals['runs']} (seed {seed}) does not conform: "
