@@ -241,9 +241,13 @@ def _check_hashable(spec: Spec, label: Any, t: Any, depth: int) -> SpecError | N
 
 def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = None,
           keep_going: bool = False, progress: Callable[[Progress], None] | None = None,
+          until: frozenset[str] | None = None,
           check_deadlock: bool | None = None) -> CheckResult:
     """Explore every reachable state of ``spec`` breadth-first and check its properties.
 
+    ``until`` names properties to hunt for: violations of others are recorded and the search
+    goes on until one of these is violated (e.g. a bug variant's ``breaks`` property, when an
+    invariant that implies it fails first).
     Stops at the first violation unless ``keep_going`` (then it reports the first, shortest,
     violation of each property). ``max_depth`` bounds the number of steps from an initial
     state, ``max_states`` the number of distinct states; either makes the result incomplete.
@@ -254,7 +258,9 @@ def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = 
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the search allocates millions of tuples and frees none: GC passes are waste
     try:
-        return _run(spec, search, max_depth, max_states, keep_going, progress, deadlock)
+        stop_on = None if keep_going else until
+        return _run(spec, search, max_depth, max_states, keep_going or until is not None,
+                    progress, deadlock, stop_on)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -262,7 +268,7 @@ def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = 
 
 def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | None,
          keep_going: bool, progress: Callable[[Progress], None] | None,
-         deadlock: bool) -> CheckResult:
+         deadlock: bool, stop_on: frozenset[str] | None = None) -> CheckResult:
     started = time.perf_counter()
     rss_before = peak_rss_bytes()
     action_names = [a.name for a in spec.actions()]
@@ -288,6 +294,8 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
         if name not in violated:
             violated.add(name)
             violations.append(Violation(name, kind, docs.get(name, ""), trace))
+        if stop_on is not None:
+            return name in stop_on
         return not keep_going
 
     def check_invariants(state: Any, index: int) -> bool:
@@ -445,7 +453,7 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
     stats.bytes_per_state = (max(0, stats.peak_rss_bytes - rss_before) / len(fps)
                              if len(fps) else 0.0)
     stats.collision_probability = collision_probability(len(fps), generated)
-    if violations and not keep_going:
+    if violations and (not keep_going or (stop_on is not None and violated & stop_on)):
         stats.complete = False
         stats.stopped_by = stats.stopped_by or "violation"
     coverage = {}

@@ -28,6 +28,7 @@ would skip its second execution, which does not matter for agreement).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import combinations
 from typing import NamedTuple
 
@@ -73,6 +74,7 @@ class Msg2b(NamedTuple):
 
 Message = Msg1a | Msg1b | Msg2a | Msg2b
 
+# -- state ----------------------------------------------------------------------------------
 
 
 class Leader(NamedTuple):
@@ -117,7 +119,7 @@ class MultiPaxos(Spec):
         size = self.acceptors // 2 + 1
         self.Quorum = [frozenset(q) for q in combinations(self.Acceptor, size)]
 
-    def init(self):
+    def init(self) -> Iterator[State]:
         yield State(
             max_bal=(NONE,) * self.acceptors,
             votes=((NO_VOTE,) * self.slots,) * self.acceptors,
@@ -241,3 +243,8 @@ class LeaderSkipsReproposal(MultiPaxos):
 
     def forced_commands(self, reports: list[Msg1b]) -> tuple[int, ...]:
         return (NONE,) * self.slots
+
+
+# Measured state counts (no violation): the default configuration (3 acceptors, 2 commands,
+# 2 slots, ballots {0, 1}, 2 learners) has 339,557 distinct states, depth 25 steps; slots=1 has
+# 2,883. No published figure exists for this model; see docs/specs/multi_paxos.md.

@@ -1,7 +1,7 @@
 """multi_paxos: a replicated log agrees slot by slot, and a new leader must re-propose.
 
 The default configuration (3 acceptors, 2 commands, 2 slots, ballots {0, 1}, 2 learners) has
-339,557 states and takes about 40 s; these tests use smaller ones, measured with the explorer.
+339,557 states and takes 20-40 s (one slow test); the others use smaller ones.
 """
 
 from __future__ import annotations

@@ -66,6 +66,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_render_arguments(p)
 
 
+def variant_target(spec) -> frozenset[str] | None:
+    """For a bug variant, the property it is known to break: the search goes on past other
+    properties' violations (reporting them too) until this one is violated, so that the run
+    shows what the variant breaks even when an invariant implying it fails first."""
+    info = type(spec).variant_info
+    checked = {n for n, _ in spec.invariant_fns} | {n for n, _ in spec.action_property_fns}
+    if info is None or info.breaks not in checked:
+        return None
+    return frozenset({info.breaks})
+
+
 def validate_bounds(args: argparse.Namespace) -> None:
     from ...errors import UsageError
 
@@ -93,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
                        keep_going=args.keep_going, progress=on_progress,
+                       until=variant_target(spec),
                        check_deadlock=args.deadlock)
     finally:
         progress.close()
