@@ -10,20 +10,9 @@ import pytest
 
 from explorer import check
 from specs.blockchain import ADVERSARY, GENESIS, NOBODY, Block, Blockchain, State
+from tests.specs.catalogue_checks import run, start
 
 G = Block(GENESIS, 0, NOBODY)
-
-
-def start(spec: Blockchain) -> State:
-    return next(iter(spec.init()))
-
-
-def run(spec: Blockchain, s: State, *steps: tuple) -> State:
-    for name, args in steps:
-        t = spec.step(s, name, **args)
-        assert t is not None, f"{name}({args}) is disabled"
-        s = t
-    return s
 
 
 # -- behaviour --------------------------------------------------------------------------------

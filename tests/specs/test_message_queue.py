@@ -16,21 +16,9 @@ from specs.message_queue import (
     State,
     Status,
 )
+from tests.specs.catalogue_checks import run, start
 
 READY, UNACKED, ACKED = Status.READY, Status.UNACKED, Status.ACKED
-
-
-def start(spec: MessageQueue) -> State:
-    return next(iter(spec.init()))
-
-
-def run(spec: MessageQueue, s: State, *steps: tuple) -> State:
-    """Apply (action, kwargs) steps in order, failing if one is disabled."""
-    for name, args in steps:
-        t = spec.step(s, name, **args)
-        assert t is not None, f"{name}({args}) is disabled"
-        s = t
-    return s
 
 
 # -- behaviour --------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from explorer import check
-from explorer.result import Trace
 from specs.multi_paxos import (
     NO_VOTE,
     NONE,
@@ -22,16 +21,7 @@ from specs.multi_paxos import (
     MultiPaxos,
     State,
 )
-
-
-def replays(spec: MultiPaxos, trace: Trace) -> bool:
-    """Every step of the trace is one of the spec's labelled successors of the step before."""
-    for before, after in zip(trace.steps, trace.steps[1:]):
-        if (after.action, after.state) not in {
-                (label.action, t) for label, t in spec.successors(before.state)
-                if label.arg_dict == after.args}:
-            return False
-    return True
+from tests.specs.catalogue_checks import assert_replays
 
 
 @pytest.mark.parametrize(("params", "distinct", "depth"), [
@@ -54,7 +44,7 @@ def test_a_leader_that_skips_reproposal_breaks_agreement(prop, length):
     spec.restrict_properties(invariants=[prop])
     (v,) = check(spec).violations
     assert (v.property, len(v.trace)) == (prop, length)
-    assert replays(spec, v.trace)
+    assert_replays(spec, v.trace)
 
 
 def test_the_variant_is_caught_in_the_default_configuration_naming_slot_agreement():

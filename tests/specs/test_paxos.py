@@ -10,20 +10,10 @@ from __future__ import annotations
 import pytest
 
 from explorer import UsageError, check
-from explorer.result import Trace
 from specs.paxos import NONE, Msg1a, Msg1b, Msg2a, Msg2b, Paxos, State
+from tests.specs.catalogue_checks import assert_replays
 
 N3 = (NONE,) * 3
-
-
-def replays(spec: Paxos, trace: Trace) -> bool:
-    """Every step of the trace is one of the spec's labelled successors of the step before."""
-    for before, after in zip(trace.steps, trace.steps[1:]):
-        if (after.action, after.state) not in {
-                (label.action, t) for label, t in spec.successors(before.state)
-                if label.arg_dict == after.args}:
-            return False
-    return True
 
 
 def test_ballots_0_and_1_give_tlcs_3921_distinct_states_at_depth_16():
@@ -58,7 +48,7 @@ def test_each_variant_breaks_consistency_with_a_shortest_replayable_counterexamp
     assert v.property == spec.variant_info.breaks == "consistency"
     assert len(v.trace) == length
     assert len(spec.chosen(v.trace.steps[-1].state)) == 2
-    assert replays(spec, v.trace)
+    assert_replays(spec, v.trace)
 
 
 @pytest.mark.parametrize(("variant", "first"), [
