@@ -34,6 +34,7 @@ class Picture:
     optional: frozenset[int] = frozenset()  # ids that may have taken effect before the window
     context: tuple[Operation, ...] = ()  # other operations in the same span, drawn faint
     notes: tuple[str, ...] = ()  # extra lines under the picture
+    show_start: bool = True  # say which states the window starts from
 
 
 def _roles(picture: Picture) -> tuple[dict[int, int], int | None, set[int]]:
@@ -69,6 +70,10 @@ def _layout(ops: Sequence[Operation], widths: dict[int, int], gap: int) -> tuple
 
 def _lanes(ops: Sequence[Operation]) -> list[Any]:
     return list(dict.fromkeys(o.process for o in sorted(ops, key=lambda o: o.call)))
+
+
+def _start_lines(picture: Picture) -> list[str]:
+    return [_start_line(picture)] if picture.show_start else []
 
 
 def _start_line(picture: Picture) -> str:
@@ -143,7 +148,7 @@ def render_text(picture: Picture, *, width: int = 110) -> str:
             out.append(f"{'p' + str(p):<{name_w}}{text}")
         if start + span <= end:
             out.append("")
-    out.append(_start_line(picture))
+    out.extend(_start_lines(picture))
     out.extend(_steps_lines(picture))
     out.extend(picture.notes)
     return "\n".join(out)
@@ -176,7 +181,7 @@ def render_svg(picture: Picture) -> str:
     x, end = _layout(drawn, widths, 10)
     lanes = _lanes(drawn)
     right = _LEFT + end + 60
-    text_lines = [_start_line(picture)] + _steps_lines(picture) + list(picture.notes)
+    text_lines = _start_lines(picture) + _steps_lines(picture) + list(picture.notes)
     height = _TOP + len(lanes) * _LANE + 24 + len(text_lines) * 16 + 10
     width = max(right + 20, 40 + int(max(len(t) for t in text_lines) * _CHAR))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

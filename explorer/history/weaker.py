@@ -37,6 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from ..errors import TraceFormatError, UsageError
@@ -123,7 +124,7 @@ def check_sequential(history: History | Sequence[Operation], model: Model, *,
     # A linearization keeps real time, hence program order when each process runs one
     # operation at a time: then a linearizable history is sequentially consistent, and the
     # linearizability search, which real time keeps from running ahead, is far faster.
-    one_at_a_time = all(a.ret < b.call for seq in seqs for a, b in zip(seq, seq[1:]))
+    one_at_a_time = all(a.ret < b.call for seq in seqs for a, b in pairwise(seq))
     if one_at_a_time:
         lin = check_linearizable(ops, model, timeout=timeout)
         if lin.verdict is Verdict.VALID:
@@ -135,19 +136,29 @@ def check_sequential(history: History | Sequence[Operation], model: Model, *,
 
     forced = [[bool(model.is_read(inp)) for inp in row] for row in inputs]
     n_proc = len(seqs)
+    # Each operation's position in invocation order, to bound how far a process runs ahead.
+    rank = {o.id: i for i, o in enumerate(sorted(ops, key=lambda o: (o.call, o.id)))}
+    ranks = [[rank[o.id] for o in seq] for seq in seqs]
+    start_state = model.init()
+    start = (tuple(0 for _ in seqs), start_state)
 
-    def moves(positions: tuple[int, ...], state: Any) -> list[tuple[int, bool, Any]]:
+    def moves(positions: tuple[int, ...], state: Any, skew: int) -> list[tuple[int, bool, Any]]:
         """The moves to try from a configuration, as (process, dropped, new state).
 
         Processes are tried in the order their next operations were invoked, so the search
-        first follows real time (a valid order whenever the history is linearizable). A legal
-        read is taken alone, without alternatives: it changes no state, and program order is
-        the only constraint, so any order that takes it later can take it now.
+        first follows real time (a valid order whenever the history is linearizable), and no
+        operation is taken more than ``skew`` places (in invocation order) ahead of the
+        earliest one not yet taken. A legal read is taken alone, without alternatives: it
+        changes no state, and program order is the only constraint, so any order that takes
+        it later can take it now.
         """
-        found = []
-        live = sorted((seqs[p][positions[p]].call, p) for p in range(n_proc)
+        live = sorted((ranks[p][positions[p]], p) for p in range(n_proc)
                       if positions[p] < lengths[p])
-        for _, p in live:
+        found = []
+        limit = live[0][0] + skew if live else 0
+        for r, p in live:
+            if r > limit:
+                break
             k = positions[p]
             ok, out, new_state = step(state, inputs[p][k])
             x = expected[p][k]
@@ -159,57 +170,71 @@ def check_sequential(history: History | Sequence[Operation], model: Model, *,
                 found.append((p, True, state))
         return found
 
-    start_state = model.init()
-    start = (tuple(0 for _ in seqs), start_state)
-    seen = {start}
-    # Frames: [positions, state, the moves to try, index of the next one].
-    stack: list[list] = [[start[0], start_state, moves(*start), 0]]
-    path: list[tuple[int, bool]] = []
-    best: list[tuple[int, bool]] = []
-    iterations = 0
+    def search(skew: int) -> tuple[bool, list[tuple[int, bool]], list[tuple[int, bool]], int]:
+        """Depth-first search: (found, moves of the order found, deepest moves, configs)."""
+        seen = {start}
+        # Frames: [positions, state, the moves to try, index of the next one].
+        stack: list[list] = [[start[0], start_state, moves(*start, skew), 0]]
+        path: list[tuple[int, bool]] = []
+        best: list[tuple[int, bool]] = []
+        iterations = 0
+        try:
+            while stack:
+                iterations += 1
+                if not iterations & (_TICK - 1):
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise _Timeout
+                    if progress is not None:
+                        progress(max(len(best), len(path)), len(ops))
+                frame = stack[-1]
+                positions, _, options, index = frame
+                if positions == lengths:
+                    return True, path, best, len(seen)
+                moved = False
+                while index < len(options):
+                    p, drop, new_state = options[index]
+                    index += 1
+                    new_positions = positions[:p] + (positions[p] + 1,) + positions[p + 1:]
+                    key = (new_positions, new_state)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    frame[3] = index
+                    stack.append([new_positions, new_state,
+                                  moves(new_positions, new_state, skew), 0])
+                    path.append((p, drop))
+                    moved = True
+                    break
+                if not moved:
+                    if len(path) > len(best):
+                        best = list(path)
+                    stack.pop()
+                    if path:
+                        path.pop()
+        except _Timeout:
+            raise _Timeout(max(best, path, key=len), len(seen)) from None
+        return False, [], best, len(seen)
+
+    # Bounded searches first: an order found under a bound is an answer; only the unbounded
+    # search can show that there is none.
+    found, path, best, configurations = False, [], [], 0
     try:
-        while stack:
-            iterations += 1
-            if not iterations & (_TICK - 1):
-                if deadline is not None and time.monotonic() > deadline:
-                    raise _Timeout
-                if progress is not None:
-                    progress(max(len(best), len(path)), len(ops))
-            frame = stack[-1]
-            positions, state, options, index = frame
-            if positions == lengths:
+        for skew in (8, 64, len(ops)):
+            found, path, best, configs = search(skew)
+            configurations += configs
+            if found:
                 break
-            moved = False
-            while index < len(options):
-                p, drop, new_state = options[index]
-                index += 1
-                new_positions = positions[:p] + (positions[p] + 1,) + positions[p + 1:]
-                key = (new_positions, new_state)
-                if key in seen:
-                    continue
-                seen.add(key)
-                frame[3] = index
-                stack.append([new_positions, new_state, moves(new_positions, new_state), 0])
-                path.append((p, drop))
-                moved = True
-                break
-            if not moved:
-                if len(path) > len(best):
-                    best = list(path)
-                stack.pop()
-                if path:
-                    path.pop()
-    except _Timeout:
+    except _Timeout as stopped:
         result.verdict = Verdict.UNKNOWN
-        best = max(best, path, key=len)
-    result.configurations = len(seen)
-    if result.verdict is Verdict.VALID and not stack:
+        best, configs = stopped.args
+        configurations += configs
+    if result.verdict is Verdict.VALID and not found:
         result.verdict = Verdict.INVALID
-    moves = path if result.verdict is Verdict.VALID else best
+    result.configurations = configurations
     taken = [0] * n_proc
     steps = []
     state = start_state
-    for p, dropped in moves:
+    for p, dropped in (path if result.verdict is Verdict.VALID else best):
         o = seqs[p][taken[p]]
         taken[p] += 1
         if not dropped:
@@ -237,8 +262,10 @@ class _Key:
     def __init__(self) -> None:
         self.writer: dict[Any, Operation] = {}  # written value -> the write
         self.edges: dict[Any, dict[Any, str]] = {}  # node -> node -> reason (first one kept)
+        self.sources: dict[tuple[Any, Any], tuple[Operation, ...]] = {}  # edge -> its ops
 
-    def constrain(self, before: Any, after: Any, guarantee: str, why: str) -> None:
+    def constrain(self, before: Any, after: Any, guarantee: str, why: str,
+                  ops: tuple[Operation, ...] = ()) -> None:
         """Record "``before`` comes no later than ``after``" in the version order.
 
         Read-your-writes and monotonic reads allow the same write on both sides; monotonic
@@ -247,7 +274,9 @@ class _Key:
         """
         if before == after and guarantee in ("read-your-writes", "monotonic-reads"):
             return
-        self.edges.setdefault(before, {}).setdefault(after, f"{guarantee}: {why}")
+        if after not in self.edges.setdefault(before, {}):
+            self.edges[before][after] = f"{guarantee}: {why}"
+            self.sources[(before, after)] = ops
 
 
 def _register_ops(op: Operation, model: Model) -> tuple[Any, str, Any, Any]:
@@ -325,20 +354,21 @@ def check_sessions(history: History, model: Model,
                         for w in own_writes.get(key, ()):
                             k.constrain(w.id, node, "read-your-writes",
                                         f"process {format_value(process)} wrote "
-                                        f"{_what(w, decoded)} before {_saw(op, observed)}")
+                                        f"{_what(w, decoded)} before {_saw(op, observed)}",
+                                        (w, op))
                     if "monotonic-reads" in chosen and seen.get(key):
                         prev_node, prev = seen[key][-1]
                         k.constrain(prev_node, node, "monotonic-reads",
                                     f"process {format_value(process)} "
                                     f"{_saw(prev, decoded[prev.id][3])} before "
-                                    f"{_saw(op, observed)}")
+                                    f"{_saw(op, observed)}", (prev, op))
                     seen.setdefault(key, []).append((node, op))
             if kind != "read":
                 if "monotonic-writes" in chosen and own_writes.get(key):
                     w = own_writes[key][-1]
                     k.constrain(w.id, op.id, "monotonic-writes",
                                 f"process {format_value(process)} wrote {_what(w, decoded)} "
-                                f"before {_what(op, decoded)}")
+                                f"before {_what(op, decoded)}", (w, op))
                 if "writes-follow-reads" in chosen:
                     for node, r in dict((n, r) for n, r in seen.get(key, ())).items():
                         if kind == "cas" and r is op:
@@ -346,7 +376,7 @@ def check_sessions(history: History, model: Model,
                         k.constrain(node, op.id, "writes-follow-reads",
                                     f"process {format_value(process)} "
                                     f"{_saw(r, decoded[r.id][3])} before writing "
-                                    f"{format_value(written)}")
+                                    f"{format_value(written)}", (r, op))
                 own_writes.setdefault(key, []).append(op)
     by_id = {o.id: o for o in history.ops}
     for key, k in keys.items():
@@ -357,6 +387,7 @@ def check_sessions(history: History, model: Model,
             edges = tuple((by_id.get(a), by_id.get(b), k.edges[a][b]) for a, b in cycle)
             names = tuple(sorted({why.split(":")[0] for _, _, why in edges} - {"initial"}))
             involved = {o.id: o for a, b, _ in edges for o in (a, b) if o is not None}
+            involved.update((o.id, o) for edge in cycle for o in k.sources.get(edge, ()))
             where = "" if key is None else f" on key {format_value(key)}"
             violations.append(SessionViolation(
                 names, key, f"no order of the writes{where} satisfies "

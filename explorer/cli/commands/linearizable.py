@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +171,8 @@ def _picture(history: History, model: Model, result: Any, window: Window | None
         if result.verdict is Verdict.INVALID:
             return _around_stuck(result.part_ops, part_model, result.furthest,
                                  f"Not linearizable ({model.name}{key})")
-        if len(result.linearizations) == 1:
-            order = next(iter(result.linearizations.values()))
+        if list(result.linearizations) == [None]:  # one order of the whole history
+            order = result.linearizations[None]
             steps, state = [], part_model.init()
             for o in order[:200]:
                 state = part_model.step(state, part_model.prepare(o)[0])[2]
@@ -198,7 +199,8 @@ def _picture(history: History, model: Model, result: Any, window: Window | None
     v = result.violations[0]
     notes = ["Why: " + v.message] + [f"  {why}" for _, _, why in v.edges]
     return Picture(v.ops, model, title="Session guarantee violated",
-                   context=_context(list(v.ops), list(history.ops), 30), notes=tuple(notes))
+                   context=_context(list(v.ops), list(history.ops), 30), notes=tuple(notes),
+                   show_start=False)
 
 
 def _tail(furthest: PartialLinearization | None, model: Model, total: int,
@@ -319,7 +321,7 @@ def _print(args: argparse.Namespace, history: History, result: Any, window: Wind
     c = history.counts()
     say(f"{args.history}: {c['operations']:,} operations ({c['ok']:,} ok, "
         f"{c['indeterminate']:,} indeterminate, {c['failed']:,} failed) "
-        f"by {c['processes']:,} processes")
+        f"by {c['processes']:,} process{'' if c['processes'] == 1 else 'es'}")
     if args.consistency in ("linearizable", "sequential"):
         what = {"linearizable": "linearizable", "sequential": "sequentially consistent"}[
             args.consistency]
@@ -357,7 +359,10 @@ def _print(args: argparse.Namespace, history: History, result: Any, window: Wind
                 "needed:")
     if picture is not None and result.verdict is Verdict.INVALID:
         say()
-        say(render_text(picture))
+        # The session violations' reasons were printed above; the picture repeats them only
+        # in files.
+        say(render_text(replace(picture, notes=()) if isinstance(result, ConsistencyResult)
+                        else picture))
     if render_path is not None:
         say()
         say(f"Picture written to {render_path}" if picture is not None
