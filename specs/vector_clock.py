@@ -27,20 +27,17 @@ clocks. Bounded: each process has at most ``events`` events.
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import NamedTuple
 
 from explorer import Param, Spec, action, from_state, invariant
 
+# The events and their happened-before relation are those of lamport_clock: only the clock
+# each event carries differs.
+from specs.lamport_clock import Kind, happened_before
+
 # -- state ------------------------------------------------------------------------------------
 
 NO_EVENT = -1  # "no send event": the ``src_proc``/``src_index`` of local and send events
-
-
-class Kind(IntEnum):
-    LOCAL = 0
-    SEND = 1
-    RECEIVE = 2
 
 
 class Event(NamedTuple):
@@ -145,33 +142,6 @@ class VectorClock(Spec):
                 if concurrent != incomparable:
                     return False
         return True
-
-
-def happened_before(history: tuple[tuple[Event, ...], ...]) -> list[int]:
-    """For each event (numbered process by process, oldest first) the bitmask of the events that
-    happened before it: process order and send -> receive, closed under transitivity.
-
-    Computed from the history alone, never from the vectors.
-    """
-    first = []  # first[i]: the number of process i's first event
-    total = 0
-    for h in history:
-        first.append(total)
-        total += len(h)
-    past: list[int | None] = [None] * total
-
-    def visit(i: int, k: int) -> int:
-        n = first[i] + k
-        if past[n] is None:
-            mask = visit(i, k - 1) | 1 << (n - 1) if k > 0 else 0
-            e = history[i][k]
-            if e.kind is Kind.RECEIVE:
-                src = first[e.src_proc] + e.src_index
-                mask |= visit(e.src_proc, e.src_index) | 1 << src
-            past[n] = mask
-        return past[n]
-
-    return [visit(i, k) for i, h in enumerate(history) for k in range(len(h))]
 
 
 def _tick(v: tuple[int, ...], i: int) -> tuple[int, ...]:
