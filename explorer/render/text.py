@@ -82,8 +82,8 @@ def format_stats(result: CheckResult) -> str:
                  else f"no violation within {s.depth} steps")
         return f"Bounded model checking with z3: {reach}, {s.elapsed_s:.2f} s"
     if result.mode == "simulate":
-        return (f"{result.runs} run(s), {s.states_generated:,} states visited "
-                f"({s.distinct_states:,} distinct), longest run {s.depth} steps, "
+        return (f"{result.runs} run(s), {s.distinct_states:,} distinct states visited "
+                f"({s.states_generated:,} successors generated), longest run {s.depth} steps, "
                 f"{s.elapsed_s:.2f} s")
     lines = [
         f"{s.distinct_states:,} distinct states, {s.states_generated:,} generated, "
