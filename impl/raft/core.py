@@ -34,7 +34,11 @@ every heartbeat interval; a leader sends the next entry as soon as a follower ac
 Two deliberate bugs can be switched on (``bug=``) to show that conformance checking catches
 them: ``commit_old_term`` (a leader commits an entry of an earlier term by counting replicas,
 against section 5.4.2) and ``vote_without_log_check`` (votes are granted without the
-up-to-date check of section 5.4.1).
+up-to-date check of section 5.4.1). A third, ``stale_leader_reads``, lives in the drivers (the
+simulator and the TCP server), not in the core: a node that believes it leads answers a get
+from its own state machine, without a log entry, a read index or a lease. Its steps are the
+spec's, so trace refinement cannot see it; the linearizability check of the client history
+catches it (an old leader cut off by a partition answers stale reads).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ __all__ = [
 ]
 
 #: The deliberate bugs a core can be built with (see the module docstring).
-BUGS = ("commit_old_term", "vote_without_log_check")
+BUGS = ("commit_old_term", "vote_without_log_check", "stale_leader_reads")
 
 #: The command a new leader appends to commit the entries of earlier terms (section 8).
 NOOP = '{"op":"noop"}'

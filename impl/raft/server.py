@@ -186,6 +186,10 @@ class Node:
             return {"ok": False, "error": f"unknown op {op!r}"}
         if self.core.role is not Role.LEADER:
             return {"ok": False, "error": "not_leader", "leader": self._hint()}
+        if op == "get" and self.core.bug == "stale_leader_reads":
+            # The bug: answer from the local state machine, with no log entry, read index or
+            # lease; a deposed leader cut off by a partition answers stale reads.
+            return {"ok": True, "result": self.kv.data.get(str(req.get("key")))}
         command = encode_command(op, str(req.get("key")), req.get("value"),
                                  client=str(req.get("client", "")), seq=int(req.get("seq", 0)))
         index = self.core.propose(command)

@@ -23,8 +23,14 @@ What the simulator does to the cluster:
   retries (with the same sequence number) after a timeout.
 
 A run's result holds the event log in the one global order the simulator executed it, the
-commands each node applied, and the operations the clients saw acknowledged, with their
-results. :func:`check_run` checks what the implementation itself promises (every node applies
+commands each node applied, the operations the clients saw acknowledged, with their results,
+and the client history: each operation's invocation and completion as JSON-line events in the
+format of :mod:`explorer.history` (``put k v`` is ``write [k v]``, ``delete k`` is
+``write [k null]``, ``get k`` is ``read [k null]`` completing with ``[k value]``; an operation
+still unanswered at the end completes ``info``), in execution order, so
+``protospec linearizable FILE --model kv`` checks what the clients saw (:func:`history_lines`).
+Recording it draws no random numbers: a seed gives the same run with or without it.
+:func:`check_run` checks what the implementation itself promises (every node applies
 the same sequence; every acknowledged result is the one the log order gives);
 ``specs/raft_refinement.py`` checks the event log against the spec.
 """
@@ -38,12 +44,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .core import BUGS, Config, Entry, Message, RaftCore, message_to_dict
+from .core import BUGS, Config, Entry, Message, RaftCore, Role, message_to_dict
 from .kv import KVStore, encode_command
 from .storage import MemoryBackend, Storage
 
 __all__ = ["FAULT_KINDS", "Fault", "Op", "Schedule", "SimResult", "Simulation", "check_run",
-           "run_schedule", "shrink"]
+           "history_lines", "run_schedule", "shrink"]
 
 #: Fault families a random schedule may draw from (``--faults``).
 FAULT_KINDS = ("drop", "duplicate", "reorder", "partition", "crash", "torn")
@@ -246,6 +252,8 @@ class SimResult:
     unacked: int  # operations still unanswered at the end
     recoveries: list[dict[str, Any]] = field(default_factory=list)  # torn tails cut on restart
     steps: int = 0  # simulator events processed
+    #: The client history: JSON-line events (invoke, ok, info) in execution order.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def elections(self) -> int:
@@ -273,6 +281,7 @@ class Simulation:
         self.pending: dict[int, _Pending] = {}
         self.seqs: dict[int, int] = {}
         self.steps = 0
+        self.history: list[dict[str, Any]] = []
 
     # -- the event loop ------------------------------------------------------------------------
 
@@ -295,8 +304,10 @@ class Simulation:
             self.steps += 1
             getattr(self, f"_on_{kind}")(payload)
         unacked = len(self.pending) + sum(len(ops) for ops in self.clients.values())
+        for c, p in sorted(self.pending.items()):
+            self._record(c, p.op, "info")  # unanswered: may or may not have taken effect
         return SimResult(self.s, self.events, self.applied, self.acked, unacked,
-                         self.recoveries, self.steps)
+                         self.recoveries, self.steps, self.history)
 
     # -- nodes ---------------------------------------------------------------------------------
 
@@ -426,7 +437,18 @@ class Simulation:
         command = encode_command(op.op, op.key, op.value, client=f"c{c}", seq=seq)
         self.pending[c] = _Pending(op, seq, command, self.now,
                                    target=self.rng.randrange(1, self.s.nodes + 1))
+        self._record(c, op, "invoke")
         self._on_try(c)
+
+    def _record(self, c: int, op: Op, kind: str, result: Any = None) -> None:
+        """Append one event of client c's history (kv model: values are ``[key value]``)."""
+        f = "read" if op.op == "get" else "write"
+        if kind == "ok" and f == "read":
+            value = [op.key, result]
+        else:
+            value = [op.key, op.value if op.op == "put" else None]
+        self.history.append({"process": c, "type": kind, "f": f, "value": value,
+                             "time": self.now})
 
     def _on_try(self, c: int) -> None:
         """Client c (re)sends its pending operation to the node it believes leads."""
@@ -435,6 +457,12 @@ class Simulation:
             return
         node = self.nodes[p.target]
         core = node.core if node.up else None
+        if (self.s.bug == "stale_leader_reads" and p.op.op == "get" and core is not None
+                and core.role is Role.LEADER):
+            # The bug: a node that believes it leads answers from its own state machine,
+            # with no log entry, read index or lease (it may have been deposed long ago).
+            self._ack(c, p, node.kv.data.get(p.op.key), local=True)
+            return
         index = core.propose(p.command) if core is not None else None
         if index is None:
             hint = core.leader_id if core is not None else None
@@ -462,12 +490,36 @@ class Simulation:
                     p.node = None  # another leader's entry took the slot: try again
                     self._at(self.now + CLIENT_BACKOFF_MS, "try", c)
                     continue
-                self.acked.append({"client": c, "seq": p.seq, "op": p.op.op, "key": p.op.key,
-                                   "value": p.op.value, "result": result,
-                                   "invoked_ms": p.invoked_ms, "acked_ms": self.now})
-                del self.pending[c]
-                if self.clients.get(c):
-                    self._at(max(self.now, self.clients[c][0].at_ms), "client", c)
+                self._ack(c, p, result)
+
+    def _ack(self, c: int, p: _Pending, result: Any, *, local: bool = False) -> None:
+        """Answer client c's pending operation with ``result``; it goes on to its next one."""
+        ack = {"client": c, "seq": p.seq, "op": p.op.op, "key": p.op.key, "value": p.op.value,
+               "result": result, "invoked_ms": p.invoked_ms, "acked_ms": self.now}
+        if local:
+            ack["local"] = True  # served outside the log (the stale_leader_reads bug)
+        self.acked.append(ack)
+        self._record(c, p.op, "ok", result)
+        del self.pending[c]
+        if self.clients.get(c):
+            self._at(max(self.now, self.clients[c][0].at_ms), "client", c)
+
+
+def history_lines(result: SimResult, *, times: bool = False) -> list[str]:
+    """The run's client history as JSON lines, for :func:`explorer.history.parse_history` or
+    ``protospec linearizable FILE --model kv``.
+
+    Without ``times`` the lines carry no ``time`` field: real-time order is the order the
+    simulator executed the events in (exact, since it runs one event at a time). With
+    ``times`` each line has its virtual time in ms, and events in the same millisecond count
+    as concurrent (a coarser order, which can only accept more histories).
+    """
+    out = []
+    for e in result.history:
+        if not times:
+            e = {k: v for k, v in e.items() if k != "time"}
+        out.append(json.dumps(e, separators=(",", ":")))
+    return out
 
 
 def run_schedule(schedule: Schedule) -> SimResult:
@@ -504,6 +556,8 @@ def check_run(result: SimResult) -> list[str]:
             continue  # not a client command (the state machine skipped it too)
         first.setdefault(key, result_)
     for a in result.acked:
+        if a.get("local"):
+            continue  # a read served outside the log: the linearizability check judges it
         key = (f"c{a['client']}", a["seq"])
         if key not in first:
             problems.append(f"acknowledged {a['op']} {a['key']} (client {a['client']}, seq "

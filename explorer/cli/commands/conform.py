@@ -41,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "torn)")
     p.add_argument("--bug", metavar="NAME",
                    help="run a deliberately broken implementation (raft: commit_old_term, "
-                        "vote_without_log_check) to see the check catch it")
+                        "vote_without_log_check; stale_leader_reads, which only the "
+                        "linearizability check of client histories catches) to see the check "
+                        "catch it")
     p.add_argument("--variant", metavar="NAME",
                    help="check against a bug variant of the spec instead of the spec itself "
                         "(e.g. to let a buggy implementation conform and see which invariant "
