@@ -144,7 +144,8 @@ def compile_expander(spec: Spec, action_index: dict[str, int]) -> Callable[..., 
         env[f"G{n}"] = fn
         indent = "    "
         names = []
-        lines.append("    got = 0")
+        if act.many:
+            lines.append("    got = 0")
         for j, (_arg, domain) in enumerate(resolved):
             var = f"x{n}_{j}"
             names.append(var)
