@@ -144,7 +144,7 @@ def test_simulate_of_a_correct_spec_exits_0(capsys):
 
 
 def test_list_names_the_built_in_specs_with_their_variants(capsys):
-    assert main(["list", "--json"]) in (0, 2)
+    assert main(["list", "--json"]) == 0  # every built-in spec loads
     data = json.loads(capsys.readouterr().out)
     tpc = next(s for s in data["specs"] if s["name"] == "two_phase_commit")
     assert tpc["parameters"]["rms"]["default"] == 3
