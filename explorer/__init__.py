@@ -17,7 +17,7 @@ from .spec import (
     from_state,
     invariant,
 )
-from .values import format_value, sort_key
+from .values import except_at, format_value, sort_key
 
 __all__ = [
     "Action",
@@ -38,6 +38,7 @@ __all__ = [
     "action",
     "action_property",
     "check",
+    "except_at",
     "format_value",
     "from_state",
     "invariant",

@@ -397,7 +397,8 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
                 # -- the batch: one visited-set lookup, then the new states in order --------
                 fp_arr = np.array(c_fps, dtype=np.int64)
                 generated += len(fp_arr)
-                np.add.at(fired, np.array(c_act, dtype=np.int64), 1) if c_act else None
+                act_arr = np.array(c_act, dtype=np.int64)
+                fired += np.bincount(act_arr, minlength=n_actions)
                 new_pos = visited.add_batch(fp_arr)
                 off_arr = np.array(c_off, dtype=np.int64)
                 parent_of = level_start + batch_first + np.searchsorted(
@@ -422,7 +423,7 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
                               .astype(np.int64).tobytes())
                 parents.frombytes(keep_par.astype(np.int32).tobytes())
                 if len(keep_idx):
-                    np.add.at(new_by_action, np.array(c_act, dtype=np.int64)[keep_idx], 1)
+                    new_by_action += np.bincount(act_arr[keep_idx], minlength=n_actions)
                 if invariants:
                     for i, p in enumerate(keep_idx.tolist()):
                         if check_invariants(c_states[p], first_new_index + i):
@@ -458,9 +459,10 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
         stats.complete = False
         stats.stopped_by = stats.stopped_by or "violation"
     coverage = {}
-    for i, name in enumerate(action_names):
-        enabled = enabled_many[i] if any(a.many for a in spec.actions() if a.name == name) \
-            else int(fired[i])
+    for i, act in enumerate(spec.actions()):
+        name = act.name
+        # A many-action may yield several successors per enabling; others exactly one.
+        enabled = enabled_many[i] if act.many else int(fired[i])
         coverage[name] = ActionCoverage(enabled, int(fired[i]), int(new_by_action[i]))
     return CheckResult(
         spec=spec.name, params=dict(spec.param_values), variant=spec.variant_name,

@@ -9,13 +9,21 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-__all__ = ["Atom", "changed_vars", "format_value", "sort_key", "state_vars"]
+__all__ = ["Atom", "changed_vars", "except_at", "format_value", "sort_key", "state_vars"]
 
 
 class Atom(str):
     """An enum member read back from a saved trace: a string that prints like the enum did."""
 
     __slots__ = ()
+
+
+def except_at(t: tuple, i: int, v: Any) -> tuple:
+    """TLA+'s ``[t EXCEPT ![i] = v]`` for a tuple: a copy of ``t`` with position ``i`` set to ``v``.
+
+    The update every spec with per-process tuples needs, on the hot path of its actions.
+    """
+    return t[:i] + (v,) + t[i + 1:]
 
 
 def sort_key(value: Any) -> tuple:

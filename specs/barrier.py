@@ -27,7 +27,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ class Barrier(Spec):
         """p has finished its work for the round and tells the coordinator."""
         if s.arrived[p] or s.round[p] >= self.rounds:
             return None
-        return s._replace(arrived=_set(s.arrived, p, True),
+        return s._replace(arrived=except_at(s.arrived, p, True),
                           msgs=s.msgs | {Msg(Kind.ARRIVE, p, s.round[p])})
 
     @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ARRIVE)))
@@ -108,8 +108,11 @@ class Barrier(Spec):
         p = m.proc
         if not s.arrived[p] or s.round[p] != m.round:
             return None
-        return s._replace(round=_set(s.round, p, m.round + 1), arrived=_set(s.arrived, p, False),
-                          msgs=s.msgs - {m})
+        return s._replace(
+            round=except_at(s.round, p, m.round + 1),
+            arrived=except_at(s.arrived, p, False),
+            msgs=s.msgs - {m},
+        )
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -121,11 +124,6 @@ class Barrier(Spec):
             return True
         k = latest - 1  # someone has left round k: everyone must have arrived at it
         return all(r > k or (r == k and a) for r, a in zip(s.round, s.arrived))
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property
+from explorer import Param, Spec, action, action_property, except_at
 
 ADVERSARY = -1  # the finder of an adversarial block
 GENESIS = 0  # index of the genesis block
@@ -129,7 +129,7 @@ class Blockchain(Spec):
         tip = s.tips[h]
         block = Block(tip, s.blocks[tip].height + 1, h)
         return s._replace(blocks=s.blocks + (block,),
-                          tips=_set(s.tips, h, len(s.blocks)), mined=s.mined | {h})
+                          tips=except_at(s.tips, h, len(s.blocks)), mined=s.mined | {h})
 
     @action(parent="B")
     def adversary_mine(self, s: State, parent: int) -> State | None:
@@ -147,7 +147,7 @@ class Blockchain(Spec):
         if s.round >= self.rounds or b >= len(s.blocks) or \
                 s.blocks[b].height <= s.blocks[s.tips[h]].height:
             return None
-        return s._replace(tips=_set(s.tips, h, b))
+        return s._replace(tips=except_at(s.tips, h, b))
 
     @action
     def end_round(self, s: State) -> State | None:
@@ -178,11 +178,6 @@ class Blockchain(Spec):
                     self.ancestor_at(t.blocks, new_tip, height - self.k) != deep:
                 return False
         return True
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -112,8 +112,8 @@ class BullyElection(Spec):
     def _hold_election(self, s: State, p: int, msgs: frozenset[Msg]) -> State:
         """p holds an election: it sends *election* to every higher live process and waits."""
         sent = frozenset(Msg(Kind.ELECTION, p, q) for q in self.P if q > p and s.up[q])
-        return s._replace(status=_set(s.status, p, Status.ELECTION),
-                          leader=_set(s.leader, p, NONE), msgs=msgs | sent)
+        return s._replace(status=except_at(s.status, p, Status.ELECTION),
+                          leader=except_at(s.leader, p, NONE), msgs=msgs | sent)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ class BullyElection(Spec):
         p = m.dst
         status = s.status
         if status[p] is Status.ELECTION:
-            status = _set(status, p, Status.WAITING)
+            status = except_at(status, p, Status.WAITING)
         return s._replace(status=status, msgs=s.msgs - {m})
 
     @action(p="P")
@@ -159,16 +159,19 @@ class BullyElection(Spec):
     def _declare(self, s: State, p: int) -> State:
         """p becomes leader in the current round and tells every lower live process."""
         sent = frozenset(Msg(Kind.COORDINATOR, p, q) for q in self.P if q < p and s.up[q])
-        return s._replace(status=_set(s.status, p, Status.NORMAL), leader=_set(s.leader, p, p),
-                          msgs=s.msgs | sent,
-                          elected_round=_set(s.elected_round, p, s.crashes + s.recoveries))
+        return s._replace(
+            status=except_at(s.status, p, Status.NORMAL),
+            leader=except_at(s.leader, p, p),
+            msgs=s.msgs | sent,
+            elected_round=except_at(s.elected_round, p, s.crashes + s.recoveries),
+        )
 
     @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.COORDINATOR)))
     def receive_coordinator(self, s: State, m: Msg) -> State | None:
         """q gets *coordinator* from c: it follows c, ending its part in the election."""
         q = m.dst
-        return s._replace(status=_set(s.status, q, Status.NORMAL),
-                          leader=_set(s.leader, q, m.src), msgs=s.msgs - {m})
+        return s._replace(status=except_at(s.status, q, Status.NORMAL),
+                          leader=except_at(s.leader, q, m.src), msgs=s.msgs - {m})
 
     @action(p="P")
     def coordinator_timeout(self, s: State, p: int) -> State | None:
@@ -186,16 +189,16 @@ class BullyElection(Spec):
         """p crashes, forgetting everything; messages on their way to it are lost."""
         if not s.up[p] or s.crashes >= self.max_crashes:
             return None
-        return State(_set(s.up, p, False), _set(s.status, p, Status.NORMAL),
-                     _set(s.leader, p, NONE), frozenset(m for m in s.msgs if m.dst != p),
-                     s.crashes + 1, s.recoveries, _set(s.elected_round, p, NONE))
+        return State(except_at(s.up, p, False), except_at(s.status, p, Status.NORMAL),
+                     except_at(s.leader, p, NONE), frozenset(m for m in s.msgs if m.dst != p),
+                     s.crashes + 1, s.recoveries, except_at(s.elected_round, p, NONE))
 
     @action(p="P")
     def recover(self, s: State, p: int) -> State | None:
         """p comes back while no election is under way, and holds an election at once."""
         if s.up[p] or s.recoveries >= self.max_recoveries or not self.quiet(s):
             return None
-        back = s._replace(up=_set(s.up, p, True), recoveries=s.recoveries + 1)
+        back = s._replace(up=except_at(s.up, p, True), recoveries=s.recoveries + 1)
         return self._hold_election(back, p, s.msgs)
 
     def quiet(self, s: State) -> bool:
@@ -229,11 +232,6 @@ class BullyElection(Spec):
                    if s.up[p] and s.leader[p] != NONE and s.up[s.leader[p]])
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -256,7 +254,7 @@ class RecoverMidElection(BullyElection):
     def recover(self, s: State, p: int) -> State | None:
         if s.up[p] or s.recoveries >= self.max_recoveries:
             return None
-        back = s._replace(up=_set(s.up, p, True), recoveries=s.recoveries + 1)
+        back = s._replace(up=except_at(s.up, p, True), recoveries=s.recoveries + 1)
         return self._hold_election(back, p, s.msgs)
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, invariant
+from explorer import Param, Spec, action, except_at, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -102,16 +102,16 @@ class CacheAside(Spec):
         if s.readers[r].pc is not ReaderPc.IDLE:
             return None
         if s.cache != EMPTY:
-            return s._replace(readers=_set(s.readers, r, Reader(ReaderPc.DONE, s.cache)))
+            return s._replace(readers=except_at(s.readers, r, Reader(ReaderPc.DONE, s.cache)))
         return s._replace(leases=s.leases | {r},
-                          readers=_set(s.readers, r, Reader(ReaderPc.MISSED, EMPTY)))
+                          readers=except_at(s.readers, r, Reader(ReaderPc.MISSED, EMPTY)))
 
     @action(r="R")
     def read_db(self, s: State, r: int) -> State | None:
         """Reader r, having missed, reads the key's current version from the database."""
         if s.readers[r].pc is not ReaderPc.MISSED:
             return None
-        return s._replace(readers=_set(s.readers, r, Reader(ReaderPc.FILLING, s.db)))
+        return s._replace(readers=except_at(s.readers, r, Reader(ReaderPc.FILLING, s.db)))
 
     @action(r="R")
     def set(self, s: State, r: int) -> State | None:
@@ -123,7 +123,7 @@ class CacheAside(Spec):
             return None
         cache = rd.value if r in s.leases else s.cache
         return s._replace(cache=cache, leases=s.leases - {r},
-                          readers=_set(s.readers, r, Reader(ReaderPc.DONE, rd.value)))
+                          readers=except_at(s.readers, r, Reader(ReaderPc.DONE, rd.value)))
 
     # -- actions: writers ---------------------------------------------------------------------
 
@@ -133,7 +133,7 @@ class CacheAside(Spec):
         if s.writers[w].pc is not WriterPc.IDLE:
             return None
         return s._replace(db=s.db + 1,
-                          writers=_set(s.writers, w, Writer(WriterPc.WROTE, s.db + 1)))
+                          writers=except_at(s.writers, w, Writer(WriterPc.WROTE, s.db + 1)))
 
     @action(w="W")
     def delete(self, s: State, w: int) -> State | None:
@@ -143,7 +143,7 @@ class CacheAside(Spec):
         if wr.pc is not WriterPc.WROTE:
             return None
         return s._replace(cache=EMPTY, leases=frozenset(),
-                          writers=_set(s.writers, w, Writer(WriterPc.DONE, wr.value)))
+                          writers=except_at(s.writers, w, Writer(WriterPc.DONE, wr.value)))
 
     # -- actions: the cache on its own --------------------------------------------------------
 
@@ -181,11 +181,6 @@ class CacheAside(Spec):
         return s.cache <= s.db
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -198,7 +193,7 @@ class FillWithoutLease(CacheAside):
         if rd.pc is not ReaderPc.FILLING:
             return None
         return s._replace(cache=rd.value, leases=s.leases - {r},
-                          readers=_set(s.readers, r, Reader(ReaderPc.DONE, rd.value)))
+                          readers=except_at(s.readers, r, Reader(ReaderPc.DONE, rd.value)))
 
 
 @CacheAside.variant("delete_before_write", breaks="no_stale_entry_when_quiescent")
@@ -209,13 +204,13 @@ class DeleteBeforeWrite(CacheAside):
         if s.writers[w].pc is not WriterPc.IDLE:
             return None
         return s._replace(cache=EMPTY, leases=frozenset(),
-                          writers=_set(s.writers, w, Writer(WriterPc.DELETED, EMPTY)))
+                          writers=except_at(s.writers, w, Writer(WriterPc.DELETED, EMPTY)))
 
     def write_db(self, s: State, w: int) -> State | None:
         if s.writers[w].pc is not WriterPc.DELETED:
             return None
         return s._replace(db=s.db + 1,
-                          writers=_set(s.writers, w, Writer(WriterPc.DONE, s.db + 1)))
+                          writers=except_at(s.writers, w, Writer(WriterPc.DONE, s.db + 1)))
 
 
 @CacheAside.variant("set_on_write", breaks="no_stale_entry_when_quiescent")
@@ -232,7 +227,7 @@ class SetOnWrite(CacheAside):
         if wr.pc is not WriterPc.WROTE:
             return None
         return s._replace(cache=wr.value, leases=frozenset(),
-                          writers=_set(s.writers, w, Writer(WriterPc.DONE, wr.value)))
+                          writers=except_at(s.writers, w, Writer(WriterPc.DONE, wr.value)))
 
 
 # Measured with explorer.check (no violation): 13,367 distinct states, depth 13 with the defaults;

@@ -42,7 +42,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 A, B = 0, 1  # the two sites; in CP mode site A is on the majority side
 SITES = (A, B)
@@ -93,11 +93,6 @@ GUARANTEES: dict[str, tuple[str, ...]] = {
     "cp": ("linearizable", "converges_after_heal"),
     "ap": ("available", "converges_after_heal"),
 }
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 class CAP(Spec):
@@ -169,7 +164,7 @@ class CAP(Spec):
             copy, msgs = (new, new), s.msgs
         else:
             new = Version(s.copy[at].timestamp + 1, at, value)
-            copy, msgs = _set(s.copy, at, new), s.msgs | {Update(1 - at, new)}
+            copy, msgs = except_at(s.copy, at, new), s.msgs | {Update(1 - at, new)}
         return s._replace(copy=copy, msgs=msgs, writes_done=value, latest=value,
                           last_op=LastOp(OpKind.WRITE, site, value))
 
@@ -206,7 +201,7 @@ class CAP(Spec):
         """A queued update crosses the healed network; the receiver keeps the newer version."""
         if not s.connected:
             return None
-        return s._replace(copy=_set(s.copy, m.dst, max(s.copy[m.dst], m.version)),
+        return s._replace(copy=except_at(s.copy, m.dst, max(s.copy[m.dst], m.version)),
                           msgs=s.msgs - {m})
 
     # -- properties ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, invariant
+from explorer import Param, Spec, action, action_property, except_at, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -83,9 +83,9 @@ class CircuitBreaker(Spec):
         if s.caller[c] is not Call.IDLE:
             return None
         if s.breaker is Breaker.CLOSED:
-            return s._replace(caller=_set(s.caller, c, Call.CALL))
+            return s._replace(caller=except_at(s.caller, c, Call.CALL))
         if s.breaker is Breaker.HALF_OPEN and self.probe_admitted(s):
-            return s._replace(caller=_set(s.caller, c, Call.PROBE))
+            return s._replace(caller=except_at(s.caller, c, Call.PROBE))
         return None
 
     def probe_admitted(self, s: State) -> bool:
@@ -99,7 +99,7 @@ class CircuitBreaker(Spec):
         kind = s.caller[c]
         if kind is Call.IDLE:
             return None
-        caller = _set(s.caller, c, Call.IDLE)
+        caller = except_at(s.caller, c, Call.IDLE)
         if kind is Call.PROBE and s.breaker is Breaker.HALF_OPEN:
             return State(Breaker.CLOSED, 0, 0, caller)
         if kind is Call.CALL and s.breaker is Breaker.CLOSED:
@@ -113,7 +113,7 @@ class CircuitBreaker(Spec):
         kind = s.caller[c]
         if kind is Call.IDLE:
             return None
-        caller = _set(s.caller, c, Call.IDLE)
+        caller = except_at(s.caller, c, Call.IDLE)
         if kind is Call.PROBE and s.breaker is Breaker.HALF_OPEN:
             return self._trip(s, caller)
         if kind is Call.CALL and s.breaker is Breaker.CLOSED:
@@ -150,11 +150,6 @@ class CircuitBreaker(Spec):
         return s.caller.count(Call.PROBE) <= 1
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -175,9 +170,9 @@ class AdmitsBelowThreshold(CircuitBreaker):
         if s.caller[c] is not Call.IDLE:
             return None
         if s.failures < self.threshold and s.breaker is not Breaker.HALF_OPEN:
-            return s._replace(caller=_set(s.caller, c, Call.CALL))
+            return s._replace(caller=except_at(s.caller, c, Call.CALL))
         if s.breaker is Breaker.HALF_OPEN and self.probe_admitted(s):
-            return s._replace(caller=_set(s.caller, c, Call.PROBE))
+            return s._replace(caller=except_at(s.caller, c, Call.PROBE))
         return None
 
 

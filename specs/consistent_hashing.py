@@ -31,7 +31,7 @@ import hashlib
 from bisect import bisect_left
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, invariant
+from explorer import Param, Spec, action, action_property, except_at, invariant
 
 NOBODY = -1  # the holder of a key that no node stores
 
@@ -122,7 +122,7 @@ class ConsistentHashing(Spec):
         if k in s.written:
             return None
         owner = self.lookup(s.members, k)
-        return s._replace(stored=_set(s.stored, owner, s.stored[owner] | {k}),
+        return s._replace(stored=except_at(s.stored, owner, s.stored[owner] | {k}),
                           written=s.written | {k})
 
     @action(n="N")
@@ -211,11 +211,6 @@ def _holder(s: State, k: int) -> int:
         if k in keys:
             return n
     return NOBODY
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

@@ -37,7 +37,7 @@ import functools
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 NO_REPLICA = -1  # the writer of an LWW-Register's initial value
 ELEMENT = "x"  # the one element the sets add and remove
@@ -70,7 +70,7 @@ class GCounter:
         return (0,) * self.replicas
 
     def update(self, p: tuple[int, ...], i: int, op: Op, dot: Dot) -> Any:
-        return _set(p, i, p[i] + 1)
+        return except_at(p, i, p[i] + 1)
 
     def merge(self, a: tuple[int, ...], b: tuple[int, ...]) -> Any:
         return tuple(map(max, a, b))
@@ -97,8 +97,8 @@ class PNCounter:
 
     def update(self, p: PNPayload, i: int, op: Op, dot: Dot) -> Any:
         if op is Op.INCREMENT:
-            return PNPayload(_set(p.p, i, p.p[i] + 1), p.n)
-        return PNPayload(p.p, _set(p.n, i, p.n[i] + 1))
+            return PNPayload(except_at(p.p, i, p.p[i] + 1), p.n)
+        return PNPayload(p.p, except_at(p.n, i, p.n[i] + 1))
 
     def merge(self, a: PNPayload, b: PNPayload) -> Any:
         return PNPayload(self.g.merge(a.p, b.p), self.g.merge(a.n, b.n))
@@ -192,11 +192,6 @@ class State(NamedTuple):
     updates_done: int  # updates made so far, all replicas together (bounded by `updates`)
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 class CRDT(Spec):
     """State-based CRDTs (Shapiro et al. 2011): same updates, same value; merge is a join."""
 
@@ -236,8 +231,8 @@ class CRDT(Spec):
         new = self.dt.update(s.payload[replica], replica, op, dot)
         if new is None:
             return None
-        return s._replace(payload=_set(s.payload, replica, new),
-                          seen=_set(s.seen, replica, s.seen[replica] | {dot}),
+        return s._replace(payload=except_at(s.payload, replica, new),
+                          seen=except_at(s.seen, replica, s.seen[replica] | {dot}),
                           updates_done=s.updates_done + 1)
 
     @action(src="REPLICA", dst="REPLICA")
@@ -258,7 +253,7 @@ class CRDT(Spec):
         seen = s.seen[i] | m.seen
         if merged == s.payload[i] and seen == s.seen[i]:
             return None  # nothing new: a duplicate
-        return s._replace(payload=_set(s.payload, i, merged), seen=_set(s.seen, i, seen))
+        return s._replace(payload=except_at(s.payload, i, merged), seen=except_at(s.seen, i, seen))
 
     # -- properties ---------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -92,8 +92,13 @@ class DistributedLock(Spec):
         if s.client[c] is not Client.IDLE or s.lease_left > 0 or s.grants >= self.max_grants:
             return None
         token = s.grants + 1
-        return s._replace(holder=c, grants=token, lease_left=self.lease_ticks,
-                          client=_set(s.client, c, Client.HOLDING), token=_set(s.token, c, token))
+        return s._replace(
+            holder=c,
+            grants=token,
+            lease_left=self.lease_ticks,
+            client=except_at(s.client, c, Client.HOLDING),
+            token=except_at(s.token, c, token),
+        )
 
     @action
     def tick(self, s: State) -> State | None:
@@ -107,15 +112,18 @@ class DistributedLock(Spec):
         """c checks that its lease is still valid and decides to write. (It may now pause.)"""
         if s.client[c] is not Client.HOLDING or s.holder != c or s.lease_left == 0:
             return None
-        return s._replace(client=_set(s.client, c, Client.WRITING))
+        return s._replace(client=except_at(s.client, c, Client.WRITING))
 
     @action(c="C")
     def send_write(self, s: State, c: int) -> State | None:
         """c sends its write with its fencing token, and is done with this lease."""
         if s.client[c] is not Client.WRITING:
             return None
-        return s._replace(client=_set(s.client, c, Client.IDLE), token=_set(s.token, c, NO_TOKEN),
-                          msgs=s.msgs | {WriteRequest(c, s.token[c])})
+        return s._replace(
+            client=except_at(s.client, c, Client.IDLE),
+            token=except_at(s.token, c, NO_TOKEN),
+            msgs=s.msgs | {WriteRequest(c, s.token[c])},
+        )
 
     @action(m=from_state(lambda s: sorted(s.msgs)))
     def storage_write(self, s: State, m: WriteRequest) -> State | None:
@@ -138,11 +146,6 @@ class DistributedLock(Spec):
         """No write from a superseded lease is accepted after a write under a newer lease: the
         tokens of the accepted writes never decrease (mutual exclusion on the resource)."""
         return all(a <= b for a, b in zip(s.written, s.written[1:]))
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

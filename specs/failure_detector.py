@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -133,23 +133,28 @@ class FailureDetector(Spec):
                 ages = channel[p * n + q]
                 if s.stable or len(ages) < self.capacity:  # before GST a full channel loses it
                     channel[p * n + q] = (0, *ages)
-        return s._replace(hb_timer=_set(s.hb_timer, p, 0), channel=tuple(channel))
+        return s._replace(hb_timer=except_at(s.hb_timer, p, 0), channel=tuple(channel))
 
     @action(m=from_state(lambda s: _heartbeats(s)))
     def deliver_heartbeat(self, s: State, m: tuple[int, int, int]) -> State | None:
         """q receives a heartbeat from p (one of age `age`): it has heard from p just now."""
         p, q, age = m
         n = self.processes
-        since = _set(s.since, q, _set(s.since[q], p, 0))
-        return s._replace(since=since, suspected=self._suspected(since, s.crashed),
-                          channel=_set(s.channel, p * n + q, _remove(s.channel[p * n + q], age)))
+        since = except_at(s.since, q, except_at(s.since[q], p, 0))
+        return s._replace(
+            since=since,
+            suspected=self._suspected(since, s.crashed),
+            channel=except_at(s.channel, p * n + q, _remove(s.channel[p * n + q], age)),
+        )
 
     @action(m=from_state(lambda s: () if s.stable else _heartbeats(s)))
     def lose_heartbeat(self, s: State, m: tuple[int, int, int]) -> State | None:
         """Before GST the network may lose a message."""
         p, q, age = m
         n = self.processes
-        return s._replace(channel=_set(s.channel, p * n + q, _remove(s.channel[p * n + q], age)))
+        return s._replace(
+            channel=except_at(s.channel, p * n + q, _remove(s.channel[p * n + q], age))
+        )
 
     @action
     def gst(self, s: State) -> State | None:
@@ -164,10 +169,10 @@ class FailureDetector(Spec):
         if s.crashed[p] or sum(s.crashed) >= self.max_crashes:
             return None
         n = self.processes
-        crashed = _set(s.crashed, p, True)
-        since = _set(s.since, p, (0,) * n)
+        crashed = except_at(s.crashed, p, True)
+        since = except_at(s.since, p, (0,) * n)
         channel = tuple(() if k % n == p else ages for k, ages in enumerate(s.channel))
-        return State(crashed, s.stable, _set(s.hb_timer, p, 0), since,
+        return State(crashed, s.stable, except_at(s.hb_timer, p, 0), since,
                      self._suspected(since, crashed), channel, s.since_gst, s.since_crash)
 
     # -- properties ---------------------------------------------------------------------------
@@ -200,11 +205,6 @@ def _remove(ages: tuple[int, ...], age: int) -> tuple[int, ...]:
     """The sorted tuple ``ages`` with one ``age`` taken out."""
     i = ages.index(age)
     return ages[:i] + ages[i + 1:]
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

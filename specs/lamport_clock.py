@@ -31,7 +31,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, from_state, invariant
+from explorer import Param, Spec, action, action_property, except_at, from_state, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -87,8 +87,8 @@ class LamportClock(Spec):
 
     def _record(self, s: State, i: int, event: Event, msgs: frozenset[Message]) -> State:
         """Process i performs ``event``: its clock becomes C(event) and the event is recorded."""
-        return State(_set(s.clock, i, event.clock),
-                     _set(s.history, i, s.history[i] + (event,)), msgs)
+        return State(except_at(s.clock, i, event.clock),
+                     except_at(s.history, i, s.history[i] + (event,)), msgs)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -172,11 +172,6 @@ def _bits(mask: int):
             yield n
         mask >>= 1
         n += 1
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, invariant
+from explorer import Param, Spec, action, except_at, invariant
 
 # -- messages and state -----------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ class MessageQueue(Spec):
         basic.publish). The broker stores it as READY."""
         if len(s.log[p]) >= self.messages:
             return None
-        return s._replace(log=_set(s.log, p, s.log[p] + (Status.READY,)))
+        return s._replace(log=except_at(s.log, p, s.log[p] + (Status.READY,)))
 
     @action(c="C", p="P")
     def deliver(self, s: State, c: int, p: int) -> State | None:
@@ -123,8 +123,8 @@ class MessageQueue(Spec):
             return None
         k = statuses.index(Status.READY)
         return s._replace(
-            log=_set(s.log, p, _set(statuses, k, Status.UNACKED)),
-            consumers=_set(s.consumers, c, Consumer(Stage.RECEIVED, Msg(p, k))),
+            log=except_at(s.log, p, except_at(statuses, k, Status.UNACKED)),
+            consumers=except_at(s.consumers, c, Consumer(Stage.RECEIVED, Msg(p, k))),
         )
 
     @action(c="C")
@@ -135,7 +135,7 @@ class MessageQueue(Spec):
         if con.stage is not Stage.RECEIVED:
             return None
         effects = s.effects if con.msg in s.effects else s.effects + (con.msg,)
-        return s._replace(consumers=_set(s.consumers, c, Consumer(Stage.PROCESSED, con.msg)),
+        return s._replace(consumers=except_at(s.consumers, c, Consumer(Stage.PROCESSED, con.msg)),
                           effects=effects)
 
     @action(c="C")
@@ -146,7 +146,7 @@ class MessageQueue(Spec):
         if con.stage is not Stage.PROCESSED:
             return None
         return s._replace(log=_mark(s.log, con.msg, Status.ACKED),
-                          consumers=_set(s.consumers, c, IDLE_CONSUMER))
+                          consumers=except_at(s.consumers, c, IDLE_CONSUMER))
 
     @action(c="C")
     def consumer_crash(self, s: State, c: int) -> State | None:
@@ -158,7 +158,7 @@ class MessageQueue(Spec):
         log = s.log
         if con.stage in (Stage.RECEIVED, Stage.PROCESSED):
             log = _mark(log, con.msg, Status.READY)
-        return s._replace(log=log, consumers=_set(s.consumers, c, IDLE_CONSUMER),
+        return s._replace(log=log, consumers=except_at(s.consumers, c, IDLE_CONSUMER),
                           crashes=s.crashes + 1)
 
     # -- properties ---------------------------------------------------------------------------
@@ -197,14 +197,9 @@ class MessageQueue(Spec):
         return True
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 def _mark(log: tuple[tuple[Status, ...], ...], m: Msg, status: Status) -> tuple:
     """The log with message m's status set to ``status``."""
-    return _set(log, m.partition, _set(log[m.partition], m.offset, status))
+    return except_at(log, m.partition, except_at(log[m.partition], m.offset, status))
 
 
 # -- bug variants -----------------------------------------------------------------------------
@@ -220,14 +215,14 @@ class AckBeforeProcess(MessageQueue):
         if con.stage is not Stage.RECEIVED:
             return None
         return s._replace(log=_mark(s.log, con.msg, Status.ACKED),
-                          consumers=_set(s.consumers, c, Consumer(Stage.ACKED, con.msg)))
+                          consumers=except_at(s.consumers, c, Consumer(Stage.ACKED, con.msg)))
 
     def process(self, s: State, c: int) -> State | None:
         con = s.consumers[c]
         if con.stage is not Stage.ACKED:
             return None
         effects = s.effects if con.msg in s.effects else s.effects + (con.msg,)
-        return s._replace(consumers=_set(s.consumers, c, IDLE_CONSUMER), effects=effects)
+        return s._replace(consumers=except_at(s.consumers, c, IDLE_CONSUMER), effects=effects)
 
 
 @MessageQueue.variant("no_dedup", breaks="exactly_once_effect")
@@ -238,7 +233,7 @@ class NoDedup(MessageQueue):
         con = s.consumers[c]
         if con.stage is not Stage.RECEIVED:
             return None
-        return s._replace(consumers=_set(s.consumers, c, Consumer(Stage.PROCESSED, con.msg)),
+        return s._replace(consumers=except_at(s.consumers, c, Consumer(Stage.PROCESSED, con.msg)),
                           effects=s.effects + (con.msg,))
 
 
@@ -252,8 +247,8 @@ class CompetingConsumers(MessageQueue):
             return None
         k = s.log[p].index(Status.READY)
         return s._replace(
-            log=_set(s.log, p, _set(s.log[p], k, Status.UNACKED)),
-            consumers=_set(s.consumers, c, Consumer(Stage.RECEIVED, Msg(p, k))),
+            log=except_at(s.log, p, except_at(s.log[p], k, Status.UNACKED)),
+            consumers=except_at(s.consumers, c, Consumer(Stage.RECEIVED, Msg(p, k))),
         )
 
 

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, invariant
+from explorer import Param, Spec, action, except_at, invariant
 
 NONE = -1  # "no ballot" and "no command"
 NO_VOTE = (NONE, NONE)  # (ballot, command) of a slot in which an acceptor has not voted
@@ -146,7 +146,7 @@ class MultiPaxos(Spec):
         if b <= s.max_bal[a] or Msg1a(b) not in s.msgs:
             return None
         reply = Msg1b(a, b, s.votes[a])
-        return s._replace(max_bal=_set(s.max_bal, a, b), msgs=s.msgs | {reply})
+        return s._replace(max_bal=except_at(s.max_bal, a, b), msgs=s.msgs | {reply})
 
     @action(b="LaterBallot", q="Quorum")
     def become_leader(self, s: State, b: int, q: frozenset[int]) -> State | None:
@@ -161,7 +161,7 @@ class MultiPaxos(Spec):
         if len(reports) < len(q):
             return None
         leader = Leader(forced=self.forced_commands(reports), proposed=())
-        return s._replace(leader=_set(s.leader, b, leader))
+        return s._replace(leader=except_at(s.leader, b, leader))
 
     def forced_commands(self, reports: list[Msg1b]) -> tuple[int, ...]:
         """Per slot, the command voted for in the highest ballot among the reports, or NONE."""
@@ -184,7 +184,7 @@ class MultiPaxos(Spec):
         if forced == NONE and c in leader.proposed:
             return None
         leader = Leader(leader.forced, leader.proposed + (c,))
-        return s._replace(leader=_set(s.leader, b, leader), msgs=s.msgs | {Msg2a(b, slot, c)})
+        return s._replace(leader=except_at(s.leader, b, leader), msgs=s.msgs | {Msg2a(b, slot, c)})
 
     @action(a="Acceptor", b="Ballot", slot="Slot", c="Command")
     def phase2b(self, s: State, a: int, b: int, slot: int, c: int) -> State | None:
@@ -192,8 +192,8 @@ class MultiPaxos(Spec):
         if b < s.max_bal[a] or Msg2a(b, slot, c) not in s.msgs:
             return None
         return s._replace(
-            max_bal=_set(s.max_bal, a, b),
-            votes=_set(s.votes, a, _set(s.votes[a], slot, (b, c))),
+            max_bal=except_at(s.max_bal, a, b),
+            votes=except_at(s.votes, a, except_at(s.votes[a], slot, (b, c))),
             msgs=s.msgs | {Msg2b(a, b, slot, c)},
         )
 
@@ -205,7 +205,7 @@ class MultiPaxos(Spec):
             return None
         if not any(all(Msg2b(a, b, slot, c) in s.msgs for a in q) for q in self.Quorum):
             return None
-        return s._replace(learned=_set(s.learned, r, s.learned[r] + (c,)))
+        return s._replace(learned=except_at(s.learned, r, s.learned[r] + (c,)))
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -227,11 +227,6 @@ class MultiPaxos(Spec):
         """Of any two learners' logs (the prefixes they execute), one is a prefix of the other."""
         logs = s.learned
         return all(p[:len(q)] == q[:len(p)] for p in logs for q in logs)
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

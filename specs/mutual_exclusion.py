@@ -27,7 +27,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -90,20 +90,24 @@ class MutualExclusion(Spec):
         if s.phase[i] is not Phase.IDLE or seq > self.max_seq:
             return None
         sent = frozenset(Msg(Kind.REQUEST, i, j, seq) for j in self.others[i])
-        return s._replace(phase=_set(s.phase, i, Phase.REQUESTING), our_seq=_set(s.our_seq, i, seq),
-                          replied=_set(s.replied, i, frozenset()), msgs=s.msgs | sent)
+        return s._replace(
+            phase=except_at(s.phase, i, Phase.REQUESTING),
+            our_seq=except_at(s.our_seq, i, seq),
+            replied=except_at(s.replied, i, frozenset()),
+            msgs=s.msgs | sent,
+        )
 
     @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.REQUEST)))
     def receive_request(self, s: State, m: Msg) -> State | None:
         """j receives REQUEST(k, i): it notes k, and replies unless its own request (or its stay
         in the critical section) has priority, in which case it defers the reply."""
         j, i, k = m.dst, m.src, m.seq
-        highest = _set(s.highest_seq, j, max(s.highest_seq[j], k))
+        highest = except_at(s.highest_seq, j, max(s.highest_seq[j], k))
         msgs = s.msgs - {m}
         busy = s.phase[j] is not Phase.IDLE  # Requesting_Critical_Section (true in the CS too)
         if busy and self.has_priority((s.our_seq[j], j), (k, i)):
             return s._replace(highest_seq=highest,
-                              deferred=_set(s.deferred, j, s.deferred[j] | {i}), msgs=msgs)
+                              deferred=except_at(s.deferred, j, s.deferred[j] | {i}), msgs=msgs)
         return s._replace(highest_seq=highest, msgs=msgs | {Msg(Kind.REPLY, j, i, 0)})
 
     def has_priority(self, mine: tuple[int, int], theirs: tuple[int, int]) -> bool:
@@ -115,14 +119,16 @@ class MutualExclusion(Spec):
     def receive_reply(self, s: State, m: Msg) -> State | None:
         """i receives a REPLY to its request."""
         i = m.dst
-        return s._replace(replied=_set(s.replied, i, s.replied[i] | {m.src}), msgs=s.msgs - {m})
+        return s._replace(
+            replied=except_at(s.replied, i, s.replied[i] | {m.src}), msgs=s.msgs - {m}
+        )
 
     @action(i="P")
     def enter_cs(self, s: State, i: int) -> State | None:
         """i has a reply from every other process: it enters the critical section."""
         if s.phase[i] is not Phase.REQUESTING or s.replied[i] != self.others[i]:
             return None
-        return s._replace(phase=_set(s.phase, i, Phase.CRITICAL))
+        return s._replace(phase=except_at(s.phase, i, Phase.CRITICAL))
 
     @action(i="P")
     def exit_cs(self, s: State, i: int) -> State | None:
@@ -130,8 +136,8 @@ class MutualExclusion(Spec):
         if s.phase[i] is not Phase.CRITICAL:
             return None
         sent = frozenset(Msg(Kind.REPLY, i, j, 0) for j in s.deferred[i])
-        return State(_set(s.phase, i, Phase.IDLE), _set(s.our_seq, i, 0), s.highest_seq,
-                     _set(s.replied, i, frozenset()), _set(s.deferred, i, frozenset()),
+        return State(except_at(s.phase, i, Phase.IDLE), except_at(s.our_seq, i, 0), s.highest_seq,
+                     except_at(s.replied, i, frozenset()), except_at(s.deferred, i, frozenset()),
                      s.msgs | sent)
 
     # -- properties ---------------------------------------------------------------------------
@@ -148,11 +154,6 @@ class MutualExclusion(Spec):
         return all((s.our_seq[j], j) > (s.our_seq[i], i)
                    for i in self.P if s.phase[i] is Phase.CRITICAL
                    for j in self.P if j != i and s.phase[j] is Phase.REQUESTING)
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import NamedTuple
 
-from explorer import Param, Spec, UsageError, action, invariant
+from explorer import Param, Spec, UsageError, action, except_at, invariant
 
 # -- messages ---------------------------------------------------------------------------------
 # Every message type has a different number of fields, so two messages of different types are
@@ -134,7 +134,7 @@ class Paxos(Spec):
         if b <= s.max_bal[a] or Msg1a(b) not in s.msgs:
             return None
         reply = Msg1b(a, b, s.max_vbal[a], s.max_val[a])
-        return s._replace(max_bal=_set(s.max_bal, a, b), msgs=s.msgs | {reply})
+        return s._replace(max_bal=except_at(s.max_bal, a, b), msgs=s.msgs | {reply})
 
     @action(b="Ballot", v="Value")
     def phase2a(self, s: State, b: int, v: int) -> State | None:
@@ -152,9 +152,9 @@ class Paxos(Spec):
         if b < s.max_bal[a] or Msg2a(b, v) not in s.msgs:
             return None
         return State(
-            max_bal=_set(s.max_bal, a, b),
-            max_vbal=_set(s.max_vbal, a, b),
-            max_val=_set(s.max_val, a, v),
+            max_bal=except_at(s.max_bal, a, b),
+            max_vbal=except_at(s.max_vbal, a, b),
+            max_val=except_at(s.max_val, a, v),
             msgs=s.msgs | {Msg2b(a, b, v)},
         )
 
@@ -327,11 +327,6 @@ def shows_safe(reports: dict[int, Msg1b], q: frozenset[int], v: int) -> bool:
     return any(m.mbal == top and m.mval == v for m in votes)
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -368,9 +363,9 @@ class AcceptBelowPromise(Paxos):
         if Msg2a(b, v) not in s.msgs:
             return None
         return State(
-            max_bal=_set(s.max_bal, a, max(b, s.max_bal[a])),  # it keeps its promise on record
-            max_vbal=_set(s.max_vbal, a, b),
-            max_val=_set(s.max_val, a, v),
+            max_bal=except_at(s.max_bal, a, max(b, s.max_bal[a])),  # it keeps its promise on record
+            max_vbal=except_at(s.max_vbal, a, b),
+            max_val=except_at(s.max_val, a, v),
             msgs=s.msgs | {Msg2b(a, b, v)},
         )
 

@@ -48,7 +48,7 @@ from enum import IntEnum
 from itertools import combinations, product
 from typing import NamedTuple
 
-from explorer import Param, Spec, UsageError, action, invariant
+from explorer import Param, Spec, UsageError, action, except_at, invariant
 
 NULL = -1  # the null request a new primary puts in gaps of the log (executes as a no-op)
 
@@ -333,8 +333,8 @@ class PBFT(Spec):
             and self.prepared(s, i, x.view, x.seq, x.req)
         )
         return State(
-            view=_set(s.view, i, v),
-            active=_set(s.active, i, False),
+            view=except_at(s.view, i, v),
+            active=except_at(s.active, i, False),
             issued=s.issued,
             msgs=s.msgs | {ViewChange(MsgType.VIEW_CHANGE, v, P, i)},
         )
@@ -351,7 +351,7 @@ class PBFT(Spec):
             sent = {NewView(MsgType.NEW_VIEW, v, log)}
             sent.update(PrePrepare(MsgType.PRE_PREPARE, v, n, m)
                         for n, m in enumerate(log, start=1))
-            out.append(State(view=s.view, active=_set(s.active, p, True), issued=s.issued,
+            out.append(State(view=s.view, active=except_at(s.active, p, True), issued=s.issued,
                              msgs=s.msgs | sent))
         return out
 
@@ -373,7 +373,7 @@ class PBFT(Spec):
         out = []
         for log in sorted(logs):
             sent = {Prepare(MsgType.PREPARE, v, n, m, i) for n, m in enumerate(log, start=1)}
-            out.append(State(view=_set(s.view, i, v), active=_set(s.active, i, True),
+            out.append(State(view=except_at(s.view, i, v), active=except_at(s.active, i, True),
                              issued=s.issued, msgs=s.msgs | sent))
         return out
 
@@ -425,11 +425,6 @@ class PBFT(Spec):
     def validity(self, s: State) -> bool:
         """Every request committed at a correct replica was issued by a client (or is null)."""
         return all(m == NULL or m in s.issued for _, _, _, m in self.committed(s))
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, from_state, invariant
+from explorer import Param, Spec, action, action_property, except_at, from_state, invariant
 
 NO_SERVER = -1  # a view without a backup
 NO_WRITE = -1  # the write field of a state-transfer message
@@ -88,11 +88,6 @@ class State(NamedTuple):
     acked_writes: frozenset[int]  # writes the client has been told succeeded
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 def _of_type(kind: MsgType):
     """The domain "every message of this type in flight", sorted for a deterministic order."""
     return from_state(lambda s: sorted(m for m in s.msgs if m.type is kind))
@@ -121,8 +116,8 @@ class PrimaryBackup(Spec):
             up=(True,) * self.servers,
             known=(first,) * self.servers,
             data=(frozenset(),) * self.servers,
-            installed=_set((0,) * self.servers, 1, 1),  # the first backup starts in sync
-            confirmed=_set((0,) * self.servers, 0, 1),
+            installed=except_at((0,) * self.servers, 1, 1),  # the first backup starts in sync
+            confirmed=except_at((0,) * self.servers, 0, 1),
             msgs=frozenset(),
             acked_writes=frozenset(),
         )
@@ -146,7 +141,7 @@ class PrimaryBackup(Spec):
         acked = s.acked or (v.primary == srv and self.view_synced(s, srv))
         if s.known[srv] == v and acked == s.acked:
             return None  # nothing new to learn or acknowledge
-        return s._replace(known=_set(s.known, srv, v), acked=acked, msgs=msgs)
+        return s._replace(known=except_at(s.known, srv, v), acked=acked, msgs=msgs)
 
     def view_synced(self, s: State, srv: int) -> bool:
         """The primary srv may acknowledge the current view: no backup, or the backup is synced."""
@@ -162,7 +157,7 @@ class PrimaryBackup(Spec):
         k = s.known[srv]
         if not s.up[srv] or k.primary != srv or w in s.acked_writes:
             return None
-        data = _set(s.data, srv, s.data[srv] | {w})
+        data = except_at(s.data, srv, s.data[srv] | {w})
         if k.backup == NO_SERVER:
             return s._replace(data=data, acked_writes=s.acked_writes | {w})
         fwd = Msg(MsgType.FORWARD, k.num, srv, k.backup, w, frozenset())
@@ -180,7 +175,7 @@ class PrimaryBackup(Spec):
         if not s.up[b] or k.num != m.view or k.backup != b or s.installed[b] != m.view:
             return None
         reply = Msg(MsgType.FORWARD_REPLY, m.view, b, m.src, m.write, frozenset())
-        return s._replace(data=_set(s.data, b, s.data[b] | {m.write}),
+        return s._replace(data=except_at(s.data, b, s.data[b] | {m.write}),
                           msgs=(s.msgs - {m}) | {reply})
 
     @action(m=_of_type(MsgType.FORWARD_REPLY))
@@ -200,8 +195,11 @@ class PrimaryBackup(Spec):
         if not s.up[b] or k.num != m.view or k.backup != b:
             return None
         reply = Msg(MsgType.TRANSFER_REPLY, m.view, b, m.src, NO_WRITE, frozenset())
-        return s._replace(data=_set(s.data, b, m.data), installed=_set(s.installed, b, m.view),
-                          msgs=(s.msgs - {m}) | {reply})
+        return s._replace(
+            data=except_at(s.data, b, m.data),
+            installed=except_at(s.installed, b, m.view),
+            msgs=(s.msgs - {m}) | {reply},
+        )
 
     @action(m=_of_type(MsgType.TRANSFER_REPLY))
     def primary_receive_transfer_reply(self, s: State, m: Msg) -> State | None:
@@ -210,14 +208,14 @@ class PrimaryBackup(Spec):
         k = s.known[p]
         if not s.up[p] or k.num != m.view or k.primary != p:
             return None
-        return s._replace(confirmed=_set(s.confirmed, p, m.view), msgs=s.msgs - {m})
+        return s._replace(confirmed=except_at(s.confirmed, p, m.view), msgs=s.msgs - {m})
 
     @action(srv="SERVER")
     def crash(self, s: State, srv: int) -> State | None:
         """Server srv stops (fail-stop): it sends, receives and pings no more."""
         if not s.up[srv]:
             return None
-        return s._replace(up=_set(s.up, srv, False))
+        return s._replace(up=except_at(s.up, srv, False))
 
     # -- the view service ---------------------------------------------------------------------
 
@@ -298,7 +296,7 @@ class ForwardBeforeTransfer(PrimaryBackup):
         if not s.up[b] or k.num != m.view or k.backup != b:
             return None
         reply = Msg(MsgType.FORWARD_REPLY, m.view, b, m.src, m.write, frozenset())
-        return s._replace(data=_set(s.data, b, s.data[b] | {m.write}),
+        return s._replace(data=except_at(s.data, b, s.data[b] | {m.write}),
                           msgs=(s.msgs - {m}) | {reply})
 
 

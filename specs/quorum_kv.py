@@ -33,7 +33,16 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, UsageError, action, action_property, from_state, invariant
+from explorer import (
+    Param,
+    Spec,
+    UsageError,
+    action,
+    action_property,
+    except_at,
+    from_state,
+    invariant,
+)
 
 # -- messages and state -----------------------------------------------------------------------
 
@@ -70,11 +79,6 @@ class State(NamedTuple):
     clients: tuple[Client, ...]  # each client's session
     next_version: int  # the version the next put will write
     latest_acked: int  # the newest version whose put has been acknowledged
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 class QuorumKV(Spec):
@@ -116,7 +120,7 @@ class QuorumKV(Spec):
         v = s.next_version
         return s._replace(
             puts=s.puts | {Put(r, v) for r in self.REPLICA},
-            clients=_set(s.clients, c, cl._replace(op=Op.PUTTING, version=v)),
+            clients=except_at(s.clients, c, cl._replace(op=Op.PUTTING, version=v)),
             next_version=v + 1,
         )
 
@@ -130,7 +134,7 @@ class QuorumKV(Spec):
                 if cl.op is Op.PUTTING and cl.version == m.version else cl
                 for cl in clients
             )
-        return s._replace(store=_set(s.store, m.replica, self.stored(s.store[m.replica], m)),
+        return s._replace(store=except_at(s.store, m.replica, self.stored(s.store[m.replica], m)),
                           puts=s.puts - {m}, clients=clients)
 
     def stored(self, held: int, m: Put) -> int:
@@ -144,7 +148,7 @@ class QuorumKV(Spec):
         if cl.op is not Op.PUTTING or len(cl.acks) < self.write_quorum:
             return None
         done = IDLE_CLIENT._replace(last_read=cl.last_read, last_write=cl.version)
-        return s._replace(clients=_set(s.clients, c, done),
+        return s._replace(clients=except_at(s.clients, c, done),
                           latest_acked=max(s.latest_acked, cl.version))
 
     # -- gets ---------------------------------------------------------------------------------
@@ -155,7 +159,7 @@ class QuorumKV(Spec):
         cl = s.clients[c]
         if cl.op is not Op.IDLE:
             return None
-        return s._replace(clients=_set(s.clients, c,
+        return s._replace(clients=except_at(s.clients, c,
                                        cl._replace(op=Op.GETTING, floor=s.latest_acked)))
 
     @action(c="CLIENT", r="REPLICA")
@@ -164,7 +168,7 @@ class QuorumKV(Spec):
         cl = s.clients[c]
         if cl.op is not Op.GETTING or any(rr == r for rr, _ in cl.replies):
             return None
-        return s._replace(clients=_set(s.clients, c,
+        return s._replace(clients=except_at(s.clients, c,
                                        cl._replace(replies=cl.replies | {(r, s.store[r])})))
 
     @action(c="CLIENT")
@@ -182,7 +186,7 @@ class QuorumKV(Spec):
             return None
         repairs = {Put(r, best) for r, v in cl.replies if v < best}
         done = IDLE_CLIENT._replace(last_read=best, last_write=cl.last_write)
-        return s._replace(puts=s.puts | repairs, clients=_set(s.clients, c, done))
+        return s._replace(puts=s.puts | repairs, clients=except_at(s.clients, c, done))
 
     def session_token(self, cl: Client) -> int:
         """The newest version this session has read or written."""

@@ -52,7 +52,7 @@ from collections.abc import Iterator
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, from_state, invariant
+from explorer import Param, Spec, action, action_property, except_at, from_state, invariant
 
 NIL = -1  # voted_for when the server has not voted in its current term (raft.tla's Nil)
 
@@ -205,12 +205,12 @@ class Raft(Spec):
                 and s.voted_for[i] == self.restart_voted_for(s, i)):
             return None  # nothing volatile to lose: the step would change nothing
         return s._replace(
-            state=_set(s.state, i, FOLLOWER),
-            voted_for=_set(s.voted_for, i, self.restart_voted_for(s, i)),
-            commit_index=_set(s.commit_index, i, 0),
-            votes_granted=_set(s.votes_granted, i, frozenset()),
-            next_index=_set(s.next_index, i, self.initial_next),
-            match_index=_set(s.match_index, i, self.initial_match),
+            state=except_at(s.state, i, FOLLOWER),
+            voted_for=except_at(s.voted_for, i, self.restart_voted_for(s, i)),
+            commit_index=except_at(s.commit_index, i, 0),
+            votes_granted=except_at(s.votes_granted, i, frozenset()),
+            next_index=except_at(s.next_index, i, self.initial_next),
+            match_index=except_at(s.match_index, i, self.initial_match),
         )
 
     def restart_voted_for(self, s: State, i: int) -> int:
@@ -224,10 +224,10 @@ class Raft(Spec):
         if s.state[i] is LEADER or s.current_term[i] >= self.max_term:
             return None  # (the second test is the constraint's, made early: see constraint)
         return s._replace(
-            current_term=_set(s.current_term, i, s.current_term[i] + 1),
-            state=_set(s.state, i, CANDIDATE),
-            voted_for=_set(s.voted_for, i, i),
-            votes_granted=_set(s.votes_granted, i, frozenset((i,))),
+            current_term=except_at(s.current_term, i, s.current_term[i] + 1),
+            state=except_at(s.state, i, CANDIDATE),
+            voted_for=except_at(s.voted_for, i, i),
+            votes_granted=except_at(s.votes_granted, i, frozenset((i,))),
         )
 
     @action(i="Server", j="Server")
@@ -247,10 +247,10 @@ class Raft(Spec):
         if s.state[i] is not CANDIDATE or len(s.votes_granted[i]) < self.quorum:
             return None
         return s._replace(
-            state=_set(s.state, i, LEADER),
-            votes_granted=_set(s.votes_granted, i, frozenset()),
-            next_index=_set(s.next_index, i, (len(s.log[i]) + 1,) * self.servers),
-            match_index=_set(s.match_index, i, self.initial_match),
+            state=except_at(s.state, i, LEADER),
+            votes_granted=except_at(s.votes_granted, i, frozenset()),
+            next_index=except_at(s.next_index, i, (len(s.log[i]) + 1,) * self.servers),
+            match_index=except_at(s.match_index, i, self.initial_match),
         )
 
     @action(i="Server", v="Value")
@@ -258,7 +258,7 @@ class Raft(Spec):
         """ClientRequest(i, v): leader i appends the client's value v to its log."""
         if s.state[i] is not LEADER or len(s.log[i]) >= self.max_log_length:
             return None
-        return s._replace(log=_set(s.log, i, s.log[i] + (Entry(s.current_term[i], v),)))
+        return s._replace(log=except_at(s.log, i, s.log[i] + (Entry(s.current_term[i], v),)))
 
     @action(i="Server")
     def advance_commit_index(self, s: State, i: int) -> State | None:
@@ -270,7 +270,7 @@ class Raft(Spec):
         new = self.agreed_index(s, i)
         if new <= s.commit_index[i] or not self.may_commit(log[new - 1], s.current_term[i]):
             return None
-        return s._replace(commit_index=_set(s.commit_index, i, new))
+        return s._replace(commit_index=except_at(s.commit_index, i, new))
 
     def agreed_index(self, s: State, i: int) -> int:
         """The largest index that leader i and a majority of servers store (0 if none)."""
@@ -309,12 +309,12 @@ class Raft(Spec):
         if m.term <= s.current_term[i]:
             return None
         return s._replace(
-            current_term=_set(s.current_term, i, m.term),
-            state=_set(s.state, i, FOLLOWER),
-            voted_for=_set(s.voted_for, i, NIL),
-            votes_granted=_set(s.votes_granted, i, frozenset()),
-            next_index=_set(s.next_index, i, self.initial_next),
-            match_index=_set(s.match_index, i, self.initial_match),
+            current_term=except_at(s.current_term, i, m.term),
+            state=except_at(s.state, i, FOLLOWER),
+            voted_for=except_at(s.voted_for, i, NIL),
+            votes_granted=except_at(s.votes_granted, i, frozenset()),
+            next_index=except_at(s.next_index, i, self.initial_next),
+            match_index=except_at(s.match_index, i, self.initial_match),
         )
 
     @action(m=from_state(lambda s: _distinct(s.messages)))
@@ -329,7 +329,7 @@ class Raft(Spec):
             return None  # update_term first
         grant = (m.term == term and s.voted_for[i] in (NIL, j) and self.log_ok(s, i, m))
         reply = RequestVoteResponse(RV_RESP, term, grant, i, j)
-        return s._replace(voted_for=_set(s.voted_for, i, j) if grant else s.voted_for,
+        return s._replace(voted_for=except_at(s.voted_for, i, j) if grant else s.voted_for,
                           messages=_reply(s.messages, reply, m))
 
     def log_ok(self, s: State, i: int, m: RequestVoteRequest) -> bool:
@@ -349,7 +349,7 @@ class Raft(Spec):
             return None  # update_term or drop_stale_response
         votes = s.votes_granted
         if m.vote_granted and s.state[i] is CANDIDATE:
-            votes = _set(votes, i, votes[i] | {m.source})
+            votes = except_at(votes, i, votes[i] | {m.source})
         return s._replace(votes_granted=votes, messages=_discard(s.messages, m))
 
     @action(m=from_state(lambda s: _distinct(s.messages)))
@@ -371,8 +371,8 @@ class Raft(Spec):
             return None  # two leaders in one term: raft.tla has no case for it either
         if s.state[i] is CANDIDATE:
             # A candidate hearing from the leader of its term steps down (section 5.2).
-            s = s._replace(state=_set(s.state, i, FOLLOWER),
-                           votes_granted=_set(s.votes_granted, i, frozenset()))
+            s = s._replace(state=except_at(s.state, i, FOLLOWER),
+                           votes_granted=except_at(s.votes_granted, i, frozenset()))
         log = s.log[i]
         prev = m.prev_log_index
         if prev and (prev > len(log) or log[prev - 1].term != m.prev_log_term):
@@ -382,9 +382,9 @@ class Raft(Spec):
         last = prev + len(m.entries)
         commit = s.commit_index
         if m.commit_index > commit[i]:
-            commit = _set(commit, i, min(m.commit_index, last))
+            commit = except_at(commit, i, min(m.commit_index, last))
         reply = AppendEntriesResponse(AE_RESP, term, True, last, i, j)
-        return s._replace(log=_set(s.log, i, new_log) if new_log is not log else s.log,
+        return s._replace(log=except_at(s.log, i, new_log) if new_log is not log else s.log,
                           commit_index=commit, messages=_reply(s.messages, reply, m))
 
     def accept_entries(self, log: tuple[Entry, ...], prev: int,
@@ -413,12 +413,12 @@ class Raft(Spec):
             # Its leadership ended by a restart in the same term: nothing to update.
             return _with_messages(s, _discard(s.messages, m))
         if m.success:
-            nxt, match = m.match_index + 1, _set(s.match_index[i], j, m.match_index)
+            nxt, match = m.match_index + 1, except_at(s.match_index[i], j, m.match_index)
         else:
             nxt, match = max(s.next_index[i][j] - 1, 1), s.match_index[i]
         return s._replace(
-            next_index=_set(s.next_index, i, _set(s.next_index[i], j, nxt)),
-            match_index=_set(s.match_index, i, match),
+            next_index=except_at(s.next_index, i, except_at(s.next_index[i], j, nxt)),
+            match_index=except_at(s.match_index, i, match),
             messages=_discard(s.messages, m),
         )
 
@@ -579,11 +579,6 @@ _new = tuple.__new__
 def _with_messages(s: State, bag: tuple) -> State:
     """s with only the network changed (the commonest step; faster than s._replace)."""
     return _new(State, (*s[:8], bag))
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 def _distinct(bag: tuple) -> list:

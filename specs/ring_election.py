@@ -39,7 +39,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -116,7 +116,7 @@ class RingElection(Spec):
             return None
         if s.leader[p] != NONE and s.up[s.leader[p]]:
             return None
-        return s._replace(participant=_set(s.participant, p, True),
+        return s._replace(participant=except_at(s.participant, p, True),
                           msgs=s.msgs | {Msg(Kind.ELECTION, p, self.succ(s, p))})
 
     @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ELECTION)))
@@ -125,11 +125,11 @@ class RingElection(Spec):
         already participates), and on its own id q is elected and sends *elected*."""
         q, j = m.dst, m.id
         msgs = s.msgs - {m}
-        participant = _set(s.participant, q, True)
+        participant = except_at(s.participant, q, True)
         if j == q:
-            return State(s.up, _set(s.participant, q, False), _set(s.leader, q, q),
+            return State(s.up, except_at(s.participant, q, False), except_at(s.leader, q, q),
                          msgs | {Msg(Kind.ELECTED, q, self.succ(s, q))}, s.crashes,
-                         s.recoveries, _set(s.elected_round, q, s.crashes + s.recoveries))
+                         s.recoveries, except_at(s.elected_round, q, s.crashes + s.recoveries))
         if j > q:
             return s._replace(participant=participant,
                               msgs=msgs | {Msg(Kind.ELECTION, j, self.succ(s, q))})
@@ -139,7 +139,7 @@ class RingElection(Spec):
         """q gets *election(j)* with j < q: it substitutes its own id unless it already did."""
         if s.participant[q]:
             return s._replace(msgs=msgs)
-        return s._replace(participant=_set(s.participant, q, True),
+        return s._replace(participant=except_at(s.participant, q, True),
                           msgs=msgs | {Msg(Kind.ELECTION, q, self.succ(s, q))})
 
     @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ELECTED)))
@@ -150,24 +150,31 @@ class RingElection(Spec):
         msgs = s.msgs - {m}
         if j != q:
             msgs = msgs | {Msg(Kind.ELECTED, j, self.succ(s, q))}
-        return s._replace(participant=_set(s.participant, q, False),
-                          leader=_set(s.leader, q, j), msgs=msgs)
+        return s._replace(participant=except_at(s.participant, q, False),
+                          leader=except_at(s.leader, q, j), msgs=msgs)
 
     @action(p="P")
     def crash(self, s: State, p: int) -> State | None:
         """p crashes between elections; the ring closes over it."""
         if not s.up[p] or s.crashes >= self.max_crashes or s.msgs:
             return None
-        return State(_set(s.up, p, False), _set(s.participant, p, False), _set(s.leader, p, NONE),
-                     s.msgs, s.crashes + 1, s.recoveries, _set(s.elected_round, p, NONE))
+        return State(
+            except_at(s.up, p, False),
+            except_at(s.participant, p, False),
+            except_at(s.leader, p, NONE),
+            s.msgs,
+            s.crashes + 1,
+            s.recoveries,
+            except_at(s.elected_round, p, NONE),
+        )
 
     @action(p="P")
     def recover(self, s: State, p: int) -> State | None:
         """p rejoins the ring between elections and starts an election with its own id."""
         if s.up[p] or s.recoveries >= self.max_recoveries or s.msgs:
             return None
-        back = s._replace(up=_set(s.up, p, True), recoveries=s.recoveries + 1,
-                          participant=_set(s.participant, p, True))
+        back = s._replace(up=except_at(s.up, p, True), recoveries=s.recoveries + 1,
+                          participant=except_at(s.participant, p, True))
         return back._replace(msgs=frozenset({Msg(Kind.ELECTION, p, self.succ(back, p))}))
 
     # -- properties ---------------------------------------------------------------------------
@@ -196,11 +203,6 @@ class RingElection(Spec):
                    if s.up[p] and s.leader[p] != NONE and s.up[s.leader[p]])
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -210,7 +212,7 @@ class ForwardsSmallerIds(RingElection):
     so a small id can make it all the way round and be elected."""
 
     def smaller_id(self, s: State, q: int, j: int, msgs: frozenset[Msg]) -> State:
-        return s._replace(participant=_set(s.participant, q, True),
+        return s._replace(participant=except_at(s.participant, q, True),
                           msgs=msgs | {Msg(Kind.ELECTION, j, self.succ(s, q))})
 
 

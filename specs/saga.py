@@ -37,7 +37,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 # -- messages and state -----------------------------------------------------------------------
 
@@ -83,14 +83,9 @@ class State(NamedTuple):
     msgs: frozenset[Msg]  # messages in flight
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 def _bump(t: tuple[int, ...], i: int) -> tuple[int, ...]:
     """Count one more at i, saturating at 2."""
-    return _set(t, i, min(t[i] + 1, 2))
+    return except_at(t, i, min(t[i] + 1, 2))
 
 
 class Saga(Spec):
@@ -127,7 +122,7 @@ class Saga(Spec):
             return None
         st = s.status[i]
         if st is StepStatus.NOT_RUN:
-            return s._replace(status=_set(s.status, i, StepStatus.DONE), ran=_bump(s.ran, i),
+            return s._replace(status=except_at(s.status, i, StepStatus.DONE), ran=_bump(s.ran, i),
                               msgs=(s.msgs - {do}) | {Msg(MsgType.DONE, i)})
         return self.answer_again(s, do)
 
@@ -137,7 +132,7 @@ class Saga(Spec):
         do = Msg(MsgType.DO, i)
         if do not in s.msgs or s.status[i] is not StepStatus.NOT_RUN:
             return None
-        return s._replace(status=_set(s.status, i, StepStatus.FAILED),
+        return s._replace(status=except_at(s.status, i, StepStatus.FAILED),
                           msgs=(s.msgs - {do}) | {Msg(MsgType.FAILED, i)})
 
     @action(i="STEP")
@@ -147,7 +142,7 @@ class Saga(Spec):
         if comp not in s.msgs:
             return None
         if s.status[i] is StepStatus.DONE:
-            return s._replace(status=_set(s.status, i, StepStatus.COMPENSATED),
+            return s._replace(status=except_at(s.status, i, StepStatus.COMPENSATED),
                               undone=_bump(s.undone, i),
                               msgs=(s.msgs - {comp}) | {Msg(MsgType.COMPENSATED, i)})
         return self.answer_again(s, comp)
@@ -238,7 +233,7 @@ class NonIdempotentCompensation(Saga):
         comp = Msg(MsgType.COMPENSATE, i)
         if comp not in s.msgs or s.status[i] not in (StepStatus.DONE, StepStatus.COMPENSATED):
             return super().compensate_step(s, i)
-        return s._replace(status=_set(s.status, i, StepStatus.COMPENSATED),
+        return s._replace(status=except_at(s.status, i, StepStatus.COMPENSATED),
                           undone=_bump(s.undone, i),
                           msgs=(s.msgs - {comp}) | {Msg(MsgType.COMPENSATED, i)})
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, invariant
+from explorer import Param, Spec, action, except_at, invariant
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -108,7 +108,7 @@ class TwoPhaseCommit(Spec):
         """RMPrepare(rm): a working resource manager prepares and tells the TM."""
         if s.rm_state[rm] is not RMState.WORKING:
             return None
-        return State(_set(s.rm_state, rm, RMState.PREPARED), s.tm_state, s.tm_prepared,
+        return State(except_at(s.rm_state, rm, RMState.PREPARED), s.tm_state, s.tm_prepared,
                      s.msgs | {Prepared(rm)})
 
     @action(rm="RM")
@@ -116,21 +116,23 @@ class TwoPhaseCommit(Spec):
         """RMChooseToAbort(rm): a working resource manager spontaneously aborts."""
         if s.rm_state[rm] is not RMState.WORKING:
             return None
-        return State(_set(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
+        return State(except_at(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
 
     @action(rm="RM")
     def rm_rcv_commit_msg(self, s: State, rm: int) -> State | None:
         """RMRcvCommitMsg(rm): resource manager rm receives the TM's Commit."""
         if Decision.COMMIT not in s.msgs:
             return None
-        return State(_set(s.rm_state, rm, RMState.COMMITTED), s.tm_state, s.tm_prepared, s.msgs)
+        return State(
+            except_at(s.rm_state, rm, RMState.COMMITTED), s.tm_state, s.tm_prepared, s.msgs
+        )
 
     @action(rm="RM")
     def rm_rcv_abort_msg(self, s: State, rm: int) -> State | None:
         """RMRcvAbortMsg(rm): resource manager rm receives the TM's Abort."""
         if Decision.ABORT not in s.msgs:
             return None
-        return State(_set(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
+        return State(except_at(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -162,11 +164,6 @@ class TwoPhaseCommit(Spec):
         return "TM" if isinstance(msg, Prepared) else None
 
 
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
-
-
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -187,7 +184,7 @@ class RMAbortsAfterPrepare(TwoPhaseCommit):
     def rm_choose_to_abort(self, s: State, rm: int) -> State | None:
         if s.rm_state[rm] not in (RMState.WORKING, RMState.PREPARED):
             return None
-        return State(_set(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
+        return State(except_at(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
 
 
 @TwoPhaseCommit.variant("tm_aborts_after_commit", breaks="atomicity")

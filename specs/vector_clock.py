@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, from_state, invariant
+from explorer import Param, Spec, action, except_at, from_state, invariant
 
 # The events and their happened-before relation are those of lamport_clock: only the clock
 # each event carries differs.
@@ -85,7 +85,9 @@ class VectorClock(Spec):
 
     def _record(self, s: State, i: int, event: Event, msgs: frozenset[Message]) -> State:
         """Process i performs ``event``: its clock becomes V(event) and the event is recorded."""
-        return State(_set(s.vc, i, event.vc), _set(s.history, i, s.history[i] + (event,)), msgs)
+        return State(
+            except_at(s.vc, i, event.vc), except_at(s.history, i, s.history[i] + (event,)), msgs
+        )
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -155,11 +157,6 @@ def _leq(v: tuple[int, ...], w: tuple[int, ...]) -> bool:
 
 def _less(v: tuple[int, ...], w: tuple[int, ...]) -> bool:
     return v != w and _leq(v, w)
-
-
-def _set(t: tuple, i: int, v: object) -> tuple:
-    """[t EXCEPT ![i] = v] for a tuple."""
-    return t[:i] + (v,) + t[i + 1:]
 
 
 # -- bug variants -----------------------------------------------------------------------------
