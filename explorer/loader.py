@@ -20,7 +20,7 @@ from .spec import Spec
 
 __all__ = ["builtin_spec_names", "load_spec", "spec_class_in"]
 
-BUILTIN_PACKAGE = "specs"
+BUILTIN_PACKAGE = "protospec.specs"
 
 
 def builtin_spec_names() -> list[str]:

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, except_at
+from protospec import Param, Spec, action, action_property, except_at
 
 ADVERSARY = -1  # the finder of an adversarial block
 GENESIS = 0  # index of the genesis block

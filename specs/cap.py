@@ -42,7 +42,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from explorer import Param, Spec, action, except_at, from_state, invariant
+from protospec import Param, Spec, action, except_at, from_state, invariant
 
 A, B = 0, 1  # the two sites; in CP mode site A is on the majority side
 SITES = (A, B)

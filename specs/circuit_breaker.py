@@ -29,7 +29,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, except_at, invariant
+from protospec import Param, Spec, action, action_property, except_at, invariant
 
 # -- state ------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import hashlib
 from bisect import bisect_left
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, except_at, invariant
+from protospec import Param, Spec, action, action_property, except_at, invariant
 
 NOBODY = -1  # the holder of a key that no node stores
 

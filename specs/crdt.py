@@ -37,7 +37,7 @@ import functools
 from enum import IntEnum
 from typing import Any, NamedTuple
 
-from explorer import Param, Spec, action, except_at, from_state, invariant
+from protospec import Param, Spec, action, except_at, from_state, invariant
 
 NO_REPLICA = -1  # the writer of an LWW-Register's initial value
 ELEMENT = "x"  # the one element the sets add and remove

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant
 
 NONE = -1  # "no ballot" and "no command"
 NO_VOTE = (NONE, NONE)  # (ballot, command) of a slot in which an acceptor has not voted

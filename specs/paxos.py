@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import NamedTuple
 
-from explorer import Param, Spec, UsageError, action, except_at, invariant
+from protospec import Param, Spec, UsageError, action, except_at, invariant
 
 # -- messages ---------------------------------------------------------------------------------
 # Every message type has a different number of fields, so two messages of different types are

@@ -21,8 +21,8 @@ from typing import Any
 
 import z3
 
-from explorer.symbolic.encoding import Frame, SymbolicEncoding, int_vector
-from specs.paxos import NONE, Msg1a, Msg1b, Msg2a, Msg2b, State
+from protospec.explorer.symbolic.encoding import Frame, SymbolicEncoding, int_vector
+from protospec.specs.paxos import NONE, Msg1a, Msg1b, Msg2a, Msg2b, State
 
 
 class PaxosEncoding(SymbolicEncoding):

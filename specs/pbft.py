@@ -48,7 +48,7 @@ from enum import IntEnum
 from itertools import combinations, product
 from typing import NamedTuple
 
-from explorer import Param, Spec, UsageError, action, except_at, invariant
+from protospec import Param, Spec, UsageError, action, except_at, invariant
 
 NULL = -1  # the null request a new primary puts in gaps of the log (executes as a no-op)
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, except_at, from_state, invariant
+from protospec import Param, Spec, action, action_property, except_at, from_state, invariant
 
 NO_SERVER = -1  # a view without a backup
 NO_WRITE = -1  # the write field of a state-transfer message

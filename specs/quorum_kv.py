@@ -33,7 +33,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import (
+from protospec import (
     Param,
     Spec,
     UsageError,

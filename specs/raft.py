@@ -52,7 +52,7 @@ from collections.abc import Iterator
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, except_at, from_state, invariant
+from protospec import Param, Spec, action, action_property, except_at, from_state, invariant
 
 NIL = -1  # voted_for when the server has not voted in its current term (raft.tla's Nil)
 

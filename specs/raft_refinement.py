@@ -48,8 +48,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge
-from specs.raft import (
+from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge
+from protospec.specs.raft import (
     AE_REQ,
     AE_RESP,
     CANDIDATE,
@@ -288,7 +288,7 @@ def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
     a torn last line skipped) and the number of nodes (the largest node id seen in messages).
     Raises ValueError for unreadable logs.
     """
-    from impl.raft.events import read_events  # the implementation's own reader
+    from protospec.impl.raft.events import read_events  # the implementation's own reader
 
     p = Path(path)
     files = sorted(p.rglob("events.jsonl")) if p.is_dir() else [p]
@@ -322,13 +322,13 @@ class RaftConformance:
 
     @staticmethod
     def bugs() -> tuple[str, ...]:
-        from impl.raft.core import BUGS
+        from protospec.impl.raft.core import BUGS
 
         return BUGS
 
     @staticmethod
     def fault_families() -> tuple[str, ...]:
-        from impl.raft.sim import FAULT_KINDS
+        from protospec.impl.raft.sim import FAULT_KINDS
 
         return FAULT_KINDS
 
@@ -340,21 +340,21 @@ class RaftConformance:
     @staticmethod
     def random_schedule(seed: int, *, nodes: int, faults: Sequence[str], bug: str | None,
                         duration_ms: int, ops: int) -> Any:
-        from impl.raft.sim import Schedule
+        from protospec.impl.raft.sim import Schedule
 
         return Schedule.random(seed, nodes=nodes, faults=faults, bug=bug,
                                duration_ms=duration_ms, ops=ops)
 
     @staticmethod
     def parse_schedule(text: str) -> Any:
-        from impl.raft.sim import Schedule
+        from protospec.impl.raft.sim import Schedule
 
         return Schedule.from_json(text)
 
     @staticmethod
     def run(schedule: Any) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
         """Simulate one schedule: (events, the implementation's own problems, run facts)."""
-        from impl.raft.sim import check_run, run_schedule
+        from protospec.impl.raft.sim import check_run, run_schedule
 
         r = run_schedule(schedule)
         facts = {"elections": r.elections, "acked": len(r.acked), "unacked": r.unacked,
@@ -364,7 +364,7 @@ class RaftConformance:
     @staticmethod
     def shrink(schedule: Any, fails: Any) -> Any:
         """A smaller schedule on which ``fails`` (schedule -> failure time or None) fails."""
-        from impl.raft.sim import shrink
+        from protospec.impl.raft.sim import shrink
 
         return shrink(schedule, fails)
 
@@ -382,7 +382,7 @@ class RaftConformance:
         """The command that starts one node of a real cluster."""
         import sys
 
-        argv = [sys.executable, "-m", "impl.raft.server", "--id", str(node_id), "--cluster",
+        argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node_id), "--cluster",
                 ",".join(cluster), "--data", str(data)]
         return argv + (["--bug", bug] if bug else [])
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant
 
 # -- state ------------------------------------------------------------------------------------
 

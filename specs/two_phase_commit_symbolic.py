@@ -27,8 +27,8 @@ from typing import Any
 
 import z3
 
-from explorer.symbolic.encoding import Frame, SymbolicEncoding, bool_vector, int_vector
-from specs.two_phase_commit import Decision, Prepared, RMState, State, TMState
+from protospec.explorer.symbolic.encoding import Frame, SymbolicEncoding, bool_vector, int_vector
+from protospec.specs.two_phase_commit import Decision, Prepared, RMState, State, TMState
 
 WORKING, PREPARED, COMMITTED, ABORTED = (int(x) for x in RMState)
 INIT, DONE = int(TMState.INIT), int(TMState.DONE)

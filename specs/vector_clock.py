@@ -29,11 +29,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, except_at, from_state, invariant
+from protospec import Param, Spec, action, except_at, from_state, invariant
 
 # The events and their happened-before relation are those of lamport_clock: only the clock
 # each event carries differs.
-from specs.lamport_clock import Kind, happened_before
+from protospec.specs.lamport_clock import Kind, happened_before
 
 # -- state ------------------------------------------------------------------------------------
 

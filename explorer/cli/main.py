@@ -4,8 +4,10 @@ Subcommands live one per module in ``explorer/cli/commands/``; each module defin
 ``register(subparsers)`` (adding its parser with ``set_defaults(func=run)``) and
 ``run(args) -> int``. They are discovered here, so adding a command touches no other file.
 
-Exit codes: 0 no violation, 1 violation found, 2 usage or spec error (the message says what and
-where; the traceback only with ``--debug``), 3 unknown (a check gave up, e.g. on a timeout).
+Exit codes are a contract (``explorer/exitcodes.py``): 0 complete and no violation, 1 a property
+violated, 2 bad input or spec error, 3 incomplete or unknown, 4 internal error. ``main`` is the
+one guard that enforces it for every command: whatever a command or a spec raises, it ends as
+one of these codes with one paragraph on stderr, and the traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ProtospecError, SpecError
+from ..exitcodes import EXIT_CODES_HELP, ExitCode
 from . import commands
 from .common import err_console, print_spec_error
 
 EXIT_OK, EXIT_VIOLATION, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_INTERNAL = 4
+_CONTRACT = frozenset(int(c) for c in ExitCode)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,8 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Model-check distributed protocols written as Python state machines: "
                     "explore every reachable state, check invariants, show the shortest "
                     "counterexample.",
-        epilog="Run `protospec COMMAND --help` for a command's options. "
-               "Exit codes: 0 ok, 1 violation, 2 usage or spec error, 3 unknown.",
+        epilog="Run `protospec COMMAND --help` for a command's options. " + EXIT_CODES_HELP,
     )
     parser.add_argument("--version", action="version", version=f"protospec {__version__}")
     parser.add_argument("--debug", action="store_true",
@@ -66,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        return int(args.func(args))
+        code = args.func(args)
     except ProtospecError as exc:
         if debug:
             traceback.print_exc()
@@ -76,8 +80,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             err_console().print(f"protospec: error: {exc}", markup=False, highlight=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        err_console().print("protospec: interrupted", markup=False)
-        return 130
+        # A command that handles interrupts itself (check) reports its partial result and
+        # returns 3; one that does not is, by definition, incomplete.
+        err_console().print("protospec: interrupted; the run is incomplete", markup=False)
+        return EXIT_UNKNOWN
+    except SystemExit as exc:
+        # argparse inside a command, or a spec calling sys.exit(): never let it pick the code.
+        if exc.code != EXIT_ERROR:  # argparse's usage errors have already said their piece
+            err_console().print(f"protospec: error: something called sys.exit({exc.code!r}) "
+                                f"during `protospec {args.command}` (a spec must not exit the "
+                                f"process)", markup=False, highlight=False)
+        return EXIT_ERROR
+    except BaseException as exc:  # noqa: BLE001 - the guard of the exit-code contract
+        if isinstance(exc, GeneratorExit):
+            raise
+        return _internal_error(exc, args.command, debug)
+    if not isinstance(code, int) or code not in _CONTRACT:
+        return _internal_error(RuntimeError(f"command returned {code!r}"), args.command, debug)
+    return int(code)
+
+
+def _internal_error(exc: BaseException, command: str, debug: bool) -> int:
+    """Report a bug in protospec: one paragraph, exit 4; the traceback only with --debug."""
+    if debug:
+        traceback.print_exception(exc)
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+    err_console().print(
+        f"protospec: internal error in `protospec {command}`: {type(exc).__name__}: {exc}"
+        f"{where}. This is a bug in protospec, not in your spec or input; please report it "
+        f"with the command line"
+        + ("." if debug else " and the traceback that --debug prints."),
+        markup=False, highlight=False)
+    return EXIT_INTERNAL
 
 
 def entry() -> None:

@@ -17,7 +17,7 @@ def load_encoding(spec: Spec) -> SymbolicEncoding:
     cls = getattr(base, "symbolic", None)
     if cls is None:
         try:
-            module = importlib.import_module(f"specs.{base.name}_symbolic")
+            module = importlib.import_module(f"protospec.specs.{base.name}_symbolic")
         except ModuleNotFoundError:
             raise UsageError(
                 f"spec {base.name!r} has no symbolic encoding (write specs/{base.name}"

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 _ENGINE = textwrap.dedent("""
     import json, resource, sys, time
     sys.path.insert(0, {root!r})
-    from explorer import check
-    from explorer.loader import load_spec
+    from protospec.explorer import check
+    from protospec.explorer.loader import load_spec
     spec = load_spec({spec!r})(**{params!r})
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t0 = time.perf_counter()
@@ -51,7 +51,7 @@ _NAIVE = textwrap.dedent("""
     import gc, json, resource, sys, time
     from collections import deque
     sys.path.insert(0, {root!r})
-    from explorer.loader import load_spec
+    from protospec.explorer.loader import load_spec
     spec = load_spec({spec!r})(**{params!r})
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     gc.disable()

@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from explorer import check  # noqa: E402
-from explorer.invariants import compile_expression  # noqa: E402
-from explorer.loader import load_spec  # noqa: E402
+from protospec.explorer import check  # noqa: E402
+from protospec.explorer.invariants import compile_expression  # noqa: E402
+from protospec.explorer.loader import load_spec  # noqa: E402
 
 CATALOGUE = ROOT / "tests" / "explorer" / "data" / "invariant_catalogue.toml"
 PROPERTIES = ("atomicity", "type_ok")

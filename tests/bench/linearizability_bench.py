@@ -23,14 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from explorer.history import (
+from protospec.explorer.history import (
     Verdict,
     check_linearizable,
     check_naive,
     get_model,
     minimal_window,
 )
-from explorer.history.simulate import simulate_register, stale_read
+from protospec.explorer.history.simulate import simulate_register, stale_read
 
 
 def _timed(fn, *args, **kwargs):

@@ -6,9 +6,9 @@ from collections import deque
 
 import pytest
 
-from explorer import check
-from explorer.bfs import rebuild_trace
-from specs.two_phase_commit import TwoPhaseCommit
+from protospec.explorer import check
+from protospec.explorer.bfs import rebuild_trace
+from protospec.specs.two_phase_commit import TwoPhaseCommit
 from tests.explorer.toy_specs import Graph, Grid
 
 # a -> b -> c -> f is the short way to f (3 steps); a -> d -> e -> c -> f is longer.

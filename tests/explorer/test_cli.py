@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from explorer.cli.main import main
+from protospec.explorer.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 MY_SPEC = '''
 """A user's own spec, outside the specs package."""
 from typing import NamedTuple
-from explorer import Param, Spec, action, invariant
+from protospec.explorer import Param, Spec, action, invariant
 
 class S(NamedTuple):
     n: int
@@ -59,7 +59,7 @@ def my_spec(tmp_path: Path) -> Path:
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     """Run the real console entry point in a subprocess (exit code as the shell sees it)."""
-    proc = subprocess.run([sys.executable, "-m", "explorer.cli.main", *argv], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "protospec", *argv], cwd=ROOT,
                           capture_output=True, text=True, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -239,7 +239,7 @@ def test_a_usage_error_from_argparse_exits_2():
 
 def check_json(seed: str, *argv: str) -> dict:
     env = dict(os.environ, PYTHONHASHSEED=seed)
-    proc = subprocess.run([sys.executable, "-m", "explorer.cli.main", "check", *argv, "--json"],
+    proc = subprocess.run([sys.executable, "-m", "protospec", "check", *argv, "--json"],
                           cwd=ROOT, capture_output=True, text=True, env=env, check=False)
     return json.loads(proc.stdout)
 
@@ -266,8 +266,8 @@ def test_a_swarm_simulation_is_reproducible_and_finds_a_variant(capsys):
 
 
 def test_swarm_runs_each_use_a_subset_of_the_actions():
-    from explorer.simulate import simulate
-    from specs.two_phase_commit import TwoPhaseCommit
+    from protospec.explorer.simulate import simulate
+    from protospec.specs.two_phase_commit import TwoPhaseCommit
 
     used_per_run = []
     for seed in range(8):

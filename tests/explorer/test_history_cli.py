@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from explorer.cli.main import main
-from explorer.history import json_lines
-from explorer.history.simulate import simulate_register, stale_read
+from protospec.explorer.cli.main import main
+from protospec.explorer.history import json_lines
+from protospec.explorer.history.simulate import simulate_register, stale_read
 
 GOOD = """\
 INFO  jepsen.util - 0	:invoke	:write	1
@@ -150,7 +150,7 @@ def test_user_model_from_a_file(tmp_path: Path) -> None:
 
 
 def test_runs_as_a_module(files: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "explorer.cli.main", "linearizable",
+    done = subprocess.run([sys.executable, "-m", "protospec", "linearizable",
                            str(files / "bad.log"), "--json"], capture_output=True, text=True,
                           cwd=Path(__file__).parents[2])
     assert done.returncode == 1

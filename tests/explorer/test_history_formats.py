@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.errors import TraceFormatError
-from explorer.history import (
+from protospec.explorer.errors import TraceFormatError
+from protospec.explorer.history import (
     INFINITY,
     UNKNOWN,
     Status,
@@ -16,7 +16,7 @@ from explorer.history import (
     parse_edn,
     parse_history,
 )
-from explorer.history.simulate import simulate_register
+from protospec.explorer.history.simulate import simulate_register
 
 JEPSEN_LOG = """\
 2017-03-01 10:00:00,001{GMT}	INFO	[jepsen worker 0] jepsen.util: 0	:invoke	:write	1

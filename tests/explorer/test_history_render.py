@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from explorer.history import check_linearizable, get_model, minimal_window, parse_history
-from explorer.history.render import Picture, render_html, render_svg, render_text
+from protospec.explorer.history import check_linearizable, get_model, minimal_window, parse_history
+from protospec.explorer.history.render import Picture, render_html, render_svg, render_text
 
 # p0 writes 1; p1 writes 2 and reads 2; p2 reads 1 afterwards; p3's write never completes.
 LOG = ["0\t:invoke\t:write\t1", "0\t:ok\t:write\t1",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.history import (
+from protospec.explorer.history import (
     UNKNOWN,
     Status,
     Verdict,
@@ -20,7 +20,7 @@ from explorer.history import (
     minimal_window,
     parse_history,
 )
-from explorer.history.simulate import simulate_register, stale_read
+from protospec.explorer.history.simulate import simulate_register, stale_read
 from tests.explorer.test_linearizability import brute_force, make_history
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorer.errors import TraceFormatError, UsageError
-from explorer.history import (
+from protospec.explorer.errors import TraceFormatError, UsageError
+from protospec.explorer.history import (
     Operation,
     Status,
     Verdict,
@@ -19,7 +19,7 @@ from explorer.history import (
     get_model,
     parse_history,
 )
-from explorer.history.weaker import GUARANTEES, check_sequential, check_sessions
+from protospec.explorer.history.weaker import GUARANTEES, check_sequential, check_sessions
 from tests.explorer.test_linearizability import _legal, make_history
 
 
@@ -147,7 +147,7 @@ def test_kv_guarantees_are_per_key() -> None:
 
 
 def test_consistent_session_history_passes_every_guarantee() -> None:
-    from explorer.history.simulate import simulate_register
+    from protospec.explorer.history.simulate import simulate_register
 
     h = simulate_register(400, 5, seed=3, keys=3)
     assert check_sessions(h, get_model("kv")).verdict is Verdict.VALID

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from explorer import check
-from explorer.cli.main import main
-from explorer.cli.properties import add_constraint
-from explorer.loader import load_spec
+from protospec.explorer import check
+from protospec.explorer.cli.main import main
+from protospec.explorer.cli.properties import add_constraint
+from protospec.explorer.loader import load_spec
 
 ATOMICITY = 'split: not ("committed" in rm_state and "aborted" in rm_state)'
 # Fields of the JSON result that measure the machine rather than the run.
@@ -218,7 +218,7 @@ def test_a_spec_path_in_a_config_is_relative_to_the_file(tmp_path, capsys) -> No
     (tmp_path / "tiny.py").write_text(textwrap.dedent('''
         """A counter."""
         from typing import NamedTuple
-        from explorer import Spec, action
+        from protospec.explorer import Spec, action
 
         class S(NamedTuple):
             n: int  # the count

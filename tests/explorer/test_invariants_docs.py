@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.cli.main import main
+from protospec.explorer.cli.main import main
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "invariants.md"
 BLOCKS = re.findall(r"```toml\n(.*?)```", DOC.read_text(), re.S)

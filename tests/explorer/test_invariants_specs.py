@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from explorer import check
-from explorer.invariants import compile_expression
-from explorer.loader import builtin_spec_names, load_spec
+from protospec.explorer import check
+from protospec.explorer.invariants import compile_expression
+from protospec.explorer.loader import builtin_spec_names, load_spec
 
 CATALOGUE = tomllib.loads((Path(__file__).parent / "data" / "invariant_catalogue.toml")
                           .read_text())

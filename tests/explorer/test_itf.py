@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from explorer import TraceFormatError, check
-from explorer.itf import decode_value, encode_value, read_trace, trace_to_itf, write_trace
-from explorer.values import format_value
-from specs.two_phase_commit import TwoPhaseCommit
+from protospec.explorer import TraceFormatError, check
+from protospec.explorer.itf import decode_value, encode_value, read_trace, trace_to_itf, write_trace
+from protospec.explorer.values import format_value
+from protospec.specs.two_phase_commit import TwoPhaseCommit
 
 
 def counterexample():

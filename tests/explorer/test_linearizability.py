@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.history import (
+from protospec.explorer.history import (
     INFINITY,
     UNKNOWN,
     CasRegister,
@@ -28,7 +28,7 @@ from explorer.history import (
     check_naive,
     get_model,
 )
-from explorer.history.linearizability import _search_part
+from protospec.explorer.history.linearizability import _search_part
 
 # ---------------------------------------------------------------------------------------------
 # Brute force

@@ -8,12 +8,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-import explorer.render.dot as dot_module
-from explorer import check
-from explorer.cli.commands.graph import GraphTooBig, explore_graph
-from explorer.cli.main import main
-from explorer.render.dot import DotMissing, dot_available, render, write_rendered
-from specs.two_phase_commit import TwoPhaseCommit
+import protospec.explorer.render.dot as dot_module
+from protospec.explorer import check
+from protospec.explorer.cli.commands.graph import GraphTooBig, explore_graph
+from protospec.explorer.cli.main import main
+from protospec.explorer.render.dot import DotMissing, dot_available, render, write_rendered
+from protospec.specs.two_phase_commit import TwoPhaseCommit
 
 needs_dot = pytest.mark.skipif(not dot_available(), reason="Graphviz's dot is not installed")
 SVG = "{http://www.w3.org/2000/svg}"

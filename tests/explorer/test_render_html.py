@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-import explorer.render.dot as dot_module
-from explorer import check
-from explorer.chart_hints import attach_chart_hints
-from explorer.render.dot import dot_available
-from explorer.render.html import result_html, trace_html
-from specs.two_phase_commit import TwoPhaseCommit
+import protospec.explorer.render.dot as dot_module
+from protospec.explorer import check
+from protospec.explorer.chart_hints import attach_chart_hints
+from protospec.explorer.render.dot import dot_available
+from protospec.explorer.render.html import result_html, trace_html
+from protospec.specs.two_phase_commit import TwoPhaseCommit
 
 needs_dot = pytest.mark.skipif(not dot_available(), reason="Graphviz's dot is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") \

@@ -7,12 +7,12 @@ from typing import NamedTuple
 
 import pytest
 
-from explorer import Spec, Step, Trace, action, check
-from explorer.chart_hints import attach_chart_hints, chart_hints, messages_of, remove_message
-from explorer.itf import read_trace, write_trace
-from explorer.render.changes import describe_changes
-from explorer.render.lanes import infer_chart, lane_of_step
-from specs.two_phase_commit import Decision, Prepared, TwoPhaseCommit
+from protospec.explorer import Spec, Step, Trace, action, check
+from protospec.explorer.chart_hints import attach_chart_hints, chart_hints, messages_of, remove_message
+from protospec.explorer.itf import read_trace, write_trace
+from protospec.explorer.render.changes import describe_changes
+from protospec.explorer.render.lanes import infer_chart, lane_of_step
+from protospec.specs.two_phase_commit import Decision, Prepared, TwoPhaseCommit
 
 # -- toy messages and states ----------------------------------------------------------------
 

@@ -7,12 +7,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from explorer import check
-from explorer.chart_hints import attach_chart_hints
-from explorer.render.dot import dot_available, render
-from explorer.render.lanes import infer_chart
-from explorer.render.sequence import sequence_dot
-from specs.two_phase_commit import TwoPhaseCommit
+from protospec.explorer import check
+from protospec.explorer.chart_hints import attach_chart_hints
+from protospec.explorer.render.dot import dot_available, render
+from protospec.explorer.render.lanes import infer_chart
+from protospec.explorer.render.sequence import sequence_dot
+from protospec.specs.two_phase_commit import TwoPhaseCommit
 
 from .test_render_lanes import toy_network_trace
 

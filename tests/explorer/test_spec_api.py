@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import UsageError, check
+from protospec.explorer import UsageError, check
 from tests.explorer.toy_specs import Bounded, Branching, Graph, Grid
 
 
@@ -98,7 +98,7 @@ def test_deadlock_checking_can_be_forced_from_outside():
 
 
 def test_variants_are_registered_with_what_they_break():
-    from specs.two_phase_commit import TwoPhaseCommit
+    from protospec.specs.two_phase_commit import TwoPhaseCommit
 
     variants = TwoPhaseCommit.variants()
     assert {"tm_commits_early", "rm_aborts_after_prepare"} <= set(variants)

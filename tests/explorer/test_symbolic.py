@@ -7,11 +7,11 @@ from collections import deque
 
 import pytest
 
-from explorer import check
-from explorer.cli.main import main
-from explorer.symbolic import bmc, load_encoding, prove_inductive
-from explorer.symbolic.quorum import LEMMAS, prove_lemma
-from specs.two_phase_commit import TwoPhaseCommit
+from protospec.explorer import check
+from protospec.explorer.cli.main import main
+from protospec.explorer.symbolic import bmc, load_encoding, prove_inductive
+from protospec.explorer.symbolic.quorum import LEMMAS, prove_lemma
+from protospec.specs.two_phase_commit import TwoPhaseCommit
 
 VARIANTS = list(TwoPhaseCommit.variants())
 

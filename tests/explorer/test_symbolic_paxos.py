@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import check
-from explorer.symbolic import bmc, load_encoding, prove_inductive
-from specs.paxos import Paxos
+from protospec.explorer import check
+from protospec.explorer.symbolic import bmc, load_encoding, prove_inductive
+from protospec.specs.paxos import Paxos
 from tests.explorer.test_symbolic import reachable
 
 SMALL = {"acceptors": 2, "values": 2, "ballots": 2}

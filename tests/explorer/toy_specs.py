@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from explorer import Param, Spec, action, action_property, invariant
+from protospec.explorer import Param, Spec, action, action_property, invariant
 
 
 class Counter(NamedTuple):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from explorer.cli.main import main
-from explorer.itf import read_trace
-from impl.raft.sim import Schedule, run_schedule
+from protospec.explorer.cli.main import main
+from protospec.explorer.itf import read_trace
+from protospec.impl.raft.sim import Schedule, run_schedule
 
 
 def test_simulated_runs_that_conform_exit_0_and_report_events_per_second(capsys):

@@ -9,10 +9,10 @@ import copy
 import json
 from pathlib import Path
 
-from explorer.refinement import format_failure, refine
-from impl.raft.sim import Fault, Op, Schedule, check_run, run_schedule
-from specs.raft import Raft
-from specs.raft_refinement import RaftMapping, load_logs
+from protospec.explorer.refinement import format_failure, refine
+from protospec.impl.raft.sim import Fault, Op, Schedule, check_run, run_schedule
+from protospec.specs.raft import Raft
+from protospec.specs.raft_refinement import RaftMapping, load_logs
 
 
 def check(events, nodes=3, spec_cls=Raft, **kw):

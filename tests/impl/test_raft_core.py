@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from impl.raft.core import (
+from protospec.impl.raft.core import (
     NOOP,
     AppendEntriesRequest,
     AppendEntriesResponse,

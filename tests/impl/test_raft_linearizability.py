@@ -14,10 +14,10 @@ import json
 
 import pytest
 
-from explorer.cli.main import main
-from explorer.history import Verdict, check_linearizable, get_model, minimal_window, parse_history
-from explorer.history.render import Picture, render_text
-from impl.raft.sim import (
+from protospec.explorer.cli.main import main
+from protospec.explorer.history import Verdict, check_linearizable, get_model, minimal_window, parse_history
+from protospec.explorer.history.render import Picture, render_text
+from protospec.impl.raft.sim import (
     FAULT_KINDS,
     Fault,
     Op,

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from explorer.refinement import refine
-from impl.raft.sim import Fault, Op, Schedule, check_run, run_schedule
-from specs.raft_refinement import RaftMapping
+from protospec.explorer.refinement import refine
+from protospec.impl.raft.sim import Fault, Op, Schedule, check_run, run_schedule
+from protospec.specs.raft_refinement import RaftMapping
 
 NODES = 3
 DURATION_MS = 1500

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from impl.raft.kv import encode_command
-from impl.raft.sim import Fault, Op, Schedule, SimResult, check_run, run_schedule, shrink
+from protospec.impl.raft.kv import encode_command
+from protospec.impl.raft.sim import Fault, Op, Schedule, SimResult, check_run, run_schedule, shrink
 
 
 def test_the_same_schedule_gives_the_very_same_run():

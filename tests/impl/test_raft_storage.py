@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from impl.raft.core import Entry
-from impl.raft.kv import KVStore, encode_command
-from impl.raft.storage import FileBackend, MemoryBackend, Storage, record_offsets
+from protospec.impl.raft.core import Entry
+from protospec.impl.raft.kv import KVStore, encode_command
+from protospec.impl.raft.storage import FileBackend, MemoryBackend, Storage, record_offsets
 
 
 def write_three_records(path: Path) -> None:

@@ -6,8 +6,8 @@ from typing import NamedTuple
 
 import pytest
 
-from explorer import Param, Spec, action, from_state, invariant
-from explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge, format_failure, refine
+from protospec.explorer import Param, Spec, action, from_state, invariant
+from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge, format_failure, refine
 
 
 class S(NamedTuple):

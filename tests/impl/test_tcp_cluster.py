@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from explorer.cli.main import main
-from impl.raft.client import Client
+from protospec.explorer.cli.main import main
+from protospec.impl.raft.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 20  # every wait below is bounded by this
@@ -43,7 +43,7 @@ class Cluster:
     def start(self, node: int) -> None:
         out = open(self.data / f"node{node}.out", "ab")  # noqa: SIM115 - the child keeps it
         self.procs[node] = subprocess.Popen(
-            [sys.executable, "-m", "impl.raft.server", "--id", str(node), "--cluster",
+            [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node), "--cluster",
              ",".join(self.addrs), "--data", str(self.data / f"node{node}"), "--seed",
              str(node)],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,

@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from explorer import Spec, Trace, check
-from explorer.cli.main import main
+from protospec.explorer import Spec, Trace, check
+from protospec.explorer.cli.main import main
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "specs"
 

@@ -3,7 +3,7 @@ Andrews 2000, section 3.4)."""
 
 from __future__ import annotations
 
-from specs.barrier import Barrier, Kind, Msg, State
+from protospec.specs.barrier import Barrier, Kind, Msg, State
 
 
 def initial(spec: Barrier) -> State:

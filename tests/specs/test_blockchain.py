@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import check
-from specs.blockchain import ADVERSARY, GENESIS, NOBODY, Block, Blockchain, State
+from protospec.explorer import check
+from protospec.specs.blockchain import ADVERSARY, GENESIS, NOBODY, Block, Blockchain, State
 from tests.specs.catalogue_checks import run, start
 
 G = Block(GENESIS, 0, NOBODY)

@@ -3,7 +3,7 @@ messages election / answer / coordinator (Coulouris et al., section 15.3.1)."""
 
 from __future__ import annotations
 
-from specs.bully_election import NONE, BullyElection, Kind, Msg, State, Status
+from protospec.specs.bully_election import NONE, BullyElection, Kind, Msg, State, Status
 
 
 def initial(spec: BullyElection) -> State:

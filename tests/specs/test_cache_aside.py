@@ -6,8 +6,8 @@ invalidates the lease token a miss handed out, and a set with an invalid token i
 
 from __future__ import annotations
 
-from explorer import check
-from specs.cache_aside import (
+from protospec.explorer import check
+from protospec.specs.cache_aside import (
     EMPTY,
     IDLE_READER,
     CacheAside,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import UsageError, check
-from explorer.cli.main import main
-from specs.cap import CAP, A, B, LastOp, OpKind, Update, Version
+from protospec.explorer import UsageError, check
+from protospec.explorer.cli.main import main
+from protospec.specs.cap import CAP, A, B, LastOp, OpKind, Update, Version
 
 ALL = ["linearizable", "available", "converges_after_heal"]
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import Spec
-from specs.barrier import Barrier
-from specs.bully_election import BullyElection
-from specs.circuit_breaker import CircuitBreaker
-from specs.distributed_lock import DistributedLock
-from specs.failure_detector import FailureDetector
-from specs.lamport_clock import LamportClock
-from specs.mutual_exclusion import MutualExclusion
-from specs.ring_election import RingElection
-from specs.vector_clock import VectorClock
+from protospec.explorer import Spec
+from protospec.specs.barrier import Barrier
+from protospec.specs.bully_election import BullyElection
+from protospec.specs.circuit_breaker import CircuitBreaker
+from protospec.specs.distributed_lock import DistributedLock
+from protospec.specs.failure_detector import FailureDetector
+from protospec.specs.lamport_clock import LamportClock
+from protospec.specs.mutual_exclusion import MutualExclusion
+from protospec.specs.ring_election import RingElection
+from protospec.specs.vector_clock import VectorClock
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from explorer import Spec
-from specs.cap import CAP
-from specs.crdt import CRDT
-from specs.primary_backup import PrimaryBackup
-from specs.quorum_kv import QuorumKV
-from specs.saga import Saga
+from protospec.explorer import Spec
+from protospec.specs.cap import CAP
+from protospec.specs.crdt import CRDT
+from protospec.specs.primary_backup import PrimaryBackup
+from protospec.specs.quorum_kv import QuorumKV
+from protospec.specs.saga import Saga
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

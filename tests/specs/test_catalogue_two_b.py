@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import Spec
-from specs.blockchain import Blockchain
-from specs.cache_aside import CacheAside
-from specs.consistent_hashing import ConsistentHashing
-from specs.message_queue import MessageQueue
+from protospec.explorer import Spec
+from protospec.specs.blockchain import Blockchain
+from protospec.specs.cache_aside import CacheAside
+from protospec.specs.consistent_hashing import ConsistentHashing
+from protospec.specs.message_queue import MessageQueue
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from specs.circuit_breaker import Breaker, Call, CircuitBreaker, State
+from protospec.specs.circuit_breaker import Breaker, Call, CircuitBreaker, State
 
 
 def tripped(spec: CircuitBreaker) -> State:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import check
-from specs.consistent_hashing import ConsistentHashing, State, ring_position
+from protospec.explorer import check
+from protospec.specs.consistent_hashing import ConsistentHashing, State, ring_position
 
 
 def state(spec: ConsistentHashing, members: set[int], stored: dict[int, set[int]]) -> State:

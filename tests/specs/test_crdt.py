@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from explorer import check
-from specs.crdt import CRDT, ELEMENT, LWWPayload, Op, State, StateMsg
+from protospec.explorer import check
+from protospec.specs.crdt import CRDT, ELEMENT, LWWPayload, Op, State, StateMsg
 
 
 def initial(sp: CRDT) -> State:

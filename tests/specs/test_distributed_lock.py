@@ -3,7 +3,7 @@ Burrows, Chubby, OSDI 2006, section 2.4)."""
 
 from __future__ import annotations
 
-from specs.distributed_lock import DistributedLock, State, WriteRequest
+from protospec.specs.distributed_lock import DistributedLock, State, WriteRequest
 
 
 def paused_client_scenario(spec: DistributedLock) -> State:

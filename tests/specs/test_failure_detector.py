@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from explorer import check
-from specs.failure_detector import FailureDetector, State
+from protospec.explorer import check
+from protospec.specs.failure_detector import FailureDetector, State
 
 
 def stable_state(spec: FailureDetector, **changes) -> State:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from specs.lamport_clock import NO_EVENT, Event, Kind, LamportClock, Message, State
+from protospec.specs.lamport_clock import NO_EVENT, Event, Kind, LamportClock, Message, State
 
 
 def two_processes() -> LamportClock:

@@ -6,8 +6,8 @@ at-least-once) and AMQP 0-9-1 (unacknowledged messages are requeued when the cha
 
 from __future__ import annotations
 
-from explorer import check
-from specs.message_queue import (
+from protospec.explorer import check
+from protospec.specs.message_queue import (
     IDLE_CONSUMER,
     Consumer,
     MessageQueue,

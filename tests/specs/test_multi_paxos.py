@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import check
-from specs.multi_paxos import (
+from protospec.explorer import check
+from protospec.specs.multi_paxos import (
     NO_VOTE,
     NONE,
     NOT_LEADER,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from specs.mutual_exclusion import Kind, Msg, MutualExclusion, Phase, State
+from protospec.specs.mutual_exclusion import Kind, Msg, MutualExclusion, Phase, State
 
 
 def initial(spec: MutualExclusion) -> State:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import UsageError, check
-from specs.paxos import NONE, Msg1a, Msg1b, Msg2a, Msg2b, Paxos, State
+from protospec.explorer import UsageError, check
+from protospec.specs.paxos import NONE, Msg1a, Msg1b, Msg2a, Msg2b, Paxos, State
 from tests.specs.catalogue_checks import assert_replays
 
 N3 = (NONE,) * 3

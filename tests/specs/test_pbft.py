@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import UsageError, check
-from explorer.result import Trace
-from specs.pbft import (
+from protospec.explorer import UsageError, check
+from protospec.explorer.result import Trace
+from protospec.specs.pbft import (
     NULL,
     PBFT,
     Commit,

@@ -6,8 +6,8 @@ Budhiraja et al., "The Primary-Backup Approach" (1993).
 
 from __future__ import annotations
 
-from explorer import check
-from specs.primary_backup import NO_SERVER, Msg, MsgType, PrimaryBackup, View
+from protospec.explorer import check
+from protospec.specs.primary_backup import NO_SERVER, Msg, MsgType, PrimaryBackup, View
 
 
 def spec(**params) -> PrimaryBackup:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import UsageError, check
-from specs.quorum_kv import IDLE_CLIENT, Op, Put, QuorumKV
+from protospec.explorer import UsageError, check
+from protospec.specs.quorum_kv import IDLE_CLIENT, Op, Put, QuorumKV
 
 
 def initial(sp: QuorumKV):

@@ -12,9 +12,9 @@ import itertools
 
 import pytest
 
-from explorer import check
-from explorer.simulate import simulate
-from specs.raft import (
+from protospec.explorer import check
+from protospec.explorer.simulate import simulate
+from protospec.specs.raft import (
     AE_REQ,
     NIL,
     RV_REQ,

@@ -3,7 +3,7 @@ section 15.3.1."""
 
 from __future__ import annotations
 
-from specs.ring_election import NONE, Kind, Msg, RingElection, State
+from protospec.specs.ring_election import NONE, Kind, Msg, RingElection, State
 
 
 def initial(spec: RingElection) -> State:

@@ -5,8 +5,8 @@ Reference: Garcia-Molina & Salem, "Sagas" (SIGMOD 1987), sections 1-3.
 
 from __future__ import annotations
 
-from explorer import check
-from specs.saga import Msg, MsgType, Phase, Saga, StepStatus
+from protospec.explorer import check
+from protospec.specs.saga import Msg, MsgType, Phase, Saga, StepStatus
 
 
 def initial(sp: Saga):

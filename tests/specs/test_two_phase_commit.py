@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer import check
-from specs.two_phase_commit import (
+from protospec.explorer import check
+from protospec.specs.two_phase_commit import (
     Decision,
     Prepared,
     RMState,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from specs.vector_clock import NO_EVENT, Event, Kind, State, VectorClock
+from protospec.specs.vector_clock import NO_EVENT, Event, Kind, State, VectorClock
 
 
 def test_a_receipt_merges_then_ticks_its_own_entry() -> None:

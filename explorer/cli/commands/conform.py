@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_target(name: str) -> Any:
     """The ``CONFORMANCE`` object of ``specs/<name>_refinement.py``, or a UsageError."""
-    module_name = f"specs.{name}_refinement"
+    module_name = f"protospec.specs.{name}_refinement"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
