@@ -17,12 +17,14 @@ from .spec import (
     from_state,
     invariant,
 )
+from .symmetry import Bag, Symmetric
 from .values import except_at, format_value, sort_key
 
 __all__ = [
     "Action",
     "ActionCoverage",
     "ActionInstance",
+    "Bag",
     "CheckResult",
     "Param",
     "Property",
@@ -31,6 +33,7 @@ __all__ = [
     "SpecError",
     "Stats",
     "Step",
+    "Symmetric",
     "Trace",
     "TraceFormatError",
     "UsageError",

@@ -34,6 +34,7 @@ from .spec import Spec, from_state
 __all__ = ["Progress", "check", "fingerprint_of", "rebuild_trace"]
 
 BATCH = 1 << 13  # successors gathered before one visited-set lookup
+SYMMETRY_GUARD_STATES = 300  # states on which symmetry's soundness is checked, at the start
 
 
 @dataclass
@@ -60,11 +61,13 @@ def peak_rss_bytes() -> int:
 class _Search:
     """The state of one breadth-first search (kept in one object so errors can rebuild paths)."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, fingerprint: Callable[[Any], int] | None = None) -> None:
         self.spec = spec
+        self.fingerprint = fingerprint or fingerprint_of
         self.fps = array("q")  # fingerprint of state number i
         self.parents = array("i")  # parent number of state i (-1 for initial states)
         self.inits: list[Any] = []
+        self.symmetry: Any = None  # a Symmetry when exploring one state per orbit
 
     def path_to(self, index: int) -> list[int]:
         out = []
@@ -79,21 +82,26 @@ class _Search:
         path = self.path_to(index)
         target_fps = [self.fps[i] for i in path]
         if extra is not None:
-            target_fps.append(fingerprint_of(extra))
-        return rebuild_trace(self.spec, target_fps, self.inits)
+            target_fps.append(self.fingerprint(extra))
+        return rebuild_trace(self.spec, target_fps, self.inits, self.fingerprint)
 
 
-def rebuild_trace(spec: Spec, fps: list[int], inits: list[Any] | None = None) -> Trace:
-    """Replay a path given as a list of fingerprints, recovering each step's label."""
+def rebuild_trace(spec: Spec, fps: list[int], inits: list[Any] | None = None,
+                  fingerprint: Callable[[Any], int] | None = None) -> Trace:
+    """Replay a path given as a list of fingerprints, recovering each step's label.
+
+    With symmetry, ``fingerprint`` is the canonical fingerprint and the fingerprints name
+    orbits: the replay still follows concrete successors, so the trace is a real behaviour."""
+    fingerprint_of_ = fingerprint or fingerprint_of
     candidates = list(spec.init()) if inits is None else inits
-    state = next((s for s in candidates if fingerprint_of(s) == fps[0]), None)
+    state = next((s for s in candidates if fingerprint_of_(s) == fps[0]), None)
     if state is None:
         raise SpecError(f"spec {spec.name!r}: cannot replay the trace: its initial state is "
                         f"not among init() (is init() deterministic?)", spec=spec.name)
     steps = [Step(None, {}, state)]
     for depth, fp in enumerate(fps[1:], start=1):
         for label, t in spec.successors(state):
-            if fingerprint_of(t) == fp:
+            if fingerprint_of_(t) == fp:
                 steps.append(Step(label.action, label.arg_dict, t))
                 state = t
                 break
@@ -106,7 +114,8 @@ def rebuild_trace(spec: Spec, fps: list[int], inits: list[Any] | None = None) ->
                  variant=spec.variant_name)
 
 
-def compile_expander(spec: Spec, action_index: dict[str, int]) -> Callable[..., None]:
+def compile_expander(spec: Spec, action_index: dict[str, int],
+                     fingerprint: Callable[[Any], int] | None = None) -> Callable[..., None]:
     """Build ``expand(s, add_state, add_fp, add_act, enabled_many)`` for this spec instance.
 
     It calls every bound action instance on ``s`` in enumeration order and appends each
@@ -118,6 +127,8 @@ def compile_expander(spec: Spec, action_index: dict[str, int]) -> Callable[..., 
     """
     env: dict[str, Any] = {}
     lines: list[str] = []
+    if fingerprint is not None:
+        env["hash"] = fingerprint  # the canonical fingerprint, under symmetry
     for n, (k, fn, args, many) in enumerate(spec.static_instances):
         a = action_index[spec.static_labels[k].action]
         env[f"F{n}"] = fn
@@ -243,7 +254,7 @@ def _check_hashable(spec: Spec, label: Any, t: Any, depth: int) -> SpecError | N
 def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = None,
           keep_going: bool = False, progress: Callable[[Progress], None] | None = None,
           until: frozenset[str] | None = None,
-          check_deadlock: bool | None = None) -> CheckResult:
+          check_deadlock: bool | None = None, symmetry: bool = False) -> CheckResult:
     """Explore every reachable state of ``spec`` breadth-first and check its properties.
 
     ``until`` names properties to hunt for: violations of others are recorded and the search
@@ -252,10 +263,18 @@ def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = 
     Stops at the first violation unless ``keep_going`` (then it reports the first, shortest,
     violation of each property). ``max_depth`` bounds the number of steps from an initial
     state, ``max_states`` the number of distinct states; either makes the result incomplete.
+    ``symmetry`` explores one state per orbit of the spec's declared symmetric sets
+    (explorer/symmetry.py); counterexamples stay concrete behaviours.
     Raises SpecError if the spec misbehaves, with the trace to the failing state attached.
     """
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
-    search = _Search(spec)
+    sym = None
+    if symmetry:
+        from .symmetry import build_symmetry
+
+        sym = build_symmetry(spec, list(spec.init()), fingerprint_of)
+    search = _Search(spec, sym.canonical_fingerprint if sym is not None else None)
+    search.symmetry = sym
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the search allocates millions of tuples and frees none: GC passes are waste
     try:
@@ -274,7 +293,10 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
     rss_before = peak_rss_bytes()
     action_names = [a.name for a in spec.actions()]
     action_index = {name: i for i, name in enumerate(action_names)}
-    expand = compile_expander(spec, action_index)
+    sym = search.symmetry
+    expand = compile_expander(spec, action_index,
+                              sym.canonical_fingerprint if sym is not None else None)
+    fingerprint = search.fingerprint
     invariants = list(spec.invariant_fns)
     action_props = list(spec.action_property_fns)
     constraint = spec.constraint
@@ -315,7 +337,7 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
     # -- initial states ----------------------------------------------------------------------
     try:
         init_states = list(spec.init())
-        init_fps = [fingerprint_of(s) for s in init_states]
+        init_fps = [fingerprint(s) for s in init_states]
     except TypeError as exc:
         raise SpecError(f"spec {spec.name!r}: init() must yield hashable states ({exc})",
                         spec=spec.name, cause=exc) from exc
@@ -324,6 +346,11 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
                         spec=spec.name, cause=exc) from exc
     if not init_states:
         raise SpecError(f"spec {spec.name!r}: init() yielded no initial state", spec=spec.name)
+    guard_budget = SYMMETRY_GUARD_STATES if sym is not None else 0
+    if guard_budget:
+        from .symmetry import guard
+
+        guard(sym, spec, init_states)
     new_pos = visited.add_batch(np.array(init_fps, dtype=np.int64))
     frontier = Level()
     stop = False
@@ -424,6 +451,10 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
                 parents.frombytes(keep_par.astype(np.int32).tobytes())
                 if len(keep_idx):
                     new_by_action += np.bincount(act_arr[keep_idx], minlength=n_actions)
+                if guard_budget > 0 and len(keep_idx):
+                    sample = [c_states[p] for p in keep_idx[:guard_budget].tolist()]
+                    guard_budget -= len(sample)
+                    guard(sym, spec, sample, seed=len(fps))
                 if invariants:
                     for i, p in enumerate(keep_idx.tolist()):
                         if check_invariants(c_states[p], first_new_index + i):
@@ -449,6 +480,8 @@ def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | N
 
     stats.distinct_states = len(fps)
     stats.states_generated = generated
+    if sym is not None:
+        stats.symmetry = tuple(x.name for x in sym.sets)
     stats.depth = depth
     stats.elapsed_s = time.perf_counter() - started
     stats.peak_rss_bytes = peak_rss_bytes()

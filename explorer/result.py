@@ -110,6 +110,7 @@ class Stats:
     collision_probability: float = 0.0
     complete: bool = True  # False when a bound (--max-depth/--max-states) cut the search
     stopped_by: str | None = None
+    symmetry: tuple[str, ...] = ()  # the symmetric sets reduced by (states are orbits)
 
     @property
     def states_per_s(self) -> float:
@@ -119,6 +120,7 @@ class Stats:
         return {
             "distinct_states": self.distinct_states,
             "states_generated": self.states_generated,
+            "symmetry": list(self.symmetry),
             "depth": self.depth,
             "elapsed_s": round(self.elapsed_s, 4),
             "states_per_s": round(self.states_per_s, 1),

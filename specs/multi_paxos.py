@@ -30,9 +30,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import combinations
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, Symmetric, action, except_at, invariant
+
+# Acceptors (majority quorums: all sets of a size) and learners are interchangeable:
+# `--symmetry` explores one state per orbit of both.
+Acceptor = Symmetric("Acceptor", size="acceptors")
+Learner = Symmetric("Learner", size="learners")
 
 NONE = -1  # "no ballot" and "no command"
 NO_VOTE = (NONE, NONE)  # (ballot, command) of a slot in which an acceptor has not voted
@@ -50,7 +55,7 @@ class Msg1a(NamedTuple):
 class Msg1b(NamedTuple):
     """Phase 1b: acc promises ballot bal and reports its vote (ballot, command) in every slot."""
 
-    acc: int
+    acc: Acceptor.Id
     bal: int
     votes: tuple[tuple[int, int], ...]
 
@@ -66,7 +71,7 @@ class Msg2a(NamedTuple):
 class Msg2b(NamedTuple):
     """Phase 2b: acc voted for cmd in slot slot at ballot bal."""
 
-    acc: int
+    acc: Acceptor.Id
     bal: int
     slot: int
     cmd: int
@@ -88,11 +93,13 @@ NOT_LEADER = ()  # leader[b] before ballot b's leader has finished phase 1
 
 
 class State(NamedTuple):
-    max_bal: tuple[int, ...]  # max_bal[a]: the highest ballot acceptor a has joined (NONE at first)
-    votes: tuple[tuple[tuple[int, int], ...], ...]  # votes[a][s]: a's (ballot, cmd) vote in slot s
+    # max_bal[a]: the highest ballot acceptor a has joined (NONE at first)
+    max_bal: Annotated[tuple[int, ...], Acceptor.index]
+    # votes[a][s]: a's (ballot, cmd) vote in slot s
+    votes: Annotated[tuple[tuple[tuple[int, int], ...], ...], Acceptor.index]
     leader: tuple[Leader | tuple[()], ...]  # leader[b]: ballot b's leader, or NOT_LEADER
-    learned: tuple[tuple[int, ...], ...]  # learned[r]: the commands learner r has learned, in
-    #                                       slot order (it executes them in that order)
+    # learned[r]: the commands learner r has learned, in slot order (it executes them in order)
+    learned: Annotated[tuple[tuple[int, ...], ...], Learner.index]
     msgs: frozenset[Message]  # every message ever sent
 
 
@@ -107,6 +114,7 @@ class MultiPaxos(Spec):
     ballots = Param(2, "number of ballots (leaders, one after another): 2 means {0, 1}",
                     min=1, max=4)
     learners = Param(2, "number of learners (replicas executing the log)", min=1, max=3)
+    symmetric = (Acceptor, Learner)
 
     def setup(self) -> None:
         self.Acceptor = range(self.acceptors)

@@ -30,9 +30,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import combinations
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from protospec import Param, Spec, UsageError, action, except_at, invariant
+from protospec import Param, Spec, Symmetric, UsageError, action, except_at, invariant
+
+# Acceptors are interchangeable (quorums are all sets of a size), and so are values (any value
+# may be proposed when none is safe-forced): `--symmetry` explores one state per orbit of both.
+Acceptor = Symmetric("Acceptor", size="acceptors")
+Value = Symmetric("Value", size="values")
 
 # -- messages ---------------------------------------------------------------------------------
 # Every message type has a different number of fields, so two messages of different types are
@@ -50,25 +55,25 @@ class Msg1a(NamedTuple):
 class Msg1b(NamedTuple):
     """[type |-> "1b", acc, bal, mbal, mval]: acc promises ballot bal, reporting its last vote."""
 
-    acc: int
+    acc: Acceptor.Id
     bal: int
     mbal: int  # the highest ballot acc voted in, NONE if it never voted
-    mval: int  # the value of that vote, NONE if it never voted
+    mval: Value.Id  # the value of that vote, NONE if it never voted
 
 
 class Msg2a(NamedTuple):
     """[type |-> "2a", bal, val]: the leader of ballot bal asks acceptors to vote for val."""
 
     bal: int
-    val: int
+    val: Value.Id
 
 
 class Msg2b(NamedTuple):
     """[type |-> "2b", acc, bal, val]: acc voted for val in ballot bal."""
 
-    acc: int
+    acc: Acceptor.Id
     bal: int
-    val: int
+    val: Value.Id
 
 
 Message = Msg1a | Msg1b | Msg2a | Msg2b
@@ -78,9 +83,12 @@ Message = Msg1a | Msg1b | Msg2a | Msg2b
 
 
 class State(NamedTuple):
-    max_bal: tuple[int, ...]  # maxBal[a]: the highest ballot a has taken part in (NONE at first)
-    max_vbal: tuple[int, ...]  # maxVBal[a]: the highest ballot a voted in (NONE if none)
-    max_val: tuple[int, ...]  # maxVal[a]: the value a voted for in max_vbal[a] (NONE if none)
+    # maxBal[a]: the highest ballot a has taken part in (NONE at first)
+    max_bal: Annotated[tuple[int, ...], Acceptor.index]
+    # maxVBal[a]: the highest ballot a voted in (NONE if none)
+    max_vbal: Annotated[tuple[int, ...], Acceptor.index]
+    # maxVal[a]: the value a voted for in max_vbal[a] (NONE if none)
+    max_val: Annotated[tuple[Value.Id, ...], Acceptor.index]
     msgs: frozenset[Message]  # msgs: every message ever sent (none is lost)
 
 
@@ -93,6 +101,7 @@ class Paxos(Spec):
     values = Param(2, "number of values that may be proposed", min=1, max=5)
     ballots = Param(2, "number of ballots: 2 means ballots {0, 1}", min=1, max=6)
     quorum_size = Param(0, "acceptors per quorum; 0 means a majority", min=0)
+    symmetric = (Acceptor, Value)
 
     def setup(self) -> None:
         self.Acceptor = range(self.acceptors)

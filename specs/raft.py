@@ -50,9 +50,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from protospec import Param, Spec, action, action_property, except_at, from_state, invariant
+from protospec import (
+    Bag,
+    Param,
+    Spec,
+    Symmetric,
+    action,
+    action_property,
+    except_at,
+    from_state,
+    invariant,
+)
+
+# Servers are interchangeable: no action or property names a particular server, so
+# `--symmetry` explores one state per permutation orbit of server ids.
+Server = Symmetric("Server", size="servers")
 
 NIL = -1  # voted_for when the server has not voted in its current term (raft.tla's Nil)
 
@@ -89,8 +103,8 @@ class RequestVoteRequest(NamedTuple):
     term: int
     last_log_term: int  # the term of the candidate's last entry (0 if its log is empty)
     last_log_index: int  # the length of the candidate's log
-    source: int
-    dest: int
+    source: Server.Id
+    dest: Server.Id
 
 
 class RequestVoteResponse(NamedTuple):
@@ -99,8 +113,8 @@ class RequestVoteResponse(NamedTuple):
     mtype: MType
     term: int
     vote_granted: bool
-    source: int
-    dest: int
+    source: Server.Id
+    dest: Server.Id
 
 
 class AppendEntriesRequest(NamedTuple):
@@ -112,8 +126,8 @@ class AppendEntriesRequest(NamedTuple):
     prev_log_term: int  # its term (0 if prev_log_index is 0)
     entries: tuple[Entry, ...]  # zero entries (a heartbeat / probe) or one
     commit_index: int  # the leader's commit_index, capped at the last entry sent
-    source: int
-    dest: int
+    source: Server.Id
+    dest: Server.Id
 
 
 class AppendEntriesResponse(NamedTuple):
@@ -123,25 +137,35 @@ class AppendEntriesResponse(NamedTuple):
     term: int
     success: bool
     match_index: int  # prev_log_index + len(entries) on success, 0 otherwise
-    source: int
-    dest: int
+    source: Server.Id
+    dest: Server.Id
 
 
 Message = RequestVoteRequest | RequestVoteResponse | AppendEntriesRequest | AppendEntriesResponse
+PerServer = Annotated[tuple[int, ...], Server.index]  # a leader's view of each server
 
 
 class State(NamedTuple):
     """The whole system; every per-server field is a tuple indexed by server number."""
 
-    current_term: tuple[int, ...]  # currentTerm[i]: the latest term server i has seen
-    state: tuple[Role, ...]  # state[i]: follower, candidate or leader
-    voted_for: tuple[int, ...]  # votedFor[i]: whom i voted for in current_term[i], or NIL
-    log: tuple[tuple[Entry, ...], ...]  # log[i]: entries, index 1 is log[i][0]
-    commit_index: tuple[int, ...]  # commitIndex[i]: entries 1..commit_index[i] are committed
-    votes_granted: tuple[frozenset[int], ...]  # votesGranted[i]: voters for candidate i
-    next_index: tuple[tuple[int, ...], ...]  # nextIndex[i][j]: leader i's next entry for j
-    match_index: tuple[tuple[int, ...], ...]  # matchIndex[i][j]: how far j agrees with leader i
-    messages: tuple[Message, ...]  # the network: a bag, as a sorted tuple with repeats
+    # currentTerm[i]: the latest term server i has seen
+    current_term: Annotated[tuple[int, ...], Server.index]
+    # state[i]: follower, candidate or leader
+    state: Annotated[tuple[Role, ...], Server.index]
+    # votedFor[i]: whom i voted for in current_term[i], or NIL
+    voted_for: Annotated[tuple[Server.Id, ...], Server.index]
+    # log[i]: entries, index 1 is log[i][0]
+    log: Annotated[tuple[tuple[Entry, ...], ...], Server.index]
+    # commitIndex[i]: entries 1..commit_index[i] are committed
+    commit_index: Annotated[tuple[int, ...], Server.index]
+    # votesGranted[i]: voters for candidate i
+    votes_granted: Annotated[tuple[frozenset[Server.Id], ...], Server.index]
+    # nextIndex[i][j]: leader i's next entry for j
+    next_index: Annotated[tuple[PerServer, ...], Server.index]
+    # matchIndex[i][j]: how far j agrees with leader i
+    match_index: Annotated[tuple[PerServer, ...], Server.index]
+    # the network: a bag, as a sorted tuple with repeats
+    messages: Annotated[tuple[Message, ...], Bag]
 
 
 FOLLOWER, CANDIDATE, LEADER = Role.FOLLOWER, Role.CANDIDATE, Role.LEADER
@@ -161,6 +185,7 @@ class Raft(Spec):
     max_log_length = Param(2, "longest log explored", min=0)
     values = Param(1, "number of distinct client values", min=1)
     max_msgs = Param(1, "most messages in flight (copies counted)", min=0)
+    symmetric = (Server,)
 
     def setup(self) -> None:
         n = self.servers

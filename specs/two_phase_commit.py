@@ -18,9 +18,14 @@ blocks when the TM fails, which is why Paxos Commit exists).
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, Symmetric, action, except_at, invariant
+
+# The resource managers are interchangeable: no action or property names a particular one,
+# so `--symmetry` may explore one state per permutation orbit of RM ids (TLC: SYMMETRY
+# Permutations(RM) gives 80 distinct states for 3 RMs).
+RM = Symmetric("RM", size="rms")
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -47,7 +52,7 @@ class Decision(IntEnum):
 class Prepared(NamedTuple):
     """[type |-> "Prepared", rm |-> rm]: resource manager ``rm`` is prepared to commit."""
 
-    rm: int
+    rm: RM.Id
 
 
 class State(NamedTuple):
@@ -55,9 +60,9 @@ class State(NamedTuple):
     twice as fast as ``_replace``, and this is the hot path."""
 
 
-    rm_state: tuple[RMState, ...]  # rmState[rm]: where each resource manager is
+    rm_state: Annotated[tuple[RMState, ...], RM.index]  # rmState[rm]: where each RM is
     tm_state: TMState  # tmState: "init" until the TM has decided, then "done"
-    tm_prepared: frozenset[int]  # tmPrepared: the RMs from which the TM has received Prepared
+    tm_prepared: frozenset[RM.Id]  # tmPrepared: the RMs from which the TM has received Prepared
     msgs: frozenset[Prepared | Decision]  # msgs: every message ever sent (none is lost)
 
 
@@ -67,6 +72,7 @@ class TwoPhaseCommit(Spec):
     name = "two_phase_commit"
 
     rms = Param(3, "number of resource managers", min=1, max=64)
+    symmetric = (RM,)
 
     def setup(self) -> None:
         self.RM = range(self.rms)

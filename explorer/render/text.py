@@ -90,6 +90,10 @@ def format_stats(result: CheckResult) -> str:
         f"depth {s.depth}, {s.elapsed_s:.2f} s ({s.states_per_s:,.0f} states/s), "
         f"peak memory {s.peak_rss_bytes / 2**20:,.0f} MiB",
     ]
+    if s.symmetry:
+        lines.append(f"Symmetry reduction over {', '.join(s.symmetry)}: distinct states are "
+                     f"orbits (one representative each); the counterexample is a concrete "
+                     f"behaviour")
     if s.outside_constraint:
         lines.append(f"{s.outside_constraint:,} successor states fell outside the constraint "
                      f"and were not explored")

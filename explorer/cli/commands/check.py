@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep going after a violation, to report every violated property")
     p.add_argument("--coverage", action="store_true",
                    help="print per-action coverage (enabled / fired / new states)")
+    p.add_argument("--symmetry", action="store_true",
+                   help="explore one state per orbit of the spec's symmetric sets (process ids "
+                        "it declares interchangeable); counterexamples stay concrete")
     p.set_defaults(func=run)
 
 
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
                        keep_going=args.keep_going, progress=on_progress,
                        until=variant_target(spec),
-                       check_deadlock=args.deadlock)
+                       check_deadlock=args.deadlock, symmetry=args.symmetry)
     finally:
         progress.close()
     return report(result, args, trace_path)

@@ -1,0 +1,697 @@
+"""Symmetry reduction: explore one state per orbit of a group of interchangeable process ids.
+
+A spec declares a *symmetric set* (``RM = Symmetric("RM", size="rms")``) whose members are the
+ints ``0 .. n-1``, and says in its state's type hints where members appear::
+
+    class Prepared(NamedTuple):
+        rm: RM.Id                                              # an RM id
+    class State(NamedTuple):
+        rm_state: Annotated[tuple[RMState, ...], RM.index]     # a tuple indexed by RM
+        tm_prepared: frozenset[RM.Id]                           # a set of RM ids
+        msgs: frozenset[Prepared | Decision]                    # messages naming RMs
+
+and lists the set in ``symmetric = (RM,)``. The engine does the rest: it permutes any state
+consistently (indexed tuples are reordered, member values renamed, inside messages and sets
+too) and fingerprints a *canonical* member of the state's orbit, so the search keeps one state
+per orbit. The count of distinct states is then exactly the number of orbits.
+
+Canonicalisation does not try every permutation. Each member gets a colour: the fingerprint
+of everything the state says about it (its entries of indexed tuples, the messages and set
+elements that mention it), with other members abstracted to their own colours, refined until
+stable (as in graph canonical labelling). Members are renamed in colour order; only members
+whose colours tie are tried in every order, and when no single record can mention two members
+of a set (2PC's RMs), tied members are interchangeable and one order suffices. The canonical
+fingerprint is the least fingerprint among the candidates, which is the same for every state
+of an orbit because the candidate set is built from permutation-invariant colours.
+
+Soundness rests on the spec: actions and properties must not treat members differently (an
+invariant naming process 0, an action special-casing one id). ``guard`` checks this on the
+first states explored (properties and successor orbits compared under random permutations)
+and refuses symmetry with a clear error when it finds a difference; a spec that has checked
+this itself may set ``assume_symmetric = True``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import NoneType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+
+from .errors import SpecError, UsageError
+
+__all__ = ["Bag", "Symmetric", "Symmetry", "build_symmetry"]
+
+
+@dataclass(frozen=True)
+class _Member:
+    """Annotation marker: an int that names a member of ``sym``."""
+
+    sym: Symmetric
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Annotation marker: a tuple whose positions are the members of ``sym``."""
+
+    sym: Symmetric
+
+
+class _Sorted:
+    """Annotation marker: a tuple kept sorted (a bag); re-sorted after renaming."""
+
+    def __repr__(self) -> str:
+        return "Bag"
+
+
+Bag = _Sorted()
+
+
+class Symmetric:
+    """A parameter-defined set of interchangeable ids ``0 .. n-1`` (``n`` = spec.<size>).
+
+    ``RM.Id`` annotates an int naming a member; ``Annotated[tuple[X, ...], RM.index]``
+    annotates a tuple indexed by the members.
+    """
+
+    def __init__(self, name: str, *, size: str) -> None:
+        self.name = name
+        self.size = size
+        self.member = _Member(self)
+        self.index = _Index(self)
+        self.Id = Annotated[int, self.member]
+
+    def __repr__(self) -> str:
+        return f"Symmetric({self.name!r}, size={self.size!r})"
+
+
+# -- plans: how to apply a renaming to a value of a given type ---------------------------------
+# A plan is a function (value, renamings) -> value, where renamings[k] is the list mapping each
+# member of the k-th symmetric set to its new id. None stands for "no member can occur here".
+
+Plan = Callable[[Any, list[list[int]]], Any] | None
+_MANY = 2  # "two or more": a value that can mention several members
+
+
+class _Planner:
+    def __init__(self, sets: list[Symmetric]) -> None:
+        self.sets = sets
+        self.slot = {id(s): k for k, s in enumerate(sets)}
+        self.record_plans: dict[type, Plan] = {}
+        self.record_occ: dict[type, list[int]] = {}
+        self._building: set[type] = set()
+
+    # number of occurrences of each set's members a value of this type can hold (0, 1, _MANY)
+    def occurrences(self, hint: Any) -> list[int]:
+        zero = [0] * len(self.sets)
+        origin = get_origin(hint)
+        if origin is Annotated:
+            base, *marks = get_args(hint)
+            out = self.occurrences(base)
+            for m in marks:
+                if isinstance(m, _Member) and id(m.sym) in self.slot:
+                    out = list(out)
+                    out[self.slot[id(m.sym)]] = 1
+                elif isinstance(m, _Index) and id(m.sym) in self.slot:
+                    inner = self.occurrences(get_args(base)[0]) if get_args(base) else zero
+                    out = [_MANY if x else 0 for x in inner]
+            return out
+        if origin in (Union, UnionType):
+            outs = [self.occurrences(a) for a in get_args(hint)]
+            return [max(col) for col in zip(*outs, strict=True)] if outs else zero
+        if origin in (tuple, frozenset, set, list):
+            args = [a for a in get_args(hint) if a is not Ellipsis]
+            if origin is tuple and len(get_args(hint)) >= 1 and get_args(hint)[-1] is not Ellipsis:
+                # a fixed-length tuple: its positions add up
+                outs = [self.occurrences(a) for a in args]
+                return [min(_MANY, sum(col)) for col in zip(*outs, strict=True)] if outs else zero
+            inner = self.occurrences(args[0]) if args else zero
+            return [_MANY if x else 0 for x in inner]
+        if isinstance(hint, type) and _is_namedtuple(hint):
+            return self._record_occurrences(hint)
+        return zero
+
+    def _record_occurrences(self, cls: type) -> list[int]:
+        if cls in self.record_occ:
+            return self.record_occ[cls]
+        if cls in self._building:  # a recursive type: be conservative
+            return [_MANY] * len(self.sets)
+        self._building.add(cls)
+        try:
+            hints = _hints(cls)
+            outs = [self.occurrences(hints.get(f, Any)) for f in cls._fields]
+            total = [min(_MANY, sum(col)) for col in zip(*outs, strict=True)] if outs else (
+                [0] * len(self.sets))
+        finally:
+            self._building.discard(cls)
+        self.record_occ[cls] = total
+        return total
+
+    def plan(self, hint: Any) -> Plan:
+        """The renaming function for values of type ``hint`` (None if nothing to rename)."""
+        origin = get_origin(hint)
+        if origin is Annotated:
+            base, *marks = get_args(hint)
+            for m in marks:
+                if isinstance(m, _Member) and id(m.sym) in self.slot:
+                    k = self.slot[id(m.sym)]
+
+                    def member(v: Any, r: list[Any], k: int = k) -> Any:
+                        ren = r[k]
+                        return ren[v] if type(v) is int and 0 <= v < len(ren) else v
+                    return member
+                if isinstance(m, _Index) and id(m.sym) in self.slot:
+                    k = self.slot[id(m.sym)]
+                    elem = self.plan(get_args(base)[0]) if get_args(base) else None
+                    return _indexed(k, elem)
+                if isinstance(m, _Sorted):
+                    inner = self.plan(base)
+                    if inner is None:
+                        return None
+                    return lambda v, r, inner=inner: _resort(inner(v, r))
+            return self.plan(base)
+        if origin in (Union, UnionType):
+            return self._union([a for a in get_args(hint) if a is not NoneType])
+        if origin is frozenset:
+            elem = self.plan(get_args(hint)[0]) if get_args(hint) else self.dynamic
+            if elem is None:
+                return None
+            return lambda v, r, elem=elem: frozenset([elem(x, r) for x in v])
+        if origin is tuple:
+            args = get_args(hint)
+            if len(args) == 2 and args[1] is Ellipsis:
+                elem = self.plan(args[0])
+                if elem is None:
+                    return None
+                return lambda v, r, elem=elem: tuple([elem(x, r) for x in v])
+            plans = [self.plan(a) for a in args]
+            if all(p is None for p in plans):
+                return None
+            return lambda v, r, plans=plans: tuple(
+                x if p is None else p(x, r) for p, x in zip(plans, v, strict=False))
+        if isinstance(hint, type) and _is_namedtuple(hint):
+            return self.record(hint)
+        if hint is Any or hint is tuple or hint is frozenset:
+            return self.dynamic
+        return None
+
+    def _union(self, members: list[Any]) -> Plan:
+        plans = [(a, self.plan(a)) for a in members]
+        plans = [(a, p) for a, p in plans if p is not None]
+        if not plans:
+            return None
+        if len(plans) == 1 and len(members) == 1:
+            only = plans[0][1]
+            return lambda v, r, only=only: None if v is None else only(v, r)
+        by_type: dict[type, Plan] = {}
+        rest: list[Plan] = []
+        for a, p in plans:
+            cls = get_origin(a) or a
+            if get_origin(a) is Annotated:
+                cls = get_origin(get_args(a)[0]) or get_args(a)[0]
+            if isinstance(cls, type):
+                by_type[cls] = p
+            else:
+                rest.append(p)
+
+        def union(v: Any, r: list[list[int]]) -> Any:
+            p = by_type.get(type(v))
+            if p is not None:
+                return p(v, r)
+            return v
+        return union
+
+    def record(self, cls: type) -> Plan:
+        if cls in self.record_plans:
+            return self.record_plans[cls]
+        if cls in self._building:
+            return self.dynamic
+        self._building.add(cls)
+        try:
+            hints = _hints(cls)
+            fields = [(i, self.plan(hints.get(f, Any))) for i, f in enumerate(cls._fields)]
+            fields = [(i, p) for i, p in fields if p is not None]
+        finally:
+            self._building.discard(cls)
+        if not fields:
+            plan: Plan = None
+        else:
+            new = tuple.__new__
+
+            def plan(v: Any, r: list[list[int]], fields=fields, cls=cls) -> Any:
+                items = list(v)
+                for i, p in fields:
+                    items[i] = p(items[i], r)
+                return new(cls, items)
+        self.record_plans[cls] = plan
+        return plan
+
+    def dynamic(self, v: Any, r: list[list[int]]) -> Any:
+        """Rename inside a value whose type the hints leave open (``Any``, bare tuple)."""
+        cls = type(v)
+        if cls is tuple:
+            return tuple([self.dynamic(x, r) for x in v])
+        if cls is frozenset:
+            return frozenset([self.dynamic(x, r) for x in v])
+        if _is_namedtuple(cls):
+            p = self.record(cls)
+            return v if p is None else p(v, r)
+        return v
+
+
+def _indexed(k: int, elem: Plan) -> Plan:
+    def indexed(v: Any, r: list[Any]) -> Any:
+        ren = r[k]
+        if type(ren) is not list:  # a signature probe, not a renaming
+            return ren.indexed(v, elem, r)
+        out = [None] * len(v)
+        if elem is None:
+            for i, x in enumerate(v):
+                out[ren[i]] = x
+        else:
+            for i, x in enumerate(v):
+                out[ren[i]] = elem(x, r)
+        return tuple(out)
+    return indexed
+
+
+class _Recorder:
+    """A probe 'renaming' that leaves ids alone and records which members a value mentions."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen: set[int] = set()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, v: int) -> int:
+        self.seen.add(v)
+        return v
+
+    def indexed(self, v: Any, elem: Plan, r: list[Any]) -> Any:
+        self.seen.update(range(min(len(v), self.n)))
+        if elem is not None:
+            for x in v:
+                elem(x, r)
+        return v
+
+
+class _SelfProbe:
+    """A probe for records that mention at most one member: marks it as 'self', remembers it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.who = -1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, v: int) -> int:
+        self.who = v
+        return -1
+
+    def indexed(self, v: Any, elem: Plan, r: list[Any]) -> Any:
+        raise AssertionError("a record holding an indexed tuple is relational")
+
+
+class _Marks:
+    """A probe 'renaming' that replaces each member by its mark (self, or another's colour)."""
+
+    def __init__(self, marks: list[int], fingerprint: Callable[[Any], int]) -> None:
+        self.marks = marks
+        self.fp = fingerprint
+
+    def __len__(self) -> int:
+        return len(self.marks)
+
+    def __getitem__(self, v: int) -> int:
+        return -self.marks[v]  # negative: a mark never equals a real id
+
+    def indexed(self, v: Any, elem: Plan, r: list[Any]) -> Any:
+        pairs = [(-self.marks[i] if i < len(self.marks) else i,
+                  x if elem is None else elem(x, r)) for i, x in enumerate(v)]
+        pairs.sort(key=self.fp)
+        return ("indexed", tuple(pairs))
+
+
+def _resort(v: Any) -> Any:
+    try:
+        return tuple(sorted(v))
+    except TypeError:  # a signature probe's marks may not compare with ids: keep an order
+        return tuple(sorted(v, key=repr))
+
+
+def _is_namedtuple(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return get_type_hints(cls, include_extras=True)
+    except Exception:
+        return dict(getattr(cls, "__annotations__", {}))
+
+
+# -- colours: what a state says about each member, invariant under renaming ---------------------
+
+
+class _Colourer:
+    """Where a state's fields mention the members of one symmetric set (slot ``k``)."""
+
+    def __init__(self, planner: _Planner, cls: type, k: int) -> None:
+        hints = _hints(cls)
+        # (field position, plan of the values at each member's position)
+        self.indexed: list[tuple[int, Plan]] = []
+        # (field position, is a container of records, plan of one record)
+        self.other: list[tuple[int, bool, Plan]] = []
+        self.relational = False  # can one record mention two members?
+        for i, f in enumerate(cls._fields):
+            hint = hints.get(f, Any)
+            occ = planner.occurrences(hint)[k]
+            base = _strip(hint)
+            if _index_of(hint) is planner.sets[k]:
+                elem = get_args(base)[0] if get_args(base) else Any
+                self.indexed.append((i, planner.plan(elem)))
+                if planner.occurrences(elem)[k]:
+                    self.relational = True
+            elif occ:
+                if get_origin(base) in (frozenset, tuple) and _is_homogeneous(base):
+                    elem = get_args(base)[0]
+                    self.other.append((i, True, planner.plan(elem)))
+                    if planner.occurrences(elem)[k] >= _MANY:
+                        self.relational = True
+                else:
+                    self.other.append((i, False, planner.plan(hint)))
+                    if occ >= _MANY:
+                        self.relational = True
+
+
+def _is_homogeneous(hint: Any) -> bool:
+    args = get_args(hint)
+    return get_origin(hint) is frozenset or (len(args) == 2 and args[1] is Ellipsis)
+
+
+def _strip(hint: Any) -> Any:
+    return get_args(hint)[0] if get_origin(hint) is Annotated else hint
+
+
+def _index_of(hint: Any) -> Symmetric | None:
+    if get_origin(hint) is Annotated:
+        for m in get_args(hint)[1:]:
+            if isinstance(m, _Index):
+                return m.sym
+    return None
+
+
+# -- the symmetry of one spec ------------------------------------------------------------------
+
+
+class Symmetry:
+    """Canonical fingerprints for one spec's states under its declared symmetric sets."""
+
+    def __init__(self, spec: Any, sets: list[Symmetric], state_type: type,
+                 fingerprint: Callable[[Any], int]) -> None:
+        self.spec_name = spec.name
+        self.sets = sets
+        self.sizes = []
+        for s in sets:
+            n = getattr(spec, s.size, None)
+            if not isinstance(n, int) or n < 0:
+                raise SpecError(f"spec {spec.name!r}: symmetric set {s.name} has size "
+                                f"{s.size!r}, which is not a number of members on the spec "
+                                f"({n!r})", spec=spec.name)
+            self.sizes.append(n)
+        self.state_type = state_type
+        self.fingerprint = fingerprint
+        self.planner = _Planner(sets)
+        plan = self.planner.record(state_type)
+        if plan is None:
+            names = ", ".join(s.name for s in sets)
+            raise SpecError(
+                f"spec {spec.name!r} declares symmetry over {names}, but its state type "
+                f"{state_type.__name__} never mentions a member (annotate fields with "
+                f"{sets[0].name}.Id or Annotated[tuple[...], {sets[0].name}.index])",
+                spec=spec.name)
+        self.permute_plan = plan
+        self.colourers = [_Colourer(self.planner, state_type, k) for k in range(len(sets))]
+        self.identity = [list(range(n)) for n in self.sizes]
+        custom = getattr(spec, "canonical", None)
+        self.custom = custom if callable(custom) else None
+
+    # -- the group --------------------------------------------------------------------------
+    def permute(self, state: Any, renamings: list[list[int]]) -> Any:
+        """``state`` with every member of set k renamed to ``renamings[k][member]``."""
+        return self.permute_plan(state, renamings)
+
+    def all_renamings(self) -> Iterable[list[list[int]]]:
+        """Every element of the group (the product of the sets' permutation groups)."""
+        per_set = [itertools.permutations(range(n)) for n in self.sizes]
+        for combo in itertools.product(*per_set):
+            yield [list(p) for p in combo]
+
+    def random_renaming(self, rng: random.Random) -> list[list[int]]:
+        out = []
+        for n in self.sizes:
+            p = list(range(n))
+            rng.shuffle(p)
+            out.append(p)
+        return out
+
+    # -- canonical form -----------------------------------------------------------------------
+    def canonical_fingerprint(self, state: Any) -> int:
+        """The fingerprint of the canonical member of ``state``'s orbit."""
+        if self.custom is not None:
+            return self.fingerprint(self.custom(state))
+        return self._canonical(state)[1]
+
+    def canonical(self, state: Any) -> Any:
+        """The canonical member of ``state``'s orbit (the least fingerprint among candidates)."""
+        if self.custom is not None:
+            return self.custom(state)
+        return self._canonical(state)[0]
+
+    def _canonical(self, state: Any) -> tuple[Any, int]:
+        choices = [self._candidates(state, k) for k in range(len(self.sets))]
+        fp = self.fingerprint
+        if all(len(c) == 1 for c in choices):
+            t = self.permute_plan(state, [c[0] for c in choices])
+            return t, fp(t)
+        best = None
+        best_fp = 0
+        for combo in itertools.product(*choices):
+            t = self.permute_plan(state, list(combo))
+            f = fp(t)
+            if best is None or f < best_fp:
+                best, best_fp = t, f
+        return best, best_fp
+
+    def _candidates(self, state: Any, k: int) -> list[list[int]]:
+        """Renamings of set k to try: colour order, every order within ties where needed."""
+        n = self.sizes[k]
+        colours = self._colours(state, k)
+        order = sorted(range(n), key=colours.__getitem__)
+        groups: list[list[int]] = []
+        for m in order:
+            if groups and colours[groups[-1][0]] == colours[m]:
+                groups[-1].append(m)
+            else:
+                groups.append([m])
+        tied = [g for g in groups if len(g) > 1]
+        if not tied or not self.colourers[k].relational:
+            return [_renaming(order, n)]
+        out = []
+        for arrangement in itertools.product(*[itertools.permutations(g) for g in groups]):
+            out.append(_renaming([m for g in arrangement for m in g], n))
+        return out
+
+    def _colours(self, state: Any, k: int) -> list[int]:
+        col = self.colourers[k]
+        if not col.relational:
+            return self._colours_local(state, k)
+        n = self.sizes[k]
+        fp = self.fingerprint
+        # First the cheap colours: each member's entries of the indexed fields that hold no
+        # member ids (its term, role, log, ...). Where they leave few ties, trying every order
+        # of the tied members is cheaper than refining with the relations between members.
+        plain = [i for i, plan in col.indexed if plan is None]
+        if plain:
+            cheap = [fp(tuple([state[i][m] for i in plain])) for m in range(n)]
+            if _tie_orders(cheap) <= CHEAP_TIE_ORDERS:
+                return cheap
+        # Round 0: every other member abstracted to one "other" mark; then refine with colours.
+        mentions = self._mentions(state, k)
+        colours = [0] * n
+        distinct = 1
+        for _round in range(n):
+            new = []
+            for m in range(n):
+                marks = [colours[j] + 2 if j != m else 1 for j in range(n)] if _round else (
+                    [1 if j == m else 2 for j in range(n)])
+                new.append(fp(self._signature(state, k, m, marks, mentions)))
+            d = len(set(new))
+            colours = new
+            if d in (distinct, n) or not col.relational:
+                break
+            distinct = d
+        return colours
+
+    def _blind(self, k: int) -> list[Any]:
+        """Probes for the other symmetric sets that see all their members alike, so that set
+        k's colours do not depend on how the other sets' members are numbered."""
+        return [_Marks([1] * n, self.fingerprint) if j != k else None
+                for j, n in enumerate(self.sizes)]
+
+    def _colours_local(self, state: Any, k: int) -> list[int]:
+        """Colours when no record mentions two members: one pass over the state suffices."""
+        col = self.colourers[k]
+        n = self.sizes[k]
+        fp = self.fingerprint
+        sigs: list[list[Any]] = [[] for _ in range(n)]
+        if col.indexed:
+            ren = self._blind(k)
+            ren[k] = _Marks([1] * n, fp)
+            for _i, plan in col.indexed:
+                row = state[_i]
+                for m in range(n):
+                    x = row[m]
+                    sigs[m].append(x if plan is None else plan(x, ren))
+        for i, many, plan in col.other:
+            value = state[i]
+            hits: list[list[int]] = [[] for _ in range(n)]
+            for e in (value if many else (value,)):
+                probe = _SelfProbe(n)
+                ren = self._blind(k)
+                ren[k] = probe
+                abstract = plan(e, ren)
+                if probe.who >= 0:
+                    hits[probe.who].append(fp(abstract))
+            for m in range(n):
+                h = hits[m]
+                h.sort()
+                sigs[m].append(tuple(h))
+        return [fp(tuple(x)) for x in sigs]
+
+    def _signature(self, state: Any, k: int, m: int, marks: list[int],
+                   mentions: list[list[tuple[Any, set[int]]]]) -> tuple:
+        """Everything ``state`` says about member m of set k, other members as their marks."""
+        col = self.colourers[k]
+        ren = self._blind(k)
+        ren[k] = _Marks(marks, self.fingerprint)
+        parts: list[Any] = []
+        for i, plan in col.indexed:
+            row = state[i]
+            x = row[m] if m < len(row) else None
+            parts.append(x if plan is None else plan(x, ren))
+        fp = self.fingerprint
+        for (_i, _many, plan), rows in zip(col.other, mentions, strict=True):
+            parts.append(tuple(sorted(fp(plan(e, ren)) for e, who in rows if m in who)))
+        return tuple(parts)
+
+    def _mentions(self, state: Any, k: int) -> list[list[tuple[Any, set[int]]]]:
+        """For each non-indexed field: its records (set elements, or the value itself) that
+        mention members of set k, with the members each mentions."""
+        out = []
+        for i, many, plan in self.colourers[k].other:
+            value = state[i]
+            rows = []
+            for e in (value if many else (value,)):
+                ren: list[Any] = [list(range(n)) for n in self.sizes]
+                rec = _Recorder(self.sizes[k])
+                ren[k] = rec
+                plan(e, ren)
+                if rec.seen:
+                    rows.append((e, rec.seen))
+            out.append(rows)
+        return out
+
+
+CHEAP_TIE_ORDERS = 6  # most tie orders tried before refining colours with relations
+
+
+def _tie_orders(colours: list[int]) -> int:
+    """How many orders of the members the ties among ``colours`` leave."""
+    counts: dict[int, int] = {}
+    for c in colours:
+        counts[c] = counts.get(c, 0) + 1
+    out = 1
+    for c in counts.values():
+        for x in range(2, c + 1):
+            out *= x
+    return out
+
+
+def _renaming(order: list[int], n: int) -> list[int]:
+    """The renaming that gives old member order[i] the new id i."""
+    out = [0] * n
+    for new_id, old in enumerate(order):
+        out[old] = new_id
+    return out
+
+
+def build_symmetry(spec: Any, init_states: list[Any],
+                   fingerprint: Callable[[Any], int]) -> Symmetry:
+    """The Symmetry a spec declares (``symmetric = (RM, ...)``), checked for use."""
+    declared = getattr(spec, "symmetric", ())
+    if isinstance(declared, Symmetric):
+        declared = (declared,)
+    if not declared:
+        raise UsageError(f"spec {spec.name!r} declares no symmetry: --symmetry needs "
+                         f"`symmetric = (SET, ...)` on the spec (see docs/symmetry.md)")
+    sets = []
+    for d in declared:
+        if not isinstance(d, Symmetric):
+            raise SpecError(f"spec {spec.name!r}: symmetric must list Symmetric sets, not "
+                            f"{d!r}", spec=spec.name)
+        sets.append(d)
+    types = {type(s) for s in init_states}
+    if len(types) != 1 or not _is_namedtuple(next(iter(types))):
+        raise SpecError(f"spec {spec.name!r}: symmetry needs states that are one NamedTuple "
+                        f"type (got {', '.join(t.__name__ for t in types)})", spec=spec.name)
+    return Symmetry(spec, sets, next(iter(types)), fingerprint)
+
+
+# -- the soundness guard -------------------------------------------------------------------------
+
+
+def guard(sym: Symmetry, spec: Any, states: Iterable[Any], *, seed: int = 0,
+          tries: int = 2) -> None:
+    """Refuse symmetry if a property or an action treats members differently on ``states``.
+
+    For each state and a few random renamings π: every invariant must give the same verdict on
+    s and π(s), and the successors of π(s) must fall in the same orbits as those of s. Raises
+    SpecError naming the property or action and the state.
+    """
+    if getattr(spec, "assume_symmetric", False):
+        return
+    rng = random.Random(seed)
+    canon = sym.canonical_fingerprint
+    for s in states:
+        for _ in range(tries):
+            ren = sym.random_renaming(rng)
+            if ren == sym.identity:
+                continue
+            t = sym.permute(s, ren)
+            for name, inv in spec.invariant_fns:
+                if bool(inv(s)) != bool(inv(t)):
+                    raise SpecError(_guard_message(sym, f"invariant {name!r}", s, t),
+                                    spec=spec.name)
+            mine = sorted(canon(u) for _label, u in spec.successors(s))
+            theirs = sorted(canon(u) for _label, u in spec.successors(t))
+            if mine != theirs:
+                raise SpecError(_guard_message(sym, "an action", s, t), spec=spec.name)
+
+
+def _guard_message(sym: Symmetry, what: str, s: Any, t: Any) -> str:
+    names = ", ".join(x.name for x in sym.sets)
+    return (f"spec {sym.spec_name!r}: symmetry over {names} is not sound: {what} treats "
+            f"members differently (it differs between a state and the same state with the "
+            f"members renamed). State: {s!r}; renamed: {t!r}. Check the spec for a property or "
+            f"action that names a particular member, or a field holding member ids that is not "
+            f"annotated; a spec that is sure may set assume_symmetric = True.")
+
+
+_ = typing  # typing is imported for get_type_hints' evaluation of string annotations
