@@ -73,13 +73,16 @@ Bag = _Sorted()
 class Symmetric:
     """A parameter-defined set of interchangeable ids ``0 .. n-1`` (``n`` = spec.<size>).
 
+    With ``members="attr"``, only the ids in ``spec.attr`` are interchangeable and the others
+    keep their identity (PBFT: the replicas that are never primary in the explored views).
     ``RM.Id`` annotates an int naming a member; ``Annotated[tuple[X, ...], RM.index]``
     annotates a tuple indexed by the members.
     """
 
-    def __init__(self, name: str, *, size: str) -> None:
+    def __init__(self, name: str, *, size: str, members: str | None = None) -> None:
         self.name = name
         self.size = size
+        self.members = members  # a spec attribute naming the interchangeable ids, if not all
         self.member = _Member(self)
         self.index = _Index(self)
         self.Id = Annotated[int, self.member]
@@ -369,25 +372,40 @@ class _Colourer:
         # (field position, is a container of records, plan of one record)
         self.other: list[tuple[int, bool, Plan]] = []
         self.relational = False  # can one record mention two members?
+        # Can a record that mentions a member also mention another symmetric set's members
+        # (or sit at a position indexed by another set)? Then members with equal colours may
+        # still differ through the other set, and every order of them must be tried.
+        self.mixed = False
+        others = [j for j in range(len(planner.sets)) if j != k]
+
+        def mentions_others(h: Any) -> bool:
+            occ_all = planner.occurrences(h)
+            return any(occ_all[j] for j in others)
+
         for i, f in enumerate(cls._fields):
             hint = hints.get(f, Any)
             occ = planner.occurrences(hint)[k]
             base = _strip(hint)
-            if _index_of(hint) is planner.sets[k]:
+            index = _index_of(hint)
+            if index is planner.sets[k]:
                 elem = get_args(base)[0] if get_args(base) else Any
                 self.indexed.append((i, planner.plan(elem)))
                 if planner.occurrences(elem)[k]:
                     self.relational = True
+                self.mixed |= mentions_others(elem)
             elif occ:
+                self.mixed |= index is not None
                 if get_origin(base) in (frozenset, tuple) and _is_homogeneous(base):
                     elem = get_args(base)[0]
                     self.other.append((i, True, planner.plan(elem)))
                     if planner.occurrences(elem)[k] >= _MANY:
                         self.relational = True
+                    self.mixed |= mentions_others(elem)
                 else:
                     self.other.append((i, False, planner.plan(hint)))
                     if occ >= _MANY:
                         self.relational = True
+                    self.mixed |= mentions_others(hint)
 
 
 def _is_homogeneous(hint: Any) -> bool:
@@ -417,7 +435,9 @@ class Symmetry:
                  fingerprint: Callable[[Any], int]) -> None:
         self.spec_name = spec.name
         self.sets = sets
-        self.sizes = []
+        self.sizes: list[int] = []
+        self.movable: list[list[int]] = []
+        self.base_marks: list[list[int]] = []
         for s in sets:
             n = getattr(spec, s.size, None)
             if not isinstance(n, int) or n < 0:
@@ -425,6 +445,15 @@ class Symmetry:
                                 f"{s.size!r}, which is not a number of members on the spec "
                                 f"({n!r})", spec=spec.name)
             self.sizes.append(n)
+            movable = list(range(n)) if s.members is None else getattr(spec, s.members, None)
+            if movable is None or not all(type(x) is int and 0 <= x < n for x in movable):
+                raise SpecError(f"spec {spec.name!r}: symmetric set {s.name}'s members "
+                                f"{s.members!r} must be ids in 0..{n - 1} (got {movable!r})",
+                                spec=spec.name)
+            self.movable.append(sorted(set(movable)))
+            # marks that tell members apart in colours: 1 for interchangeable ones, a
+            # distinct mark for each id that keeps its identity
+            self.base_marks.append([1 if j in movable else _FIXED + j for j in range(n)])
         self.state_type = state_type
         self.fingerprint = fingerprint
         self.planner = _Planner(sets)
@@ -449,17 +478,25 @@ class Symmetry:
 
     def all_renamings(self) -> Iterable[list[list[int]]]:
         """Every element of the group (the product of the sets' permutation groups)."""
-        per_set = [itertools.permutations(range(n)) for n in self.sizes]
+        per_set = [[self._placed(k, p) for p in itertools.permutations(self.movable[k])]
+                   for k in range(len(self.sets))]
         for combo in itertools.product(*per_set):
             yield [list(p) for p in combo]
 
     def random_renaming(self, rng: random.Random) -> list[list[int]]:
         out = []
-        for n in self.sizes:
-            p = list(range(n))
+        for k in range(len(self.sets)):
+            p = list(self.movable[k])
             rng.shuffle(p)
-            out.append(p)
+            out.append(self._placed(k, p))
         return out
+
+    def _placed(self, k: int, images: Iterable[int]) -> list[int]:
+        """The renaming of set k sending its i-th interchangeable id to images[i]."""
+        ren = list(range(self.sizes[k]))
+        for old, new in zip(self.movable[k], images, strict=True):
+            ren[old] = new
+        return ren
 
     # -- canonical form -----------------------------------------------------------------------
     def canonical_fingerprint(self, state: Any) -> int:
@@ -491,9 +528,9 @@ class Symmetry:
 
     def _candidates(self, state: Any, k: int) -> list[list[int]]:
         """Renamings of set k to try: colour order, every order within ties where needed."""
-        n = self.sizes[k]
+        movable = self.movable[k]
         colours = self._colours(state, k)
-        order = sorted(range(n), key=colours.__getitem__)
+        order = sorted(movable, key=colours.__getitem__)
         groups: list[list[int]] = []
         for m in order:
             if groups and colours[groups[-1][0]] == colours[m]:
@@ -501,12 +538,20 @@ class Symmetry:
             else:
                 groups.append([m])
         tied = [g for g in groups if len(g) > 1]
-        if not tied or not self.colourers[k].relational:
-            return [_renaming(order, n)]
+        col = self.colourers[k]
+        if not tied or not (col.relational or col.mixed):
+            return [self._renaming(k, order)]
         out = []
         for arrangement in itertools.product(*[itertools.permutations(g) for g in groups]):
-            out.append(_renaming([m for g in arrangement for m in g], n))
+            out.append(self._renaming(k, [m for g in arrangement for m in g]))
         return out
+
+    def _renaming(self, k: int, order: list[int]) -> list[int]:
+        """The renaming of set k giving old id order[i] the i-th interchangeable id."""
+        ren = list(range(self.sizes[k]))
+        for new, old in zip(self.movable[k], order, strict=True):
+            ren[old] = new
+        return ren
 
     def _colours(self, state: Any, k: int) -> list[int]:
         col = self.colourers[k]
@@ -520,17 +565,22 @@ class Symmetry:
         plain = [i for i, plan in col.indexed if plan is None]
         if plain:
             cheap = [fp(tuple([state[i][m] for i in plain])) for m in range(n)]
-            if _tie_orders(cheap) <= CHEAP_TIE_ORDERS:
+            if _tie_orders([cheap[m] for m in self.movable[k]]) <= CHEAP_TIE_ORDERS:
                 return cheap
         # Round 0: every other member abstracted to one "other" mark; then refine with colours.
         mentions = self._mentions(state, k)
         colours = [0] * n
         distinct = 1
+        base = self.base_marks[k]
         for _round in range(n):
             new = []
             for m in range(n):
-                marks = [colours[j] + 2 if j != m else 1 for j in range(n)] if _round else (
-                    [1 if j == m else 2 for j in range(n)])
+                if _round:
+                    marks = [1 if j == m else (colours[j] + 2 if base[j] == 1 else base[j])
+                             for j in range(n)]
+                else:
+                    marks = [1 if j == m else (2 if base[j] == 1 else base[j])
+                             for j in range(n)]
                 new.append(fp(self._signature(state, k, m, marks, mentions)))
             d = len(set(new))
             colours = new
@@ -542,8 +592,8 @@ class Symmetry:
     def _blind(self, k: int) -> list[Any]:
         """Probes for the other symmetric sets that see all their members alike, so that set
         k's colours do not depend on how the other sets' members are numbered."""
-        return [_Marks([1] * n, self.fingerprint) if j != k else None
-                for j, n in enumerate(self.sizes)]
+        return [_Marks(self.base_marks[j], self.fingerprint) if j != k else None
+                for j in range(len(self.sizes))]
 
     def _colours_local(self, state: Any, k: int) -> list[int]:
         """Colours when no record mentions two members: one pass over the state suffices."""
@@ -553,7 +603,7 @@ class Symmetry:
         sigs: list[list[Any]] = [[] for _ in range(n)]
         if col.indexed:
             ren = self._blind(k)
-            ren[k] = _Marks([1] * n, fp)
+            ren[k] = _Marks(self.base_marks[k], fp)
             for _i, plan in col.indexed:
                 row = state[_i]
                 for m in range(n):
@@ -624,12 +674,7 @@ def _tie_orders(colours: list[int]) -> int:
     return out
 
 
-def _renaming(order: list[int], n: int) -> list[int]:
-    """The renaming that gives old member order[i] the new id i."""
-    out = [0] * n
-    for new_id, old in enumerate(order):
-        out[old] = new_id
-    return out
+_FIXED = 1 << 40  # marks of ids that keep their identity start here (colours are 64-bit)
 
 
 def build_symmetry(spec: Any, init_states: list[Any],

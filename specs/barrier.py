@@ -25,9 +25,13 @@ coordinator).
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import Param, Spec, Symmetric, action, except_at, from_state, invariant
+
+# The processes are interchangeable (the coordinator only counts them): `--symmetry` explores
+# one state per orbit of their permutations.
+Process = Symmetric("Process", size="processes")
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -41,15 +45,17 @@ class Msg(NamedTuple):
     """ARRIVE from ``proc`` or RELEASE to ``proc``, for round ``round``."""
 
     kind: Kind
-    proc: int
+    proc: Process.Id
     round: int
 
 
 class State(NamedTuple):
     """The processes, the coordinator and the network."""
 
-    round: tuple[int, ...]  # round[p]: the round p is in (it has left every earlier round)
-    arrived: tuple[bool, ...]  # arrived[p]: p has arrived at its round and waits for release
+    # round[p]: the round p is in (it has left every earlier round)
+    round: Annotated[tuple[int, ...], Process.index]
+    # arrived[p]: p has arrived at its round and waits for release
+    arrived: Annotated[tuple[bool, ...], Process.index]
     coord_round: int  # the round the coordinator is counting arrivals for
     count: int  # arrivals the coordinator has counted
     msgs: frozenset[Msg]  # messages in flight
@@ -62,6 +68,7 @@ class Barrier(Spec):
 
     processes = Param(4, "number of processes", min=1, max=6)
     rounds = Param(3, "rounds of the barrier in a run", min=1)
+    symmetric = (Process,)
 
     def setup(self) -> None:
         self.P = range(self.processes)

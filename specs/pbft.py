@@ -46,9 +46,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from enum import IntEnum
 from itertools import combinations, product
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from protospec import Param, Spec, UsageError, action, except_at, invariant
+from protospec import Param, Spec, Symmetric, UsageError, action, except_at, invariant
+
+# The correct replicas that are primary of no explored view are interchangeable (a primary is
+# chosen by its id, v mod n, and the faulty ones are named): `--symmetry` explores one state per
+# orbit of their permutations.
+Replica = Symmetric("Replica", size="n", members="interchangeable")
 
 NULL = -1  # the null request a new primary puts in gaps of the log (executes as a no-op)
 
@@ -81,7 +86,7 @@ class Prepare(NamedTuple):
     view: int
     seq: int
     req: int
-    sender: int
+    sender: Replica.Id
 
 
 class Commit(NamedTuple):
@@ -91,7 +96,7 @@ class Commit(NamedTuple):
     view: int
     seq: int
     req: int
-    sender: int
+    sender: Replica.Id
 
 
 class ViewChange(NamedTuple):
@@ -100,7 +105,7 @@ class ViewChange(NamedTuple):
     type: MsgType
     view: int
     prepared: frozenset[tuple[int, int, int]]  # P: the (view, seq, req) that i has prepared
-    sender: int
+    sender: Replica.Id
 
 
 class NewView(NamedTuple):
@@ -120,8 +125,10 @@ Cert = tuple[int, int, int]  # a prepared certificate, named by its (view, seq, 
 
 
 class State(NamedTuple):
-    view: tuple[int, ...]  # view[i]: the view replica i is in (or moving to)
-    active: tuple[bool, ...]  # active[i]: i has entered view[i] (False while changing views)
+    # view[i]: the view replica i is in (or moving to)
+    view: Annotated[tuple[int, ...], Replica.index]
+    # active[i]: i has entered view[i] (False while changing views)
+    active: Annotated[tuple[bool, ...], Replica.index]
     issued: frozenset[int]  # the requests clients have issued (and signed)
     msgs: frozenset[Message]  # every message a correct replica has sent
 
@@ -137,6 +144,7 @@ class PBFT(Spec):
     seqs = Param(1, "number of sequence numbers: 1 means {1}", min=1, max=3)
     faulty = Param((0,), "the Byzantine replicas (at most f); replica v mod n leads view v",
                    type=tuple)
+    symmetric = (Replica,)
 
     def setup(self) -> None:
         self.configure(n=3 * self.f + 1, quorum=2 * self.f + 1)
@@ -158,6 +166,8 @@ class PBFT(Spec):
         self.Request = range(self.requests)
         self.RequestOrNull = range(NULL, self.requests)  # what a log entry may hold
         self.Quorum = [frozenset(q) for q in combinations(self.Replica, quorum)]
+        primaries = {self.primary(v) for v in self.View}
+        self.interchangeable = [i for i in self.Correct if i not in primaries]
 
     def primary(self, v: int) -> int:
         """The primary of view v (section 4.1: p = v mod |R|)."""

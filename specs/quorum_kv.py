@@ -31,11 +31,12 @@ list) is left out: with it, R + W > N no longer guarantees intersection, which D
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
 from protospec import (
     Param,
     Spec,
+    Symmetric,
     UsageError,
     action,
     action_property,
@@ -43,6 +44,11 @@ from protospec import (
     from_state,
     invariant,
 )
+
+# Replicas are interchangeable (any R or W of them form a quorum), and so are clients:
+# `--symmetry` explores one state per orbit of both.
+Replica = Symmetric("Replica", size="replicas")
+ClientId = Symmetric("Client", size="clients")
 
 # -- messages and state -----------------------------------------------------------------------
 
@@ -56,15 +62,15 @@ class Op(IntEnum):
 class Put(NamedTuple):
     """A request to replica ``replica`` to store ``version`` (from a put or a read repair)."""
 
-    replica: int
+    replica: Replica.Id
     version: int
 
 
 class Client(NamedTuple):
     op: Op  # the operation in progress
     version: int  # PUTTING: the version being written (0 otherwise)
-    acks: frozenset[int]  # PUTTING: the replicas that have stored it
-    replies: frozenset[tuple[int, int]]  # GETTING: (replica, version) replies so far
+    acks: frozenset[Replica.Id]  # PUTTING: the replicas that have stored it
+    replies: frozenset[tuple[Replica.Id, int]]  # GETTING: (replica, version) replies so far
     floor: int  # GETTING: newest acknowledged version when the get began (for the property)
     last_read: int  # the version this client's previous get returned
     last_write: int  # the version of this client's last acknowledged put
@@ -74,9 +80,10 @@ IDLE_CLIENT = Client(Op.IDLE, 0, frozenset(), frozenset(), 0, 0, 0)
 
 
 class State(NamedTuple):
-    store: tuple[int, ...]  # store[r]: the version replica r holds (0: the initial value)
+    # store[r]: the version replica r holds (0: the initial value)
+    store: Annotated[tuple[int, ...], Replica.index]
     puts: frozenset[Put]  # put requests in flight to replicas
-    clients: tuple[Client, ...]  # each client's session
+    clients: Annotated[tuple[Client, ...], ClientId.index]  # each client's session
     next_version: int  # the version the next put will write
     latest_acked: int  # the newest version whose put has been acknowledged
 
@@ -91,6 +98,7 @@ class QuorumKV(Spec):
     w = Param(2, "W: acknowledgements a put waits for", min=1, max=5)
     clients = Param(2, "clients (sessions), each doing one get or put at a time", min=1, max=3)
     writes = Param(1, "number of puts in total (versions 1..writes)", min=1, max=4)
+    symmetric = (Replica, ClientId)
 
     def setup(self) -> None:
         if self.r > self.replicas or self.w > self.replicas:

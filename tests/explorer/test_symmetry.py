@@ -77,6 +77,7 @@ def test_reduced_2pc_count_is_the_number_of_orbits(rms):
     ("raft", {"servers": 2, "max_term": 2}),
     ("paxos", {"ballots": 2}),
     ("multi_paxos", {"slots": 1, "commands": 2}),
+    ("pbft", {"views": 1}),
 ])
 def test_reduced_count_is_the_number_of_orbits(name, params):
     spec = load_spec(name)(**params)
