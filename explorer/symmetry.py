@@ -169,7 +169,7 @@ class _Planner:
                 if isinstance(m, _Index) and id(m.sym) in self.slot:
                     k = self.slot[id(m.sym)]
                     elem = self.plan(get_args(base)[0]) if get_args(base) else None
-                    return _indexed(k, elem)
+                    return _indexed(k, len(self.sets), elem)
                 if isinstance(m, _Sorted):
                     inner = self.plan(base)
                     if inner is None:
@@ -265,19 +265,17 @@ class _Planner:
         return v
 
 
-def _indexed(k: int, elem: Plan) -> Plan:
+def _indexed(k: int, n_sets: int, elem: Plan) -> Plan:
+    # r holds the renamings of the n_sets sets, then their inverses: position j of the result
+    # is position inverse[j] of the original.
     def indexed(v: Any, r: list[Any]) -> Any:
         ren = r[k]
         if type(ren) is not list:  # a signature probe, not a renaming
             return ren.indexed(v, elem, r)
-        out = [None] * len(v)
+        inv = r[k + n_sets]
         if elem is None:
-            for i, x in enumerate(v):
-                out[ren[i]] = x
-        else:
-            for i, x in enumerate(v):
-                out[ren[i]] = elem(x, r)
-        return tuple(out)
+            return tuple([v[i] for i in inv])
+        return tuple([elem(v[i], r) for i in inv])
     return indexed
 
 
@@ -372,6 +370,10 @@ class _Colourer:
         # (field position, is a container of records, plan of one record)
         self.other: list[tuple[int, bool, Plan]] = []
         self.relational = False  # can one record mention two members?
+        # Whether every indexed field's values sort in a total order (ints, enums, tuples of
+        # them): then colours are those values themselves, and a state whose members are already
+        # in colour order needs no renaming at all.
+        self.natural = True
         # Can a record that mentions a member also mention another symmetric set's members
         # (or sit at a position indexed by another set)? Then members with equal colours may
         # still differ through the other set, and every order of them must be tried.
@@ -390,6 +392,7 @@ class _Colourer:
             if index is planner.sets[k]:
                 elem = get_args(base)[0] if get_args(base) else Any
                 self.indexed.append((i, planner.plan(elem)))
+                self.natural &= _orderable(elem)
                 if planner.occurrences(elem)[k]:
                     self.relational = True
                 self.mixed |= mentions_others(elem)
@@ -406,6 +409,28 @@ class _Colourer:
                     if occ >= _MANY:
                         self.relational = True
                     self.mixed |= mentions_others(hint)
+
+
+def _orderable(hint: Any, depth: int = 0) -> bool:
+    """Whether values of type ``hint`` are totally ordered by ``<`` (never a partial order such
+    as frozensets' subset order, never a TypeError)."""
+    if depth > 8:
+        return False
+    hint = _strip(hint)
+    if hint in (int, bool, str, bytes):
+        return True
+    if isinstance(hint, type):
+        import enum
+
+        if issubclass(hint, enum.IntEnum):
+            return True
+        if _is_namedtuple(hint):
+            hints = _hints(hint)
+            return all(_orderable(hints.get(f, Any), depth + 1) for f in hint._fields)
+        return False
+    if get_origin(hint) is tuple:
+        return all(_orderable(a, depth + 1) for a in get_args(hint) if a is not Ellipsis)
+    return False
 
 
 def _is_homogeneous(hint: Any) -> bool:
@@ -474,7 +499,7 @@ class Symmetry:
     # -- the group --------------------------------------------------------------------------
     def permute(self, state: Any, renamings: list[list[int]]) -> Any:
         """``state`` with every member of set k renamed to ``renamings[k][member]``."""
-        return self.permute_plan(state, renamings)
+        return self.permute_plan(state, _with_inverses(renamings))
 
     def all_renamings(self) -> Iterable[list[list[int]]]:
         """Every element of the group (the product of the sets' permutation groups)."""
@@ -515,12 +540,15 @@ class Symmetry:
         choices = [self._candidates(state, k) for k in range(len(self.sets))]
         fp = self.fingerprint
         if all(len(c) == 1 for c in choices):
-            t = self.permute_plan(state, [c[0] for c in choices])
+            combo = [c[0] for c in choices]
+            if combo == self.identity:  # already in canonical order
+                return state, fp(state)
+            t = self.permute_plan(state, _with_inverses(combo))
             return t, fp(t)
         best = None
         best_fp = 0
         for combo in itertools.product(*choices):
-            t = self.permute_plan(state, list(combo))
+            t = self.permute_plan(state, _with_inverses(list(combo)))
             f = fp(t)
             if best is None or f < best_fp:
                 best, best_fp = t, f
@@ -564,7 +592,10 @@ class Symmetry:
         # of the tied members is cheaper than refining with the relations between members.
         plain = [i for i, plan in col.indexed if plan is None]
         if plain:
-            cheap = [fp(tuple([state[i][m] for i in plain])) for m in range(n)]
+            if col.natural:
+                cheap = [tuple([state[i][m] for i in plain]) for m in range(n)]
+            else:
+                cheap = [fp(tuple([state[i][m] for i in plain])) for m in range(n)]
             if _tie_orders([cheap[m] for m in self.movable[k]]) <= CHEAP_TIE_ORDERS:
                 return cheap
         # Round 0: every other member abstracted to one "other" mark; then refine with colours.
@@ -623,6 +654,8 @@ class Symmetry:
                 h = hits[m]
                 h.sort()
                 sigs[m].append(tuple(h))
+        if col.natural:
+            return [tuple(x) for x in sigs]
         return [fp(tuple(x)) for x in sigs]
 
     def _signature(self, state: Any, k: int, m: int, marks: list[int],
@@ -649,7 +682,7 @@ class Symmetry:
             value = state[i]
             rows = []
             for e in (value if many else (value,)):
-                ren: list[Any] = [list(range(n)) for n in self.sizes]
+                ren = self._blind(k)
                 rec = _Recorder(self.sizes[k])
                 ren[k] = rec
                 plan(e, ren)
@@ -671,6 +704,16 @@ def _tie_orders(colours: list[int]) -> int:
     for c in counts.values():
         for x in range(2, c + 1):
             out *= x
+    return out
+
+
+def _with_inverses(renamings: list[list[int]]) -> list[list[int]]:
+    out = list(renamings)
+    for ren in renamings:
+        inv = [0] * len(ren)
+        for old, new in enumerate(ren):
+            inv[new] = old
+        out.append(inv)
     return out
 
 

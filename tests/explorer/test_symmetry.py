@@ -147,7 +147,7 @@ class FavouriteProcess(Spec):
 
 
 def test_symmetry_is_refused_when_an_invariant_names_a_particular_process():
-    with pytest.raises(SpecError, match="not sound.*zero_goes_first"):
+    with pytest.raises(SpecError, match=r"not sound.*zero_goes_first"):
         check(FavouriteProcess(), symmetry=True)
 
 
