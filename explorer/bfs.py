@@ -533,6 +533,8 @@ class _BFS:
                             stop = self.between_batches(frontier, chunk[k + 1:],
                                                         next_frontier, level_start + pos)
                         if stop:
+                            self.stats.queued = n_frontier - pos + len(next_frontier)
+                        if stop:
                             break
                 if stop:
                     break
@@ -643,7 +645,8 @@ class _BFS:
         reason = None
         if control.stop_requested:
             reason = "interrupted"
-        elif control.time_limit_s is not None and self.elapsed() >= control.time_limit_s:
+        elif (control.time_limit_s is not None
+              and time.perf_counter() - self.started >= control.time_limit_s):
             reason = "time_limit"
         if reason is not None:
             self.stats.complete = False

@@ -123,6 +123,7 @@ class Stats:
     store_bytes_per_state: float = 0.0  # the state store's arrays (0 if spilled to disk)
     edges: int = 0  # steps in the edge log (when the search recorded one)
     spilled: bool = False  # the store and waiting states moved to disk (--memory)
+    queued: int = 0  # states waiting to be expanded when the search stopped
 
     @property
     def incomplete_reason(self) -> str | None:
@@ -152,6 +153,7 @@ class Stats:
             "store_bytes_per_state": round(self.store_bytes_per_state, 1),
             "edges": self.edges,
             "spilled": self.spilled,
+            "queued": self.queued,
         }
 
 
