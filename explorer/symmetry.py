@@ -773,6 +773,33 @@ def guard(sym: Symmetry, spec: Any, states: Iterable[Any], *, seed: int = 0,
                 raise SpecError(_guard_message(sym, "an action", s, t), spec=spec.name)
 
 
+GUARD_STATES = 300  # states, breadth-first from the initial ones, on which the guard looks
+
+
+def guard_first_states(sym: Symmetry, spec: Any, limit: int = GUARD_STATES) -> None:
+    """Run :func:`guard` on the first ``limit`` states reachable breadth-first (a sample taken
+    before the search, so that an unsound declaration stops the run before it reports)."""
+    constraint = spec.constraint
+    sample: list[Any] = []
+    seen: set[int] = set()
+    level = list(spec.init())
+    while level and len(sample) < limit:
+        nxt = []
+        for s in level:
+            f = sym.fingerprint(s)
+            if f in seen:
+                continue
+            seen.add(f)
+            sample.append(s)
+            if len(sample) >= limit:
+                break
+            for _label, t in spec.successors(s):
+                if constraint is None or constraint(t):
+                    nxt.append(t)
+        level = nxt
+    guard(sym, spec, sample)
+
+
 def _guard_message(sym: Symmetry, what: str, s: Any, t: Any) -> str:
     names = ", ".join(x.name for x in sym.sets)
     return (f"spec {sym.spec_name!r}: symmetry over {names} is not sound: {what} treats "
