@@ -162,3 +162,28 @@ def test_cli_reports_the_orbit_count_and_the_reduction(capsys):
     out = capsys.readouterr().out
     assert "80 distinct states" in out
     assert "Symmetry reduction over RM" in out
+
+
+@pytest.mark.parametrize(("name", "variant"), [
+    ("paxos", "accept_below_promise"),
+    ("paxos", "non_intersecting_quorums"),
+    ("paxos", "proposer_ignores_1b"),
+    ("multi_paxos", "leader_skips_reproposal"),
+    ("barrier", "late_counter_reset"),
+    ("quorum_kv", "no_session_token"),
+    ("quorum_kv", "r_plus_w_le_n"),
+    ("quorum_kv", "unversioned_store"),
+    ("pbft", "quorum_2f"),
+    ("raft", "forget_vote_on_restart"),
+])
+def test_variant_is_caught_under_symmetry_with_a_trace_as_short_as_without(name, variant):
+    cls = load_spec(name).with_variant(variant)
+    target = frozenset({cls.variant_info.breaks})
+    plain = check(cls(), until=target)
+    reduced = check(cls(), until=target, symmetry=True)
+    assert reduced.stats.distinct_states < plain.stats.distinct_states
+    broken = [v for v in reduced.violations if v.property == cls.variant_info.breaks]
+    expected = [v for v in plain.violations if v.property == cls.variant_info.breaks]
+    assert broken and expected
+    assert len(broken[0].trace) == len(expected[0].trace)
+    assert_replays(cls(), broken[0].trace)
