@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
+import numpy as np
+
 from .errors import SpecError, UsageError
 
 __all__ = ["Bag", "Symmetric", "Symmetry", "build_symmetry"]
@@ -495,7 +497,8 @@ class Symmetry:
         self.identity = [list(range(n)) for n in self.sizes]
         custom = getattr(spec, "canonical", None)
         self.custom = custom if callable(custom) else None
-        self._cache: dict[int, int] = {}
+        self._cache_keys = np.zeros(CACHE_SLOTS, dtype=np.int64)
+        self._cache_values = np.zeros(CACHE_SLOTS, dtype=np.int64)
 
     # -- the group --------------------------------------------------------------------------
     def permute(self, state: Any, renamings: list[list[int]]) -> Any:
@@ -533,16 +536,16 @@ class Symmetry:
         canonical form. The memory is bounded (``CACHE_ENTRIES``) and starts afresh when full.
         """
         raw = self.fingerprint(state)
-        cached = self._cache.get(raw)
-        if cached is not None:
-            return cached
+        slot = raw & CACHE_MASK
+        keys = self._cache_keys
+        if keys[slot] == raw and raw:
+            return int(self._cache_values[slot])
         if self.custom is not None:
             out = self.fingerprint(self.custom(state))
         else:
             out = self._canonical(state)[1]
-        if len(self._cache) >= CACHE_ENTRIES:
-            self._cache.clear()
-        self._cache[raw] = out
+        keys[slot] = raw
+        self._cache_values[slot] = out
         return out
 
     def canonical(self, state: Any) -> Any:
@@ -707,7 +710,8 @@ class Symmetry:
         return out
 
 
-CACHE_ENTRIES = 1 << 20  # canonical fingerprints remembered by raw fingerprint (~100 MB)
+CACHE_SLOTS = 1 << 22  # canonical fingerprints remembered by raw fingerprint
+CACHE_MASK = CACHE_SLOTS - 1
 CHEAP_TIE_ORDERS = 6  # most tie orders tried before refining colours with relations
 
 
