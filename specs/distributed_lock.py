@@ -31,9 +31,13 @@ the lock early, lock-server failover (a replicated lock server) and clock drift.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import Param, Spec, Symmetric, action, except_at, from_state, invariant
+
+# Clients are interchangeable (the lock server grants to whichever asks): `--symmetry` explores
+# one state per orbit of their permutations.
+ClientId = Symmetric("Client", size="clients")
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -50,18 +54,20 @@ class Client(IntEnum):
 class WriteRequest(NamedTuple):
     """A write on its way to the storage, carrying the writer's fencing token."""
 
-    client: int
+    client: ClientId.Id
     token: int
 
 
 class State(NamedTuple):
     """The lock server, the clients, the network and the storage."""
 
-    holder: int  # the client the lock server last granted the lease to (NONE at first)
+    holder: ClientId.Id  # the client the lock server last granted the lease to (NONE at first)
     grants: int  # leases granted so far; the last grant's fencing token is this number
     lease_left: int  # ticks until the current lease expires (0: expired, the lock is free)
-    client: tuple[Client, ...]  # client[c]: what client c believes and is doing
-    token: tuple[int, ...]  # token[c]: the fencing token of c's lease (NO_TOKEN if IDLE)
+    # client[c]: what client c believes and is doing
+    client: Annotated[tuple[Client, ...], ClientId.index]
+    # token[c]: the fencing token of c's lease (NO_TOKEN if IDLE)
+    token: Annotated[tuple[int, ...], ClientId.index]
     msgs: frozenset[WriteRequest]  # writes in flight to the storage
     max_token: int  # the largest token the storage has accepted a write with (its fence)
     written: tuple[int, ...]  # the resource: the tokens of the accepted writes, in order
@@ -73,6 +79,7 @@ class DistributedLock(Spec):
     name = "distributed_lock"
 
     clients = Param(3, "number of clients", min=1, max=5)
+    symmetric = (ClientId,)
     lease_ticks = Param(2, "ticks a lease lasts", min=1)
     max_grants = Param(4, "leases the lock server grants in a run (bounds the tokens)", min=1)
 

@@ -78,6 +78,9 @@ def test_reduced_2pc_count_is_the_number_of_orbits(rms):
     ("paxos", {"ballots": 2}),
     ("multi_paxos", {"slots": 1, "commands": 2}),
     ("pbft", {"views": 1}),
+    ("distributed_lock", {"clients": 2}),
+    ("barrier", {"processes": 3, "rounds": 2}),
+    ("quorum_kv", {"clients": 1}),
 ])
 def test_reduced_count_is_the_number_of_orbits(name, params):
     spec = load_spec(name)(**params)
@@ -175,6 +178,7 @@ def test_cli_reports_the_orbit_count_and_the_reduction(capsys):
     ("quorum_kv", "unversioned_store"),
     ("pbft", "quorum_2f"),
     ("raft", "forget_vote_on_restart"),
+    ("distributed_lock", "no_fencing"),
 ])
 def test_variant_is_caught_under_symmetry_with_a_trace_as_short_as_without(name, variant):
     cls = load_spec(name).with_variant(variant)
