@@ -17,7 +17,7 @@ from ..render.text import format_trace
 from ..spec import Spec
 
 __all__ = ["Progress", "add_spec_arguments", "confirm_overwrite", "err_console", "instantiate",
-           "out_console", "print_json", "print_spec_error"]
+           "out_console", "print_json", "print_spec_error", "write_output"]
 
 
 def out_console() -> Console:
@@ -76,19 +76,63 @@ def instantiate(args: argparse.Namespace) -> Spec:
                         f"{exc}", spec=cls.name, cause=exc) from exc
 
 
-def confirm_overwrite(path: str | Path, force: bool) -> Path:
-    """Refuse to overwrite an existing file the user wrote unless told to (or asked and agreed)."""
+def confirm_overwrite(path: str | Path, force: bool, option: str = "") -> Path:
+    """Check, before any search starts, that ``path`` can be written; return it as a Path.
+
+    Refused (UsageError, exit 2, naming the option and the path): a directory, a path under a
+    missing folder or under something that is not a folder, something that is not a regular
+    file (a device, a pipe), a place where a file cannot be created (no permission, a
+    read-only or virtual file system such as /proc), and an existing file unless ``force``
+    (or the user agrees at a terminal prompt). The probe creates the file and removes it
+    again, so nothing the user wrote is touched.
+    """
     p = Path(path)
-    if p.exists() and not force:
-        if sys.stdin.isatty() and sys.stderr.isatty():
-            answer = input(f"{p} exists. Overwrite it? [y/N] ").strip().lower()
-            if answer in ("y", "yes"):
-                return p
-        raise UsageError(f"{str(p)!r} already exists; not overwriting it (pass --force to "
-                         f"replace it)")
-    if p.parent and not p.parent.exists():
-        raise UsageError(f"cannot write {str(p)!r}: folder {str(p.parent)!r} does not exist")
+    what = f"{option} {str(p)!r}" if option else repr(str(p))
+    if str(path) == "":
+        raise UsageError(f"{option or 'output path'}: the file name is empty")
+    if p.is_dir():
+        raise UsageError(f"cannot write {what}: it is a folder; name a file (for example "
+                         f"{str(p / 'out')!r} with the right extension)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise UsageError(f"cannot write {what}: folder {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {what}: {str(parent)!r} is not a folder")
+    if p.exists():
+        if not p.is_file():
+            raise UsageError(f"cannot write {what}: it exists and is not a regular file")
+        if not force:
+            if sys.stdin.isatty() and sys.stderr.isatty():
+                answer = input(f"{p} exists. Overwrite it? [y/N] ").strip().lower()
+                if answer in ("y", "yes"):
+                    return _probe_writable(p, what, existing=True)
+            raise UsageError(f"{what} already exists; not overwriting it (pass --force to "
+                             f"replace it)")
+        return _probe_writable(p, what, existing=True)
+    return _probe_writable(p, what, existing=False)
+
+
+def _probe_writable(p: Path, what: str, existing: bool) -> Path:
+    try:
+        if existing:
+            with open(p, "a"):  # opening to append, writing nothing, changes nothing
+                pass
+        else:
+            with open(p, "x"):
+                pass
+            p.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write {what}: {exc.strerror or exc}") from None
     return p
+
+
+def write_output(path: str | Path, text: str, what: str = "output") -> None:
+    """Write a text output file; a failure (disk full, ...) is a clear error, not a traceback."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the {what} to {str(path)!r}: "
+                         f"{exc.strerror or exc}") from None
 
 
 def print_spec_error(exc: SpecError) -> None:

@@ -79,6 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             err_console().print(f"protospec: error: {exc}", markup=False, highlight=False)
         return EXIT_ERROR
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal_error(exc, args.command, debug)
+        # A file the user named cannot be read or written (disk full, permissions, ...):
+        # their environment, not a bug.
+        if debug:
+            traceback.print_exc()
+        err_console().print(f"protospec: error: {exc.filename}: {exc.strerror or exc}",
+                            markup=False, highlight=False)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         # A command that handles interrupts itself (check) reports its partial result and
         # returns 3; one that does not is, by definition, incomplete.
@@ -91,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 f"during `protospec {args.command}` (a spec must not exit the "
                                 f"process)", markup=False, highlight=False)
         return EXIT_ERROR
-    except BaseException as exc:  # noqa: BLE001 - the guard of the exit-code contract
+    except BaseException as exc:  # the guard of the exit-code contract
         if isinstance(exc, GeneratorExit):
             raise
         return _internal_error(exc, args.command, debug)

@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
                          f"{', '.join(target.bugs())})")
     if args.variant is not None:
         target.spec_cls.with_variant(args.variant)  # a UsageError naming the known variants
-    trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
+    trace_path = (confirm_overwrite(args.trace_out, args.force, "--trace-out")
+                  if args.trace_out else None)
     if args.logs:
         return _check_logs(target, args, trace_path)
     return _check_simulated(target, args, trace_path)

@@ -28,7 +28,14 @@ from ...render.stategraph import StateGraph, state_graph_dot
 from ...render.text import format_params
 from ...result import CheckResult, Trace
 from ...spec import Spec
-from ..common import add_spec_arguments, confirm_overwrite, err_console, instantiate, out_console
+from ..common import (
+    add_spec_arguments,
+    confirm_overwrite,
+    err_console,
+    instantiate,
+    out_console,
+    write_output,
+)
 
 __all__ = ["add_render_arguments", "check_render_targets", "explore_graph", "register", "run",
            "write_result_charts", "write_trace_charts"]
@@ -133,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_states < 1:
         raise UsageError(f"--max-states must be a positive number, got {args.max_states}")
     _check_format(args.output, "-o")
-    out = confirm_overwrite(args.output, args.force)
+    out = confirm_overwrite(args.output, args.force, "-o")
     spec = instantiate(args)
     graph = explore_graph(spec, args.max_states)
     title = spec.name + (f" ({format_params(spec.param_values)})" if spec.param_values else "")
@@ -178,11 +185,11 @@ def check_render_targets(args: argparse.Namespace) -> None:
     """Before a run: refuse unknown formats and existing files (without --force)."""
     if getattr(args, "render", None):
         _check_format(args.render, "--render")
-        confirm_overwrite(args.render, args.force)
+        confirm_overwrite(args.render, args.force, "--render")
     if getattr(args, "html", None):
         if Path(args.html).suffix.lower() not in (".html", ".htm"):
             raise UsageError(f"--html {args.html}: the report is HTML; name it FILE.html")
-        confirm_overwrite(args.html, args.force)
+        confirm_overwrite(args.html, args.force, "--html")
 
 
 def _write_picture(source: str, path: Path, force: bool) -> Path | None:
@@ -197,7 +204,7 @@ def _write_picture(source: str, path: Path, force: bool) -> Path | None:
             note.print(f"protospec: {fallback} exists, so the DOT source was not written "
                        f"either (pass --force to replace it)", markup=False, highlight=False)
             return None
-        fallback.write_text(source, encoding="utf-8")
+        write_output(fallback, source, "DOT source")
         note.print(f"protospec: wrote the DOT source to {fallback} instead; "
                    f"`dot -T{path.suffix[1:]} {fallback} -o {path}` draws it once Graphviz "
                    f"is installed", markup=False, highlight=False)
@@ -242,7 +249,7 @@ def write_result_charts(result: CheckResult, args: argparse.Namespace) -> None:
         if result.violations and not dot_available():
             note.print(f"protospec: the report has no chart: {DotMissing()}", markup=False,
                        highlight=False)
-        Path(html).write_text(result_html(result), encoding="utf-8")
+        write_output(html, result_html(result), "HTML report")
         note.print(f"HTML report written to {html}", markup=False, highlight=False)
 
 
@@ -265,6 +272,6 @@ def write_trace_charts(trace: Trace, meta: dict[str, Any], args: argparse.Namesp
         if not dot_available():
             note.print(f"protospec: the report has no chart: {DotMissing()}", markup=False,
                        highlight=False)
-        Path(args.html).write_text(trace_html(trace, violation=violation, kind=kind, doc=doc),
-                                   encoding="utf-8")
+        write_output(args.html, trace_html(trace, violation=violation, kind=kind, doc=doc),
+                     "HTML report")
         note.print(f"HTML report written to {args.html}", markup=False, highlight=False)

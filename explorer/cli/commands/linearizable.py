@@ -31,7 +31,7 @@ from ...history import (
 from ...history.model import MODELS
 from ...history.render import Picture, render_html, render_svg, render_text
 from ...history.weaker import GUARANTEES, ConsistencyResult, check_sequential, check_sessions
-from ..common import Progress, confirm_overwrite, out_console, print_json
+from ..common import Progress, confirm_overwrite, out_console, print_json, write_output
 
 CONSISTENCY = ("linearizable", "sequential", "session", *GUARANTEES)
 EXIT = {Verdict.VALID: 0, Verdict.INVALID: 1, Verdict.UNKNOWN: 3}
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.render:
         if Path(args.render).suffix.lower() not in (".svg", ".html", ".htm"):
             raise UsageError(f"--render {args.render}: give a file ending in .svg or .html")
-        render_path = confirm_overwrite(args.render, args.force)
+        render_path = confirm_overwrite(args.render, args.force, "--render")
     initial = None
     if args.initial is not None:
         try:
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if render_path is not None and picture is not None:
         text = (render_svg(picture) if render_path.suffix.lower() == ".svg"
                 else render_html(picture))
-        render_path.write_text(text, encoding="utf-8")
+        write_output(render_path, text, "picture")
     if args.json:
         print_json(_json(args, history, result, window, render_path if picture else None))
     else:
