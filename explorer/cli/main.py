@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
+    for command in sub.choices.values():  # every command's --help states the contract
+        command.epilog = f"{command.epilog} {EXIT_CODES_HELP}" if command.epilog \
+            else EXIT_CODES_HELP
     return parser
 
 

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Explore every reachable state of SPEC breadth-first, checking every "
                     "invariant on every state and every action property on every step. "
                     "Exit 0 if no property is violated, 1 if one is (with the shortest "
-                    "counterexample), 2 on a usage or spec error.")
+                    "counterexample), 2 on bad input or a spec error, 3 if the search was "
+                    "incomplete, 4 on an internal error.")
     add_spec_arguments(p)
     add_run_arguments(p)
     p.add_argument("--max-depth", type=int, metavar="N",
