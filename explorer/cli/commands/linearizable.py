@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ...errors import UsageError
+from ...errors import TraceFormatError, UsageError
 from ...history import (
     INFINITY,
     UNKNOWN,
     History,
+    HistoryTimeout,
     LinearizabilityResult,
     Model,
     Operation,
@@ -79,8 +82,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError(f"--timeout must be positive, not {args.timeout}")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}")
+    if getattr(args, "shrink_timeout", None) is not None and not (
+            math.isfinite(args.shrink_timeout) and args.shrink_timeout >= 0):
+        raise UsageError(f"--shrink-timeout must be a number of seconds, not "
+                         f"{args.shrink_timeout}")
+    started = time.monotonic()
+    deadline = None if args.timeout is None else started + args.timeout
     render_path = None
     if args.render:
         if Path(args.render).suffix.lower() not in (".svg", ".html", ".htm"):
@@ -93,7 +102,27 @@ def run(args: argparse.Namespace) -> int:
         except json.JSONDecodeError as e:
             raise UsageError(f"--initial {args.initial!r} is not JSON: {e.msg}") from None
     model = get_model(args.model, initial)
-    history = load_history(args.history, fmt=args.format)
+    try:
+        history = load_history(args.history, fmt=args.format, deadline=deadline)
+    except HistoryTimeout as exc:
+        msg = f"UNKNOWN: gave up after --timeout {args.timeout:g} s while reading: {exc}"
+        if args.json:
+            print_json({"history": args.history, "verdict": "unknown", "reason": msg})
+        else:
+            out_console().print(msg, markup=False, highlight=False)
+        return EXIT[Verdict.UNKNOWN]
+    try:
+        return _check(args, history, model, render_path, deadline)
+    except TraceFormatError as exc:
+        # The model could not read an operation: say which file it is in.
+        if str(exc).startswith(history.source):
+            raise
+        raise TraceFormatError(f"{history.source}, {exc}") from None
+
+
+def _check(args: argparse.Namespace, history: History, model: Model, render_path: Path | None,
+           deadline: float | None) -> int:
+    timeout = None if deadline is None else max(1e-3, deadline - time.monotonic())
     progress = Progress(f"{args.consistency} {Path(args.history).name}", enabled=args.progress)
 
     def tick(done: int, total: int) -> None:
@@ -102,13 +131,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.consistency == "linearizable":
             result: LinearizabilityResult | ConsistencyResult = check_linearizable(
-                history, model, timeout=args.timeout, progress=tick)
+                history, model, timeout=timeout, progress=tick)
             window = None
             if result.verdict is Verdict.INVALID and args.shrink:
                 progress.update("shrinking the violation")
                 window = minimal_window(result, timeout=args.shrink_timeout)
         elif args.consistency == "sequential":
-            result = check_sequential(history, model, timeout=args.timeout, progress=tick)
+            result = check_sequential(history, model, timeout=timeout, progress=tick)
             window = None
         else:
             chosen = GUARANTEES if args.consistency == "session" else (args.consistency,)
