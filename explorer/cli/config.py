@@ -38,7 +38,7 @@ from typing import Any
 from ..errors import UsageError
 from ..invariants.errors import did_you_mean
 
-__all__ = ["CONFIG_KEYS", "add_config_argument", "apply_config", "load_config"]
+__all__ = ["CONFIG_KEYS", "add_config_argument", "apply_config", "load_config", "option_label"]
 
 # key -> (argparse dest, commands it applies to, expected type)
 CONFIG_KEYS: dict[str, tuple[str, frozenset[str], type | tuple[type, ...]]] = {
@@ -71,15 +71,26 @@ def add_config_argument(p: argparse.ArgumentParser) -> None:
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read and validate a configuration file (UsageError naming the file on any problem)."""
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"config file {str(p)!r} is a folder, not a TOML file")
     if not p.is_file():
         raise UsageError(f"config file {str(p)!r} does not exist")
     try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{p}: not valid TOML: {exc}") from None
+        raw = p.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read config file {str(p)!r}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise UsageError(f"{p}, line {line}: not UTF-8 text (TOML files are UTF-8); byte "
+                         f"{raw[exc.start]:#04x} cannot be decoded") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{p}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{p}: not valid TOML: arrays or tables nest too deeply") from None
     for key, value in data.items():
         if key not in CONFIG_KEYS:
             raise UsageError(f"{p}: unknown key {key!r}{did_you_mean(key, CONFIG_KEYS)} (keys: "
@@ -160,6 +171,14 @@ def _apply(args: argparse.Namespace, key: str, dest: str, value: Any, path: str,
         args.config_origins[("constraint", 0)] = f"{path}, constraint"
     else:
         setattr(args, dest, value)
+        args.config_origins[dest] = f"{path}, {key}"
+
+
+def option_label(args: argparse.Namespace, dest: str) -> str:
+    """How to name an option's value in a message: ``--max-depth``, or ``FILE, max_depth``
+    when the value came from the --config file."""
+    origin = getattr(args, "config_origins", {}).get(dest)
+    return origin if origin else "--" + dest.replace("_", "-")
 
 
 def _check_params(args: argparse.Namespace, params: dict[str, Any], path: str) -> None:

@@ -80,11 +80,12 @@ def variant_target(spec) -> frozenset[str] | None:
 
 def validate_bounds(args: argparse.Namespace) -> None:
     from ...errors import UsageError
+    from ..config import option_label
 
     for opt in ("max_depth", "max_states", "runs", "depth"):
         value = getattr(args, opt, None)
         if value is not None and value < (0 if opt == "max_depth" else 1):
-            raise UsageError(f"--{opt.replace('_', '-')} must be a positive number, got {value}")
+            raise UsageError(f"{option_label(args, opt)} must be a positive number, got {value}")
     check_render_targets(args)  # before the run, not after it: a long run is not wasted
 
 
