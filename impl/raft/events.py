@@ -41,7 +41,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EventLog", "read_events"]
+__all__ = ["EventLog", "event_shape_problem", "read_events"]
 
 
 class EventLog:
@@ -92,5 +92,38 @@ def read_events(path: str | Path) -> tuple[list[dict[str, Any]], str]:
             raise ValueError(f"{path}, line {number}: not JSON ({exc})") from None
         if not isinstance(ev, dict):
             raise ValueError(f"{path}, line {number}: expected a JSON object")
+        problem = event_shape_problem(ev)
+        if problem:
+            raise ValueError(f"{path}, line {number}: {problem}")
         out.append(ev)
     return out, note
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def event_shape_problem(ev: dict[str, Any]) -> str:
+    """What is wrong with the shape of one event, or "": the fields every reader relies on to
+    merge the logs (node, action, time, messages). What a refinement mapping reads beyond
+    these it reports itself, naming the event."""
+    if not _is_int(ev.get("n")) or ev["n"] < 0:
+        return 'expected "n", the node id (0 for the network), as a number'
+    if not isinstance(ev.get("action"), str):
+        return 'expected "action", the name of the step, as a string'
+    if "t" in ev and not isinstance(ev["t"], (int, float)):
+        return '"t" must be a number'
+    if "i" in ev and not _is_int(ev["i"]):
+        return '"i" must be a whole number'
+    messages = [ev[k] for k in ("msg", "recv") if k in ev]
+    sent = ev.get("sent", [])
+    if not isinstance(sent, list):
+        return '"sent" must be a list of messages'
+    for m in [*messages, *sent]:
+        if not isinstance(m, dict) or not all(_is_int(m.get(k)) for k in ("src", "dst")) \
+                or not isinstance(m.get("id"), (int, str)) or not isinstance(m.get("type"), str):
+            return 'each message ("msg", "recv", "sent") must be an object with "type", ' \
+                   '"id", and numeric "src" and "dst"'
+    if ev["n"] == 0 and "msg" not in ev:
+        return 'a network event (n = 0) needs "msg"'
+    return ""

@@ -9,6 +9,7 @@ The target's conformance module (``specs/<name>_refinement.py``) says how to sta
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import subprocess
@@ -46,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
     target = load_target(args.target)
     if not 1 <= args.nodes <= 9:
         raise UsageError(f"--nodes must be between 1 and 9, got {args.nodes}")
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+        raise UsageError(f"--for must be a positive number of seconds, got {args.seconds} "
+                         f"(leave it out to run until Ctrl-C)")
+    if args.data and Path(args.data).exists() and not Path(args.data).is_dir():
+        raise UsageError(f"--data {args.data!r} is a file; give a folder (it is created if "
+                         f"missing)")
     if not 1024 <= args.base_port <= 65535 - args.nodes:
         raise UsageError(f"--base-port must leave room for {args.nodes} ports in 1024..65535")
     if args.bug is not None and args.bug not in target.bugs():

@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     for opt in ("runs", "nodes", "duration", "window"):
         if getattr(args, opt) < 1:
             raise UsageError(f"--{opt} must be a positive number, got {getattr(args, opt)}")
+    if args.nodes > 9:  # the simulated and real clusters hold 1 to 9 nodes (impl/raft/sim.py)
+        raise UsageError(f"--nodes must be between 1 and 9, got {args.nodes}")
     if args.ops < 0:
         raise UsageError(f"--ops must be 0 or more, got {args.ops}")
     if args.bug is not None and args.bug not in target.bugs():
