@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from ..render.text import format_trace
 from ..spec import Spec
 
 __all__ = ["Progress", "add_spec_arguments", "confirm_overwrite", "err_console", "instantiate",
-           "out_console", "print_json", "print_spec_error", "write_output"]
+           "out_console", "print_json", "print_spec_error", "stdout_reserved_for_json",
+           "write_output"]
 
 
 def out_console() -> Console:
@@ -28,8 +31,30 @@ def err_console() -> Console:
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
+# While a --json command runs, sys.stdout is stderr (so a spec's print cannot corrupt the JSON)
+# and the JSON goes here, to the real standard output.
+_json_stream: Any = None
+
+
+@contextmanager
+def stdout_reserved_for_json(enabled: bool) -> Iterator[None]:
+    """Run a command with everything printed to sys.stdout (a spec's own prints, say) sent to
+    stderr, so that standard output carries only the JSON that ``print_json`` writes."""
+    global _json_stream
+    if not enabled:
+        yield
+        return
+    saved, _json_stream = sys.stdout, sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout, _json_stream = saved, None
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    out = _json_stream if _json_stream is not None else sys.stdout
+    out.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
