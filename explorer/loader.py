@@ -101,5 +101,9 @@ def _load_file(path: Path) -> type[Spec]:
         sys.path.pop(0)
     cls = spec_class_in(module, f"spec file {str(path)!r}")
     if cls.name.startswith("protospec_user_"):
+        # Named after the file, as the user knows it; its variants were registered (and
+        # named) while the module ran, before this name was known.
         cls.name = path.stem
+        for variant in cls.variants().values():
+            variant.name = path.stem
     return cls
