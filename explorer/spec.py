@@ -395,8 +395,10 @@ class Spec:
         def register(variant_cls: type[Spec]) -> type[Spec]:
             if not issubclass(variant_cls, cls):
                 raise SpecError(f"variant {name!r} must subclass {cls.__name__}")
-            doc = description or (inspect.getdoc(variant_cls) or "").strip().splitlines()[0:1]
-            text = doc if isinstance(doc, str) else (doc[0] if doc else "")
+            # The docstring's first paragraph, whole: a sentence wrapped over several lines
+            # must not be cut at the first line break.
+            paragraph = (inspect.getdoc(variant_cls) or "").strip().split("\n\n")[0]
+            text = description or " ".join(line.strip() for line in paragraph.splitlines())
             variant_cls.variant_info = VariantInfo(name, breaks, text)
             variant_cls.name = cls.name
             cls.base_spec()._variants[name] = variant_cls

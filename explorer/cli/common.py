@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from ..errors import SpecError, UsageError
+from ..invariants.errors import did_you_mean
 from ..loader import load_spec
 from ..render.text import format_trace
 from ..spec import Spec
@@ -69,10 +70,13 @@ def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
 
 
-def parse_params(cls: type[Spec], items: list[str]) -> dict[str, Any]:
+def parse_params(cls: type[Spec], items: list[str], from_file: int = 0) -> dict[str, Any]:
+    """Parse ``-p NAME=VALUE`` items; the first ``from_file`` came from --config (which the
+    command line may override), and a name given twice on the command line is an error."""
     declared = cls.params()
     out: dict[str, Any] = {}
-    for item in items:
+    given: dict[str, str] = {}
+    for k, item in enumerate(items):
         if "=" not in item:
             raise UsageError(f"-p {item!r}: expected NAME=VALUE, e.g. -p "
                              f"{next(iter(declared), 'n')}=3")
@@ -80,8 +84,13 @@ def parse_params(cls: type[Spec], items: list[str]) -> dict[str, Any]:
         name = name.strip()
         if name not in declared:
             known = ", ".join(sorted(declared)) or "none"
-            raise UsageError(f"spec {cls.name!r} has no parameter {name!r} (its parameters: "
-                             f"{known})")
+            raise UsageError(f"spec {cls.name!r} has no parameter {name!r}"
+                             f"{did_you_mean(name, declared)} (its parameters: {known})")
+        if k >= from_file and name in given:
+            raise UsageError(f"-p {name} is given twice ({given[name]} and {item}); give each "
+                             f"parameter once")
+        if k >= from_file:
+            given[name] = item
         out[name] = declared[name].parse(text.strip())
     return out
 
@@ -91,7 +100,8 @@ def instantiate(args: argparse.Namespace) -> Spec:
     if getattr(args, "spec", None) is None:
         raise UsageError("name a SPEC (see `protospec list`), or give --config FILE naming one")
     cls = load_spec(args.spec).with_variant(getattr(args, "variant", None))
-    params = parse_params(cls, getattr(args, "param", []) or [])
+    params = parse_params(cls, getattr(args, "param", []) or [],
+                          getattr(args, "params_from_config", 0))
     try:
         return cls(**params)
     except (UsageError, SpecError):

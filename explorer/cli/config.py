@@ -149,6 +149,7 @@ def _apply(args: argparse.Namespace, key: str, dest: str, value: Any, path: str,
         # Parameters merge one by one, the command line's -p after the file's (it wins).
         items = [f"{name}={_param_text(v, path, name)}" for name, v in value.items()]
         args.param = items + list(current or [])
+        args.params_from_config = len(items)
         return
     if key == "continue":
         if not current:
