@@ -224,8 +224,11 @@ def read_edn(text: str, pos: int) -> tuple[Any, int]:
             stack.append((tok, []))
             continue
         if kind == "close":
-            if not stack or _CLOSERS[stack[-1][0]] != tok:
+            if not stack:
                 raise ValueError(f"unexpected {tok!r}")
+            if _CLOSERS[stack[-1][0]] != tok:
+                raise ValueError(f"unexpected {tok!r}: the open {stack[-1][0]!r} needs "
+                                 f"{_CLOSERS[stack[-1][0]]!r} first")
             opener, items = stack.pop()
             value = _edn_collection(opener, items)
         elif kind == "num":
