@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from protospec.explorer.cli.main import main
 
 # PROTOSPEC_FUZZ_EXAMPLES=2000 fuzzes longer by hand; CI runs the fixed, derandomized 60.
-FUZZ = settings(max_examples=int(os.environ.get("PROTOSPEC_FUZZ_EXAMPLES", "60")), deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("PROTOSPEC_FUZZ_EXAMPLES", "60")),
+                deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 VALID_ITF = json.dumps({
