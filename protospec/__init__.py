@@ -19,7 +19,7 @@ import os as _os
 _here = _os.path.dirname(_os.path.abspath(__file__))
 if not _os.path.isdir(_os.path.join(_here, "explorer")):
     # A source checkout: explorer/, specs/ and impl/ sit beside this folder, not inside it.
-    __path__.append(_os.path.dirname(_here))  # type: ignore[name-defined]
+    __path__.append(_os.path.dirname(_here))
 
 from .explorer import *  # noqa: E402, F403  (the engine's curated public names)
 from .explorer import __all__ as _engine_all  # noqa: E402

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]

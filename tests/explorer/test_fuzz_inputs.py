@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from protospec.explorer.cli.main import main
 
 # PROTOSPEC_FUZZ_EXAMPLES=2000 fuzzes longer by hand; CI runs the fixed, derandomized 60.

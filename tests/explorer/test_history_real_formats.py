@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer.cli.main import main
 from protospec.explorer.errors import TraceFormatError
 from protospec.explorer.history import parse_history
