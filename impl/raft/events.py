@@ -95,6 +95,9 @@ def read_events(path: str | Path) -> tuple[list[dict[str, Any]], str]:
         problem = event_shape_problem(ev)
         if problem:
             raise ValueError(f"{path}, line {number}: {problem}")
+        # The line in the file, which reports cite: the writer's own count restarts at 0 each
+        # time the node restarts and reopens its log.
+        ev["i"] = number - 1
         out.append(ev)
     return out, note
 

@@ -365,3 +365,15 @@ def test_a_real_process_exits_with_the_same_code_and_no_traceback(argv, code, wo
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr and words in proc.stderr
+
+
+def test_events_are_cited_by_their_line_in_the_file_even_after_a_restart(tmp_path) -> None:
+    from protospec.impl.raft.events import read_events
+
+    # A node that restarted reopened its log and counted its lines from 0 again.
+    lines = [{"n": 1, "action": "restart", "i": 0}, {"n": 1, "action": "timeout", "i": 1},
+             {"n": 1, "action": "restart", "i": 0}]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    events, _ = read_events(path)
+    assert [e["i"] for e in events] == [0, 1, 2]
