@@ -63,7 +63,8 @@ def test_a_log_the_mapping_cannot_read_is_a_usage_error_naming_the_event(capsys,
     (tmp_path / "events.jsonl").write_text('{"n": 1, "action": "timeout"}\n')
     assert main(["conform", "raft", "--logs", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "event 0 (node 1): the mapping cannot read it (KeyError: 'state')" in err
+    assert "event 0 (node 1, line 1 of its log): the mapping cannot read it (KeyError: 'state')" \
+        in err
 
 
 @pytest.mark.parametrize(("argv", "message"), [
