@@ -231,7 +231,7 @@ def _try_action(spec: Spec, s: Any, label: Any, call: Callable[[], Any], many: b
 def _check_hashable(spec: Spec, label: Any, t: Any, depth: int) -> SpecError | None:
     try:
         hash(t)
-    except Exception as inner:  # TypeError, or whatever a broken __hash__ raises
+    except TypeError as inner:
         return SpecError(
             f"spec {spec.name!r}: action {label} returned a state that cannot be hashed "
             f"({inner}) at depth {depth + 1}; states must be immutable: use tuples, "

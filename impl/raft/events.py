@@ -41,7 +41,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EventLog", "event_shape_problem", "read_events"]
+__all__ = ["EventLog", "read_events"]
 
 
 class EventLog:

@@ -64,32 +64,6 @@ EXITING_SPEC = PRINTING_SPEC.replace('print("SEARCH RAN", s.x)',
                                      'import sys; sys.exit(0) if s.x == 2 else None')
 
 
-BAD_HASH_SPEC = '''
-from typing import NamedTuple
-from protospec import Spec, action
-
-
-class Weird(NamedTuple):
-    x: int
-
-    def __hash__(self):
-        if self.x > 0:
-            raise ValueError("no hashing today")
-        return 0
-
-
-class BadHash(Spec):
-    """Its second state cannot be hashed."""
-
-    def init(self):
-        yield Weird(0)
-
-    @action
-    def inc(self, s):
-        if s.x < 2:
-            return Weird(s.x + 1)
-'''
-
 ITF_OK = {"#meta": {"format": "ITF"}, "vars": ["x"],
           "states": [{"#meta": {"index": 0}, "x": {"#bigint": "1"}},
                      {"#meta": {"index": 1, "action": "inc"}, "x": {"#bigint": "2"}}]}
@@ -263,8 +237,6 @@ CASES = [
       "events.jsonl, line 1", "not JSON", events__jsonl="{nope\n"),
     # -- specs that misbehave ---------------------------------------------------------------
     c("spec-calls-sys-exit", "check {tmp}/exiting.py", 2, "inc", "exiting.py", "sys.exit(0)"),
-    c("spec-hash-raises", "check {tmp}/bad_hash.py", 2, "cannot be hashed",
-      "no hashing today"),
     c("spec-file-is-a-folder", "check {tmp}", 2, "is a folder"),
     c("spec-file-missing", "check {tmp}/none.py", 2, "none.py", "does not exist"),
     # -- command-line values ----------------------------------------------------------------
@@ -290,7 +262,6 @@ CASES = [
 def write_files(tmp: Path, files: dict[str, str | bytes]) -> None:
     (tmp / "printing.py").write_text(PRINTING_SPEC)
     (tmp / "exiting.py").write_text(EXITING_SPEC)
-    (tmp / "bad_hash.py").write_text(BAD_HASH_SPEC)
     for name, content in files.items():
         if name.endswith(".keep"):  # a folder with this name
             (tmp / name[:-len(".keep")]).mkdir()

@@ -28,8 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Explore every reachable state of SPEC breadth-first, checking every "
                     "invariant on every state and every action property on every step. "
                     "Exit 0 if no property is violated, 1 if one is (with the shortest "
-                    "counterexample), 2 on bad input or a spec error, 3 if the search was "
-                    "incomplete, 4 on an internal error.")
+                    "counterexample), 2 on a usage or spec error.")
     add_spec_arguments(p)
     add_run_arguments(p)
     p.add_argument("--max-depth", type=int, metavar="N",
@@ -96,8 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if args.explain_inv:
         return print_explanations(spec, args)
     apply_property_arguments(spec, args)
-    trace_path = (confirm_overwrite(args.trace_out, args.force, "--trace-out")
-                  if args.trace_out else None)
+    trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
     progress = Progress(f"check {spec.name}", enabled=args.progress)
 
     def on_progress(p: SearchProgress) -> None:

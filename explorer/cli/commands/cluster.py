@@ -9,7 +9,6 @@ The target's conformance module (``specs/<name>_refinement.py``) says how to sta
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import subprocess
@@ -44,15 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    target = load_target(args.target)
-    if not 1 <= args.nodes <= 9:
-        raise UsageError(f"--nodes must be between 1 and 9, got {args.nodes}")
-    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+    if args.seconds is not None and not 0 < args.seconds < float("inf"):  # also refuses nan
         raise UsageError(f"--for must be a positive number of seconds, got {args.seconds} "
                          f"(leave it out to run until Ctrl-C)")
     if args.data and Path(args.data).exists() and not Path(args.data).is_dir():
         raise UsageError(f"--data {args.data!r} is a file; give a folder (it is created if "
                          f"missing)")
+    target = load_target(args.target)
+    if not 1 <= args.nodes <= 9:
+        raise UsageError(f"--nodes must be between 1 and 9, got {args.nodes}")
     if not 1024 <= args.base_port <= 65535 - args.nodes:
         raise UsageError(f"--base-port must leave room for {args.nodes} ports in 1024..65535")
     if args.bug is not None and args.bug not in target.bugs():

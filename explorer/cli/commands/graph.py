@@ -182,7 +182,10 @@ def _check_format(path: str, option: str) -> None:
 
 
 def check_render_targets(args: argparse.Namespace) -> None:
-    """Before a run: refuse unknown formats and existing files (without --force)."""
+    """Before a run: refuse unknown formats, and output paths that cannot be written or that
+    exist (without --force): --trace-out, --render and --html."""
+    if getattr(args, "trace_out", None):
+        confirm_overwrite(args.trace_out, args.force, "--trace-out")
     if getattr(args, "render", None):
         _check_format(args.render, "--render")
         confirm_overwrite(args.render, args.force, "--render")
