@@ -28,14 +28,7 @@ from ...render.stategraph import StateGraph, state_graph_dot
 from ...render.text import format_params
 from ...result import CheckResult, Trace
 from ...spec import Spec
-from ..common import (
-    add_spec_arguments,
-    confirm_overwrite,
-    err_console,
-    instantiate,
-    out_console,
-    write_output,
-)
+from ..common import add_spec_arguments, confirm_overwrite, err_console, instantiate, out_console
 
 __all__ = ["add_render_arguments", "check_render_targets", "explore_graph", "register", "run",
            "write_result_charts", "write_trace_charts"]
@@ -197,6 +190,8 @@ def check_render_targets(args: argparse.Namespace) -> None:
 
 def _write_picture(source: str, path: Path, force: bool) -> Path | None:
     """Write the picture; without dot, write the DOT source next to it and say so."""
+    from ..common import write_output
+
     note = err_console()
     try:
         return write_rendered(source, path)
@@ -221,6 +216,8 @@ def write_result_charts(result: CheckResult, args: argparse.Namespace) -> None:
     """After check/simulate: attach chart hints (so --trace-out keeps them), then write the
     --render chart and the --html report. Problems with pictures are reported on stderr and
     never change the exit code: the check's verdict is what the run is for."""
+    from ..common import write_output
+
     render, html = getattr(args, "render", None), getattr(args, "html", None)
     if not (render or html or getattr(args, "trace_out", None)):
         return
@@ -258,6 +255,8 @@ def write_result_charts(result: CheckResult, args: argparse.Namespace) -> None:
 
 def write_trace_charts(trace: Trace, meta: dict[str, Any], args: argparse.Namespace) -> None:
     """For ``show``: the --render chart and --html report of a saved trace."""
+    from ..common import write_output
+
     if not (getattr(args, "render", None) or getattr(args, "html", None)):
         return
     check_render_targets(args)
