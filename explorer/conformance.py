@@ -20,8 +20,10 @@ The contract, in the order a ``conform`` run uses it:
    :class:`SimRun`: the event log in one global order, the problems the implementation's own
    checks found, counts worth reporting and, optionally, the clients' history (checked for
    linearizability by the caller with :mod:`explorer.history`).
-3. :meth:`Conformance.mapping` builds the refinement mapping, which
-   :func:`explorer.refinement.refine` walks the events with.
+3. :meth:`Conformance.refinements` splits the events into the independent instances of the
+   spec they hold (one for a replicated log; one per transaction for two-phase commit), each
+   with the refinement mapping to walk it with; :func:`check_events` runs
+   :func:`explorer.refinement.refine` on each and merges the results.
 4. On a failure, :meth:`Conformance.shrink` makes the schedule smaller while it still fails.
 
 For a real deployment, :meth:`Conformance.load_logs` reads the per-process event logs under a
@@ -38,9 +40,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import SpecError, UsageError
-from .refinement import Mapping
+from .refinement import Mapping, RefinementResult, refine
 
-__all__ = ["Conformance", "LoadedLogs", "SimRun", "lookup", "register", "registered"]
+__all__ = ["Conformance", "LoadedLogs", "SimRun", "check_events", "lookup", "register",
+           "registered"]
 
 #: The package whose ``IMPLEMENTATIONS`` tuple names the modules of the built-in implementations.
 BUILTIN_PACKAGE = "protospec.specs"
@@ -88,8 +91,11 @@ class Conformance(Protocol):
         """The fault families ``random_schedule`` understands (``--faults`` chooses among them)."""
         ...
 
-    def mapping(self, nodes: int, variant: str | None = None) -> Mapping:
-        """A fresh refinement mapping onto the spec (or its bug variant ``variant``)."""
+    def refinements(self, nodes: int, variant: str | None, events: Sequence[Any]
+                    ) -> list[tuple[Mapping, Sequence[Any]]]:
+        """The independent instances of the spec that ``events`` hold, in a fixed order: each
+        a fresh refinement mapping onto the spec (or its bug variant ``variant``) and the
+        events, in their order, that it must explain. Every event belongs to at least one."""
         ...
 
     def random_schedule(self, seed: int, *, nodes: int, faults: Sequence[str],
@@ -150,7 +156,7 @@ class Conformance(Protocol):
 _REGISTRY: dict[str, Conformance] = {}
 _loaded = False
 
-_METHODS = ("bugs", "fault_families", "mapping", "random_schedule", "parse_schedule", "run",
+_METHODS = ("bugs", "fault_families", "refinements", "random_schedule", "parse_schedule", "run",
             "shrink", "nodes_of", "end_time", "event_time", "describe_schedule", "load_logs",
             "cluster_size", "node_argv", "usage_hints")
 
@@ -204,3 +210,37 @@ def lookup(name: str) -> Conformance:
         raise UsageError(f"no implementation registered for {name!r} (known: {known}); see "
                          f"docs/conformance.md for how an implementation registers")
     return target
+
+
+def check_events(target: Conformance, nodes: int, variant: str | None, events: Sequence[Any], *,
+                 keep_trace: bool = True) -> RefinementResult:
+    """Refine every instance of the spec in ``events`` (see :meth:`Conformance.refinements`).
+
+    Returns the first failing instance's result, or one result summing all of them (events,
+    spec and hidden steps, time; the largest set of consistent states). ``events`` of a failing
+    result counts the events validated in earlier instances too.
+    """
+    total: RefinementResult | None = None
+    for mapping, part in target.refinements(nodes, variant, events):
+        r = refine(mapping, part, keep_trace=keep_trace)
+        if total is None:
+            total = r
+            if not r.ok:
+                return r
+            continue
+        if not r.ok:
+            r.events += total.events
+            r.elapsed_s += total.elapsed_s
+            return r
+        total.events += r.events
+        total.total_events += r.total_events
+        total.spec_steps += r.spec_steps
+        total.hidden_steps += r.hidden_steps
+        total.max_states = max(total.max_states, r.max_states)
+        total.elapsed_s += r.elapsed_s
+        total.final_states = r.final_states
+    if total is None:  # no instance at all: nothing to check, nothing violated
+        spec = target.spec_cls
+        return RefinementResult(spec.name, {}, 0, 0, 0, 0, 0, 0.0,
+                                [p.name for p in spec().invariants()])
+    return total

@@ -333,9 +333,10 @@ class RaftConformance:
 
         return FAULT_KINDS
 
-    def mapping(self, nodes: int, variant: str | None = None) -> RaftMapping:
-        """The mapping onto the spec, or onto one of its bug variants."""
-        return RaftMapping(nodes, Raft.with_variant(variant))
+    def refinements(self, nodes: int, variant: str | None, events: Sequence[Any]
+                    ) -> list[tuple[RaftMapping, Sequence[Any]]]:
+        """One instance: the whole log, onto the spec or one of its bug variants."""
+        return [(RaftMapping(nodes, Raft.with_variant(variant)), events)]
 
     def random_schedule(self, seed: int, *, nodes: int, faults: Sequence[str], bug: str | None,
                         duration_ms: int, ops: int) -> Any:

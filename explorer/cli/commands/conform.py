@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...conformance import Conformance, SimRun, lookup, registered
+from ...conformance import Conformance, SimRun, check_events, lookup, registered
 from ...errors import UsageError
-from ...refinement import RefinementResult, format_failure, refine
+from ...refinement import RefinementResult, format_failure
 from ..common import Progress, confirm_overwrite, err_console, out_console, print_json
 
 #: Seconds the linearizability check of one run's client history may take before it is
@@ -154,7 +154,7 @@ def _check_logs(target: Conformance, args: argparse.Namespace, trace_path: Path 
     events, notes, nodes = logs.events, logs.notes, logs.nodes
     if nodes < 1:
         raise UsageError(f"--logs: the logs under {str(path)!r} contain no events")
-    result = refine(target.mapping(nodes, args.variant), events)
+    result = check_events(target, nodes, args.variant, events)
     if trace_path is not None and result.failure is not None:
         _write_trace(result, trace_path)
     if args.json:
@@ -212,7 +212,8 @@ def _check_simulated(target: Conformance, args: argparse.Namespace, trace_path: 
             t0 = time.perf_counter()
             sim = target.run(schedule)
             totals["sim_s"] += time.perf_counter() - t0
-            result = refine(target.mapping(target.nodes_of(schedule), args.variant), sim.events)
+            result = check_events(target, target.nodes_of(schedule), args.variant,
+                                  sim.events)
             problems = sim.problems
             if result.ok and not problems and sim.history:
                 totals["histories"] += 1
@@ -261,8 +262,8 @@ def _fails(target: Conformance, variant: str | None) -> Any:
     time of its own), or None if it passes."""
     def fails(schedule: Any) -> Any:
         sim = target.run(schedule)
-        result = refine(target.mapping(target.nodes_of(schedule), variant), sim.events,
-                        keep_trace=False)
+        result = check_events(target, target.nodes_of(schedule), variant, sim.events,
+                              keep_trace=False)
         if result.ok and not sim.problems and not history_problems(sim):
             return None
         if result.failure is not None and result.failure.event is not None:
@@ -328,8 +329,8 @@ def _report_failure(target: Conformance, args: argparse.Namespace, trace_path: P
                       markup=False)
         shrunk = target.shrink(schedule, _fails(target, args.variant))
         sim = target.run(shrunk)
-        shrunk_result = refine(target.mapping(target.nodes_of(shrunk), args.variant),
-                               sim.events)
+        shrunk_result = check_events(target, target.nodes_of(shrunk), args.variant,
+                                     sim.events)
         shrunk_problems = sim.problems or (history_problems(sim) if shrunk_result.ok else [])
     variant = f" --variant {args.variant}" if args.variant else ""
     replay = f"protospec conform {args.target}{variant} --schedule '{shrunk.to_json()}'"
