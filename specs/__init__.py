@@ -5,4 +5,4 @@
 exactly these, and know no protocol otherwise.
 """
 
-IMPLEMENTATIONS = ("raft_refinement", "two_phase_commit_refinement")
+IMPLEMENTATIONS = ("raft_refinement", "two_phase_commit_refinement", "multi_paxos_refinement")
