@@ -108,7 +108,8 @@ class Coordinator:
         if op == "status":
             self._decide(txn, "abort", None)  # unknown here since the last start: presumed abort
             return
-        self.active[txn] = {"prepared": set(), "age": 0}
+        self.active[txn] = {"prepared": set(), "age": 0, "key": req.get("key"),
+                            "value": req.get("value")}
         for rm in self._rm_ids():
             self.out.send(rm, "prepare", txn=txn, key=req.get("key"), value=req.get("value"))
 
@@ -141,6 +142,10 @@ class Coordinator:
             if a["age"] >= VOTE_TICKS:
                 self._decide(txn, "abort", None)
         if self.ticks % RESEND_TICKS == 0:
+            for txn, a in self.active.items():  # a prepare or a vote may have been lost
+                for rm in self._rm_ids():
+                    if rm not in a["prepared"]:
+                        self.out.send(rm, "prepare", txn=txn, key=a["key"], value=a["value"])
             for txn, rms in self.unacked.items():
                 for rm in sorted(rms):
                     self.out.send(rm, self.decisions[txn], txn=txn)

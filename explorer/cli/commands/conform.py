@@ -166,7 +166,8 @@ def _check_logs(target: Conformance, args: argparse.Namespace, trace_path: Path 
     if result.ok:
         con.print(f"The logs under {path} conform to the spec {result.spec}: {result.events:,} "
                   f"events from {nodes} nodes validated in {result.elapsed_s:.2f} s "
-                  f"({result.events_per_s:,.0f} events/s).", markup=False)
+                  f"({result.events_per_s:,.0f} events/s); unlogged steps inferred: "
+                  f"{result.hidden_steps}.", markup=False)
         _print_checked(con, result)
         return 0
     con.print(format_failure(result, window=args.window), markup=False)
