@@ -34,6 +34,7 @@ folder into one causal order, and :meth:`Conformance.node_argv` says how to star
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +43,12 @@ from typing import Any, Protocol, runtime_checkable
 from .errors import SpecError, UsageError
 from .refinement import Mapping, RefinementResult, refine
 
-__all__ = ["Conformance", "LoadedLogs", "SimRun", "check_events", "lookup", "register",
-           "registered"]
+__all__ = ["Conformance", "LoadedLogs", "SimRun", "check_events", "history_problems", "lookup",
+           "register", "registered"]
+
+#: Seconds the linearizability check of one run's client history may take before it is
+#: reported as undecided (no problem reported: the verdict is unknown, not "invalid").
+HISTORY_TIMEOUT_S = 20.0
 
 #: The package whose ``IMPLEMENTATIONS`` tuple names the modules of the built-in implementations.
 BUILTIN_PACKAGE = "protospec.specs"
@@ -244,3 +249,23 @@ def check_events(target: Conformance, nodes: int, variant: str | None, events: S
         return RefinementResult(spec.name, {}, 0, 0, 0, 0, 0, 0.0,
                                 [p.name for p in spec().invariants()])
     return total
+
+
+def history_problems(sim: SimRun) -> list[str]:
+    """The run's client history checked for linearizability: [] if it is (or the run has no
+    history), else one line saying so. A check that runs out of time counts as no problem
+    (the verdict is unknown, not "invalid")."""
+    if not sim.history:
+        return []
+    from .history import Verdict, check_linearizable, get_model, parse_history
+
+    lines = [json.dumps(e, separators=(",", ":")) for e in sim.history]
+    result = check_linearizable(parse_history(lines, source="the simulated clients' history"),
+                                get_model(sim.history_model), timeout=HISTORY_TIMEOUT_S)
+    if result.verdict is not Verdict.INVALID:
+        return []
+    stuck = result.furthest.stuck if result.furthest is not None else None
+    where = f" (key {result.part})" if result.part is not None else ""
+    what = f"; no order of the operations explains {stuck}" if stuck is not None else ""
+    return [f"the clients' history is not linearizable ({sim.history_model} model){where}"
+            f"{what}"]

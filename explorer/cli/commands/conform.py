@@ -16,14 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...conformance import Conformance, SimRun, check_events, lookup, registered
+from ...conformance import Conformance, check_events, history_problems, lookup, registered
 from ...errors import UsageError
 from ...refinement import RefinementResult, format_failure
 from ..common import Progress, confirm_overwrite, err_console, out_console, print_json
-
-#: Seconds the linearizability check of one run's client history may take before it is
-#: reported as undecided (a note, not a failure).
-HISTORY_TIMEOUT_S = 20.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -236,26 +232,6 @@ def _check_simulated(target: Conformance, args: argparse.Namespace, trace_path: 
     if failed is None:
         return _report_pass(args, totals, facts_sum, first_seed, faults, result)
     return _report_failure(target, args, trace_path, totals, failed)
-
-
-def history_problems(sim: SimRun) -> list[str]:
-    """The run's client history checked for linearizability: [] if it is (or the run has no
-    history), else one line saying so. A check that runs out of time counts as no problem
-    (the verdict is unknown, not "invalid")."""
-    if not sim.history:
-        return []
-    from ...history import Verdict, check_linearizable, get_model, parse_history
-
-    lines = [json.dumps(e, separators=(",", ":")) for e in sim.history]
-    result = check_linearizable(parse_history(lines, source="the simulated clients' history"),
-                                get_model(sim.history_model), timeout=HISTORY_TIMEOUT_S)
-    if result.verdict is not Verdict.INVALID:
-        return []
-    stuck = result.furthest.stuck if result.furthest is not None else None
-    where = f" (key {result.part})" if result.part is not None else ""
-    what = f"; no order of the operations explains {stuck}" if stuck is not None else ""
-    return [f"the clients' history is not linearizable ({sim.history_model} model){where}"
-            f"{what}"]
 
 
 def _fails(target: Conformance, variant: str | None) -> Any:
