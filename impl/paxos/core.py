@@ -109,6 +109,7 @@ class PaxosNode:
         self.bal = NONE  # the ballot it is running now (phase 1 or leading)
         self.phase = "idle"  # idle | phase1 | leader
         self.promises: dict[int, dict[int, tuple[int, str]]] = {}
+        self.promise_msgs: dict[int, dict[str, Any]] = {}  # the 1b messages behind them
         self.proposed: list[str] = []
         self.proposed_set: set[str] = set()
         self.queue: list[str] = []  # client commands waiting for phase 1 to end
@@ -230,7 +231,7 @@ class PaxosNode:
         self.out.persist({"k": "ballot", "b": b})
         self.used_bal = self.bal = self.seen_bal = b
         self.phase = "phase1"
-        self.promises = {}
+        self.promises, self.promise_msgs = {}, {}
         self.quiet = 0
         self.timeout = self.rng.randint(*ELECTION_TICKS)
         sent = [self.out.send(acc, "1a", b=b) for acc in range(1, self.n + 1)]
@@ -250,6 +251,7 @@ class PaxosNode:
         if self.phase != "phase1" or m["b"] != self.bal:
             return
         self.promises[m["src"]] = {int(s): (v[0], v[1]) for s, v in m["votes"].items()}
+        self.promise_msgs[m["src"]] = m
         if len(self.promises) < self.majority:
             return
         forced: dict[int, str] = {}
@@ -264,7 +266,7 @@ class PaxosNode:
         self.leader_hint = self.id
         self.out.event("become_leader", b=self.bal, q=sorted(self.promises),
                        forced={str(s): c for s, c in sorted(forced.items())},
-                       recv=[m])
+                       recv=[self.promise_msgs[k] for k in sorted(self.promises)])
         last = max(forced, default=-1)
         for slot in range(last + 1):
             self._propose(forced.get(slot) or _noop(self.bal, slot))
