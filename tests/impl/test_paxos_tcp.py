@@ -53,7 +53,8 @@ def test_acknowledged_writes_survive_killing_the_leader_and_the_logs_conform(tmp
             acked[f"key{k}"] = f"v{k}"
         client.put("key0", "overwritten")
         acked["key0"] = "overwritten"
-        leader = next(n for n in (2, 3) if status(client, n).get("role") == "leader")
+        leader = wait_for("a new leader", lambda: next(
+            (n for n in (2, 3) if status(client, n).get("role") == "leader"), None))
 
         cluster.start(1)  # from its disk: promises, votes and learned commands
         learned = status(client, leader)["learned"]
