@@ -43,6 +43,16 @@ def test_each_bug_is_caught_shrunk_and_its_replay_fails_the_same_way(bug, capsys
     assert event in capsys.readouterr().out
 
 
+def test_against_the_variant_with_the_same_mistake_early_commits_break_atomicity(capsys):
+    """The early commit is the spec's tm_commits_early variant: against it every step
+    conforms, and the spec's atomicity invariant catches what the bug does to participants."""
+    assert main(["conform", "two_phase_commit", "--runs", "10", "--no-shrink", "--bug",
+                 "tm_commits_early", "--variant", "tm_commits_early"]) == 1
+    out = capsys.readouterr().out
+    assert "Invariant atomicity violated by the spec state reached at event" in out
+    assert "is not a step of the spec" not in out
+
+
 def test_a_run_is_a_pure_function_of_its_schedule():
     s = random_schedule(7)
     assert run_schedule(s).events == run_schedule(s).events
