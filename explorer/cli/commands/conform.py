@@ -96,6 +96,21 @@ def _list_targets(as_json: bool) -> int:
     return 0
 
 
+def _check_run_options(target: Any, args: argparse.Namespace) -> None:
+    """Before any run: the target's own check of a schedule built from the options (its
+    parse_schedule), so that a value it cannot run, such as more --nodes than its simulator
+    holds, is a usage error naming the options rather than a crash in the first run."""
+    if args.logs or args.schedule:
+        return
+    probe = target.random_schedule(args.seed, nodes=args.nodes, faults=[], bug=None,
+                                   duration_ms=args.duration, ops=args.ops)
+    try:
+        target.parse_schedule(probe.to_json())
+    except ValueError as exc:
+        raise UsageError(f"--nodes {args.nodes}, --duration {args.duration}, --ops "
+                         f"{args.ops}: {target.name} cannot run that: {exc}") from None
+
+
 def _faults(text: str, known: tuple[str, ...]) -> list[str]:
     if text == "all":
         return list(known)
@@ -123,10 +138,9 @@ def run(args: argparse.Namespace) -> int:
     for opt in ("runs", "nodes", "duration", "window"):
         if getattr(args, opt) < 1:
             raise UsageError(f"--{opt} must be a positive number, got {getattr(args, opt)}")
-    if args.nodes > 9:  # the simulated and real clusters hold 1 to 9 nodes (impl/raft/sim.py)
-        raise UsageError(f"--nodes must be between 1 and 9, got {args.nodes}")
     if args.ops < 0:
         raise UsageError(f"--ops must be 0 or more, got {args.ops}")
+    _check_run_options(target, args)
     if args.bug is not None and args.bug not in target.bugs():
         raise UsageError(f"--bug: {target.name} has no bug {args.bug!r} (its bugs: "
                          f"{', '.join(target.bugs())})")
