@@ -135,7 +135,10 @@ def _check(args: argparse.Namespace, history: History, model: Model, render_path
             window = None
             if result.verdict is Verdict.INVALID and args.shrink:
                 progress.update("shrinking the violation")
-                window = minimal_window(result, timeout=args.shrink_timeout)
+                budget = args.shrink_timeout
+                if deadline is not None:  # --timeout bounds the whole run, shrinking too
+                    budget = max(0.0, min(budget, deadline - time.monotonic()))
+                window = minimal_window(result, timeout=budget)
         elif args.consistency == "sequential":
             result = check_sequential(history, model, timeout=timeout, progress=tick)
             window = None
