@@ -7,7 +7,8 @@ lengths) and its own test functions; the checks those tests make live here, once
   distinct-state count and depth;
 * ``assert_variant_caught``: the variant is caught with exactly one violation, of the property it
   says it breaks, by a shortest counterexample of the pinned length that replays through the
-  spec's own successor relation and whose last state (or step) really violates that property;
+  spec's own successor relation and whose last state (or step) really violates that property
+  (for ``deadlock``, the engine's property of a spec with ``check_deadlock``: has no successor);
 * ``assert_cli_names_broken_property``: ``check NAME --variant V`` exits 1, names the property
   and reports a shortest counterexample of the pinned length;
 * ``assert_documented``: a one-line summary, a cited source, variants that break declared
@@ -57,6 +58,8 @@ def assert_variant_caught(spec_cls: type[Spec], variant: str, length: int) -> No
     last, prev = v.trace.steps[-1].state, v.trace.steps[-2].state
     if v.kind == "invariant":
         assert v.property in spec.check_state(last)
+    elif v.kind == "deadlock":
+        assert list(spec.successors(last)) == []
     else:
         assert v.property in spec.check_step(prev, last)
 
@@ -83,6 +86,8 @@ def assert_documented(spec_cls: type[Spec], *,
     assert any(label in doc for label in source_labels), source_labels
     assert spec_cls.variants()
     declared = {p.name for p in spec_cls.invariants() + spec_cls.action_properties()}
+    if spec_cls.check_deadlock:
+        declared.add("deadlock")  # the engine's own property, on for this spec
     assert {v.variant_info.breaks for v in spec_cls.variants().values()} <= declared
     assert all(p.doc for p in spec_cls.params().values())
     page = (DOCS / f"{spec_cls.name}.md").read_text()
