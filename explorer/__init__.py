@@ -5,6 +5,7 @@ The engine imports no spec. Data flows one way: spec -> explorer -> result -> re
 
 from .bfs import check, rebuild_trace
 from .errors import ProtospecError, SpecError, TraceFormatError, UsageError
+from .liveness.formulas import always_eventually, eventually, leads_to
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import (
     Action,
@@ -16,6 +17,8 @@ from .spec import (
     action_property,
     from_state,
     invariant,
+    liveness,
+    sometimes,
 )
 from .values import except_at, format_value, sort_key
 
@@ -37,12 +40,17 @@ __all__ = [
     "Violation",
     "action",
     "action_property",
+    "always_eventually",
     "check",
+    "eventually",
     "except_at",
     "format_value",
     "from_state",
     "invariant",
+    "leads_to",
+    "liveness",
     "rebuild_trace",
+    "sometimes",
     "sort_key",
 ]
 
