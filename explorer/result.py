@@ -35,7 +35,14 @@ class Step:
 
 @dataclass
 class Trace:
-    """A behaviour: an initial state followed by steps. ``steps[0].action`` is None."""
+    """A behaviour: an initial state followed by steps. ``steps[0].action`` is None.
+
+    A liveness counterexample is a *lasso*: ``loop`` is the number of the state where its
+    cycle starts. The behaviour repeats steps ``loop+1 .. len`` forever: the last step returns
+    to state ``loop`` (its state equals ``steps[loop].state``), unless ``loop`` is the last
+    state, which then stays unchanged forever (a deadlock, or a step that changes nothing).
+    ``loop`` is None for a finite trace.
+    """
 
     steps: list[Step]
     spec: str = ""
@@ -44,6 +51,12 @@ class Trace:
     # Optional hints for message sequence charts, computed from the spec by
     # explorer.chart_hints (which process takes each step, which messages it received...).
     chart: dict[str, Any] | None = None
+    loop: int | None = None
+
+    @property
+    def stutters(self) -> bool:
+        """A lasso whose last state repeats itself forever (no cycle of steps)."""
+        return self.loop is not None and self.loop == len(self.steps) - 1
 
     def __len__(self) -> int:
         """The number of transitions (an initial state alone has length 0)."""
@@ -70,9 +83,11 @@ class Trace:
 class Violation:
     """A property that failed, with the shortest trace that shows it.
 
-    ``kind`` is ``invariant``, ``action_property`` or ``deadlock``. For an invariant the last
-    state violates it; for an action property the last step does; for a deadlock the last state
-    has no successor.
+    ``kind`` is ``invariant``, ``action_property``, ``deadlock``, ``liveness`` or
+    ``sometimes``. For an invariant the last state violates it; for an action property the last
+    step does; for a deadlock the last state has no successor; for a liveness property the
+    trace is a lasso (``trace.loop``), a fair behaviour that never reaches what was promised;
+    for ``sometimes`` no reachable state satisfies it and the trace is empty.
     """
 
     property: str
@@ -86,6 +101,7 @@ class Violation:
             "kind": self.kind,
             "doc": self.doc,
             "length": len(self.trace),
+            **({"loop": self.trace.loop} if self.trace.loop is not None else {}),
         }
 
 
