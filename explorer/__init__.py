@@ -5,7 +5,7 @@ The engine imports no spec. Data flows one way: spec -> explorer -> result -> re
 
 from .bfs import check, rebuild_trace
 from .errors import ProtospecError, SpecError, TraceFormatError, UsageError
-from .liveness.formulas import always_eventually, eventually, leads_to
+from .liveness.formulas import always_eventually, eventually, eventually_always, leads_to
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import (
     Action,
@@ -43,6 +43,7 @@ __all__ = [
     "always_eventually",
     "check",
     "eventually",
+    "eventually_always",
     "except_at",
     "format_value",
     "from_state",

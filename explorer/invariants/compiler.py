@@ -72,7 +72,8 @@ _ENGINE_ATTRS = frozenset({"param_values", "static_instances", "dynamic_actions"
                            "constraint"})
 
 # The temporal operators (temporal.py): whole properties, never parts of an expression.
-_TEMPORAL = frozenset({"eventually", "always_eventually", "leads_to", "sometimes"})
+_TEMPORAL = frozenset({"eventually", "always_eventually", "leads_to", "eventually_always",
+                       "sometimes"})
 
 FUNCTIONS = {
     "len": "len(x): the number of elements of a tuple, set or string",

@@ -7,6 +7,7 @@ predicates), and nothing else around it::
     always_eventually(EXPR)     □◇: EXPR holds again and again, forever
     leads_to(EXPR1, EXPR2)      ~>: every state where EXPR1 holds is followed by one where
                                 EXPR2 holds (or satisfies it itself)
+    eventually_always(EXPR)     ◇□: from some point on EXPR holds for good
     sometimes(EXPR)             some reachable state satisfies EXPR
 
 Each argument is compiled exactly as an invariant is (compiler.compile_expression) and the
@@ -20,7 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..liveness.formulas import Temporal, always_eventually, eventually, leads_to
+from ..liveness.formulas import (
+    Temporal,
+    always_eventually,
+    eventually,
+    eventually_always,
+    leads_to,
+)
 from ..spec import Spec
 from . import nodes as n
 from .compiler import compile_expression
@@ -30,7 +37,8 @@ from .parser import parse
 __all__ = ["OPERATORS", "TemporalProperty", "compile_temporal", "is_temporal"]
 
 # operator -> number of arguments
-OPERATORS = {"eventually": 1, "always_eventually": 1, "leads_to": 2, "sometimes": 1}
+OPERATORS = {"eventually": 1, "always_eventually": 1, "leads_to": 2, "eventually_always": 1,
+             "sometimes": 1}
 
 
 @dataclass
@@ -71,7 +79,7 @@ def compile_temporal(spec: Spec, text: str, name: str) -> TemporalProperty:
     if root.func == "sometimes":
         return TemporalProperty(name, "sometimes", predicate=preds[0])
     builders = {"eventually": eventually, "always_eventually": always_eventually,
-                "leads_to": leads_to}
+                "leads_to": leads_to, "eventually_always": eventually_always}
     return TemporalProperty(name, "liveness", formula=builders[root.func](*preds))
 
 

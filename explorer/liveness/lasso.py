@@ -230,17 +230,29 @@ def _cycle(g: StateGraph, fc: FairComponents, entry: int,
 
 
 def find_lasso(g: StateGraph, goal: np.ndarray, trigger: np.ndarray | None = None,
-               initial_only: bool = False,
-               fair: FairComponents | None = None) -> Lasso | None:
+               initial_only: bool = False, fair: FairComponents | None = None, *,
+               recurring: bool = False) -> Lasso | None:
     """A fair behaviour in which, after some state where ``trigger`` holds (the initial state
     if ``initial_only``; any state if ``trigger`` is None), ``goal`` never holds; or None if
     there is none, i.e. the property holds. ``goal``/``trigger`` are boolean masks over the
-    states. ``fair`` may pass precomputed fair components of ``~goal``."""
+    states. ``fair`` may pass precomputed fair components (of ``~goal``; of every state if
+    ``recurring``).
+
+    ``recurring=True`` decides ◇□goal instead: a violation is a fair behaviour that visits a
+    state outside ``goal`` infinitely often, i.e. a reachable fair component of the whole
+    graph with such a state in it; its cycle starts at that state."""
     goal = np.asarray(goal, dtype=bool)
-    allowed = ~goal
     trig = np.ones(g.n, dtype=bool) if trigger is None else np.asarray(trigger, dtype=bool)
-    fc = fair if fair is not None else fair_components(g, allowed)
-    target = fc.states
+    if recurring:
+        allowed = np.ones(g.n, dtype=bool)
+        fc = fair if fair is not None else fair_components(g, allowed)
+        target = fc.states & ~goal
+        trig = np.ones(g.n, dtype=bool)
+        initial_only = False
+    else:
+        allowed = ~goal
+        fc = fair if fair is not None else fair_components(g, allowed)
+        target = fc.states
     if not target.any():
         return None
     prefix = _prefix(g, allowed, trig, initial_only, target)

@@ -93,8 +93,23 @@ def violated(g: Graph, goal: set[int], trigger: set[int] | None, initial_only: b
     return False
 
 
+def violated_recurring(g: Graph, goal: set[int]) -> bool:
+    """◇□goal fails iff some fair infinity set, reachable from init, has a state outside goal."""
+    reachable = g.reach(set(g.init))
+    cand = list(g.edges) + [(s, s, None) for s in range(g.n) if g.deadlocked(s)]
+    for k in range(1, len(cand) + 1):
+        for subset in combinations(cand, k):
+            states = {a for a, _, _ in subset} | {b for _, b, _ in subset}
+            if not states & reachable or states <= goal:
+                continue
+            if _strongly_connected(states, list(subset)) and g.fair(states, list(subset)):
+                return True
+    return False
+
+
 def lasso_problem(g: Graph, states: list[int], labels: list[int], loop: int,
-                  goal: set[int], trigger: set[int] | None, initial_only: bool) -> str | None:
+                  goal: set[int], trigger: set[int] | None, initial_only: bool,
+                  recurring: bool = False) -> str | None:
     """Why this lasso is not a fair behaviour violating the property (None: it is one)."""
     if not states or states[0] not in g.init:
         return "does not start in an initial state"
@@ -117,6 +132,8 @@ def lasso_problem(g: Graph, states: list[int], labels: list[int], loop: int,
         inf_edges = list(zip(states[loop:], states[loop + 1:], labels[loop:]))
     if not g.fair(inf_states, inf_edges):
         return "the cycle is not fair"
+    if recurring:
+        return None if inf_states - goal else "the cycle never leaves the goal"
     # Some trigger position j, with no goal state from j on.
     positions = [0] if initial_only else range(len(states))
     trig = set(range(g.n)) if trigger is None else trigger

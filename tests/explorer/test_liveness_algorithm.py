@@ -15,9 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from protospec.explorer.liveness import FAIR_STRONG, FAIR_WEAK, StateGraph, find_lasso
 
-from .liveness_reference import STRONG, WEAK, Graph, lasso_problem, violated
+from .liveness_reference import (
+    STRONG,
+    WEAK,
+    Graph,
+    lasso_problem,
+    violated,
+    violated_recurring,
+)
 
 N_LABELS = 3
+MODES = ("eventually", "always_eventually", "leads_to", "eventually_always")
 
 
 def _to_state_graph(g: Graph) -> StateGraph:
@@ -37,19 +45,22 @@ def _mask(n: int, states: set[int] | None) -> np.ndarray | None:
     return m
 
 
-def _case(g: Graph, goal: set[int], trigger: set[int] | None, initial_only: bool) -> bool:
+def _case(g: Graph, goal: set[int], trigger: set[int] | None, initial_only: bool,
+          recurring: bool = False) -> bool:
     """Compare checker and reference on one case; return the verdict (True: violated)."""
-    expected = violated(g, goal, trigger, initial_only)
-    lasso = find_lasso(_to_state_graph(g), _mask(g.n, goal), _mask(g.n, trigger), initial_only)
+    expected = (violated_recurring(g, goal) if recurring
+                else violated(g, goal, trigger, initial_only))
+    lasso = find_lasso(_to_state_graph(g), _mask(g.n, goal), _mask(g.n, trigger), initial_only,
+                       recurring=recurring)
     assert (lasso is not None) == expected, (g.__dict__, goal, trigger, initial_only, lasso)
     if lasso is not None:
         problem = lasso_problem(g, lasso.states, lasso.labels, lasso.loop, goal, trigger,
-                                initial_only)
+                                initial_only, recurring)
         assert problem is None, (problem, g.__dict__, goal, trigger, lasso)
     return expected
 
 
-def _random_case(rng: random.Random) -> tuple[Graph, set[int], set[int] | None, bool]:
+def _random_case(rng: random.Random) -> tuple[Graph, set[int], set[int] | None, bool, bool]:
     n = rng.randint(1, 5)
     edges = sorted({(rng.randrange(n), rng.randrange(n), rng.randrange(N_LABELS))
                     for _ in range(rng.randint(0, 9))})
@@ -57,9 +68,10 @@ def _random_case(rng: random.Random) -> tuple[Graph, set[int], set[int] | None, 
                 if rng.random() < 0.6}
     init = sorted(rng.sample(range(n), rng.randint(1, min(2, n))))
     goal = {s for s in range(n) if rng.random() < 0.3}
-    mode = rng.choice(("eventually", "always_eventually", "leads_to"))
+    mode = rng.choice(MODES)
     trigger = {s for s in range(n) if rng.random() < 0.5} if mode == "leads_to" else None
-    return Graph(n, edges, fairness, init), goal, trigger, mode == "eventually"
+    return (Graph(n, edges, fairness, init), goal, trigger, mode == "eventually",
+            mode == "eventually_always")
 
 
 def test_checker_agrees_with_the_reference_on_2500_random_graphs():
@@ -68,16 +80,16 @@ def test_checker_agrees_with_the_reference_on_2500_random_graphs():
     kinds = {WEAK: 0, STRONG: 0}
     weak_not_enough = 0  # violated with every fair label weak, holds with them strong
     for _ in range(2500):
-        g, goal, trigger, initial_only = _random_case(rng)
-        verdict = _case(g, goal, trigger, initial_only)
+        g, goal, trigger, initial_only, recurring = _random_case(rng)
+        verdict = _case(g, goal, trigger, initial_only, recurring)
         verdicts[verdict] += 1
         for kind in g.fairness.values():
             kinds[kind] += 1
         if g.fairness:
             all_weak = Graph(g.n, g.edges, dict.fromkeys(g.fairness, WEAK), g.init)
             all_strong = Graph(g.n, g.edges, dict.fromkeys(g.fairness, STRONG), g.init)
-            if _case(all_weak, goal, trigger, initial_only) and \
-                    not _case(all_strong, goal, trigger, initial_only):
+            if _case(all_weak, goal, trigger, initial_only, recurring) and \
+                    not _case(all_strong, goal, trigger, initial_only, recurring):
                 weak_not_enough += 1
     assert min(verdicts.values()) > 300, verdicts
     assert min(kinds.values()) > 1000, kinds
@@ -94,9 +106,10 @@ def cases(draw):
                                                                                    STRONG))))
     init = sorted(draw(st.sets(node, min_size=1, max_size=2)))
     goal = draw(st.sets(node))
-    mode = draw(st.sampled_from(("eventually", "always_eventually", "leads_to")))
+    mode = draw(st.sampled_from(MODES))
     trigger = draw(st.sets(node)) if mode == "leads_to" else None
-    return Graph(n, edges, fairness, init), goal, trigger, mode == "eventually"
+    return (Graph(n, edges, fairness, init), goal, trigger, mode == "eventually",
+            mode == "eventually_always")
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
