@@ -114,6 +114,15 @@ class ActionCoverage:
     new: int = 0
 
 
+INCOMPLETE_REASONS = {
+    "violation": "stopped at a violation",
+    "max_states": "stopped by --max-states",
+    "max_depth": "stopped by --max-depth",
+    "interrupted": "interrupted",
+    "time_limit": "stopped by the time limit",
+}
+
+
 @dataclass
 class Stats:
     distinct_states: int = 0
@@ -124,8 +133,19 @@ class Stats:
     bytes_per_state: float = 0.0
     outside_constraint: int = 0
     collision_probability: float = 0.0
-    complete: bool = True  # False when a bound (--max-depth/--max-states) cut the search
+    complete: bool = True  # False when the search stopped before exhausting the space
+    # Why: "violation", "max_states", "max_depth", "interrupted" or "time_limit".
     stopped_by: str | None = None
+    store_bytes_per_state: float = 0.0  # the state store's arrays (0 if spilled to disk)
+    edges: int = 0  # steps in the edge log (when the search recorded one)
+    spilled: bool = False  # the store and waiting states moved to disk (--memory)
+
+    @property
+    def incomplete_reason(self) -> str | None:
+        """Why the search did not explore every reachable state (None if it did)."""
+        if self.complete:
+            return None
+        return INCOMPLETE_REASONS.get(self.stopped_by or "", self.stopped_by or "unknown")
 
     @property
     def states_per_s(self) -> float:
@@ -144,6 +164,10 @@ class Stats:
             "collision_probability": self.collision_probability,
             "complete": self.complete,
             "stopped_by": self.stopped_by,
+            "incomplete_reason": self.incomplete_reason,
+            "store_bytes_per_state": round(self.store_bytes_per_state, 1),
+            "edges": self.edges,
+            "spilled": self.spilled,
         }
 
 

@@ -127,8 +127,8 @@ def format_stats(result: CheckResult) -> str:
     if s.outside_constraint:
         lines.append(f"{s.outside_constraint:,} successor states fell outside the constraint "
                      f"and were not explored")
-    if not s.complete and s.stopped_by in ("max_depth", "max_states"):
-        lines.append(f"Search incomplete: stopped by --{s.stopped_by.replace('_', '-')}")
+    if not s.complete and s.stopped_by != "violation":
+        lines.append(f"Search incomplete: {s.incomplete_reason}")
     lines.append(f"Fingerprint collision probability: {s.collision_probability:.1e} "
                  f"(optimistic estimate n*(m-n)/2^64, as TLC reports it)")
     return "\n".join(lines)
