@@ -3,9 +3,10 @@
 The engine imports no spec. Data flows one way: spec -> explorer -> result -> renderers -> CLI.
 """
 
-from .bfs import check, rebuild_trace
+from .bfs import rebuild_trace
 from .errors import ProtospecError, SpecError, TraceFormatError, UsageError
 from .liveness.formulas import always_eventually, eventually, eventually_always, leads_to
+from .liveness.run import check
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import (
     Action,

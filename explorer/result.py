@@ -94,6 +94,7 @@ class Violation:
     kind: str
     doc: str
     trace: Trace
+    instance: Any = None  # for a liveness property stated ``over`` a domain: the broken one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +103,7 @@ class Violation:
             "doc": self.doc,
             "length": len(self.trace),
             **({"loop": self.trace.loop} if self.trace.loop is not None else {}),
+            **({"instance": _jsonable(self.instance)} if self.instance is not None else {}),
         }
 
 
@@ -139,6 +141,10 @@ class Stats:
     store_bytes_per_state: float = 0.0  # the state store's arrays (0 if spilled to disk)
     edges: int = 0  # steps in the edge log (when the search recorded one)
     spilled: bool = False  # the store and waiting states moved to disk (--memory)
+    liveness_s: float = 0.0  # time spent checking liveness after the search
+    liveness_bytes: int = 0  # memory the liveness check's graph arrays took at their peak
+    # Temporal properties that could not be checked (the search was incomplete), with why.
+    liveness_unchecked: str | None = None
 
     @property
     def incomplete_reason(self) -> str | None:
@@ -168,6 +174,9 @@ class Stats:
             "store_bytes_per_state": round(self.store_bytes_per_state, 1),
             "edges": self.edges,
             "spilled": self.spilled,
+            "liveness_s": round(self.liveness_s, 4),
+            "liveness_bytes": self.liveness_bytes,
+            "liveness_unchecked": self.liveness_unchecked,
         }
 
 

@@ -49,25 +49,33 @@ class PredicateTable:
     def record(self, state: Any) -> None:
         """Evaluate every predicate on the next state (states come in number order).
 
-        A predicate that raises is reported by the caller with the state's trace: the error
-        propagates with ``.liveness_property`` naming the property."""
+        A predicate that raises becomes a SpecError naming the property and the state."""
         k = self.count
         for p, col in zip(self._preds, self.columns):
             try:
                 col.append(1 if p(state) else 0)
             except Exception as exc:
-                exc.liveness_property = self._names[id(p)]  # type: ignore[attr-defined]
-                raise
+                raise _failed(self._names[id(p)], "liveness property", state, exc) from exc
         for name, fn in self.sometimes:
             if name not in self.witness:
                 try:
                     ok = fn(state)
                 except Exception as exc:
-                    exc.liveness_property = name  # type: ignore[attr-defined]
-                    raise
+                    raise _failed(name, "sometimes property", state, exc) from exc
                 if ok:
                     self.witness[name] = k
         self.count = k + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """What was recorded, for a search checkpoint (predicates are not saved: the spec
+        rebuilds them)."""
+        return {"columns": [bytes(c) for c in self.columns], "witness": dict(self.witness),
+                "count": self.count}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.columns = [bytearray(c) for c in data["columns"]]
+        self.witness = dict(data["witness"])
+        self.count = data["count"]
 
     def mask(self, p: Callable[[Any], bool]) -> np.ndarray:
         col = self.columns[self._index[id(p)]]
@@ -76,6 +84,16 @@ class PredicateTable:
     @property
     def bytes_used(self) -> int:
         return sum(len(c) for c in self.columns)
+
+
+def _failed(name: str, kind: str, state: Any, exc: Exception) -> Exception:
+    from ..errors import SpecError
+    from ..values import format_value
+
+    if isinstance(exc, SpecError):
+        return exc
+    return SpecError(f"{kind} {name!r} raised {type(exc).__name__}: {exc} on the reachable "
+                     f"state {format_value(state)}", cause=exc)
 
 
 @dataclass

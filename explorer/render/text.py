@@ -93,6 +93,8 @@ def format_violation(v: Violation, *, all_vars: bool = False) -> str:
 
 def _format_lasso(v: Violation, all_vars: bool) -> str:
     head = f"Liveness property {v.property} violated"
+    if v.instance is not None:
+        head += f" for {format_value(v.instance)}"
     if v.doc:
         head += f"\n  {v.property}: {v.doc}"
     t = v.trace
@@ -124,6 +126,8 @@ def format_stats(result: CheckResult) -> str:
         f"depth {s.depth}, {s.elapsed_s:.2f} s ({s.states_per_s:,.0f} states/s), "
         f"peak memory {s.peak_rss_bytes / 2**20:,.0f} MiB",
     ]
+    if s.edges and (s.liveness_s or s.liveness_bytes):
+        lines.append(f"Liveness: {s.edges:,} steps logged, checked in {s.liveness_s:.2f} s")
     if s.outside_constraint:
         lines.append(f"{s.outside_constraint:,} successor states fell outside the constraint "
                      f"and were not explored")
