@@ -21,8 +21,11 @@ chosen by the parameter ``fix``:
   be at the table (hungry or eating) at once, so one of them always gets both forks.
 
 Properties: ``neighbours_never_eat_together`` and ``eating_holds_both_forks`` (each fork in
-one hand at a time), and freedom from deadlock (``check_deadlock``). Starvation freedom under
-fairness (every hungry philosopher eventually eats) is a liveness property: see the docs page.
+one hand at a time), freedom from deadlock (``check_deadlock``), and the liveness property
+``no_starvation``: every hungry philosopher eventually eats, when taking a fork is strongly
+fair (a fork that keeps coming back to the table is eventually taken by a philosopher who keeps
+waiting for it) and putting forks down is weakly fair (nobody eats for ever). Getting hungry
+is not fair: a philosopher may think for ever.
 
 Left out: the time spent thinking and eating; forks are taken one at a time, never both in one
 step (which would need the atomicity the problem is about).
@@ -33,7 +36,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant, leads_to, liveness
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -107,7 +110,7 @@ class DiningPhilosophers(Spec):
             return None
         return State(except_at(s.phase, i, Phase.HUNGRY), s.fork)
 
-    @action(i="Phil")
+    @action(i="Phil", fair="strong")
     def take_first_fork(self, s: State, i: int) -> State | None:
         """Hungry philosopher i picks up its first fork, once it lies on the table."""
         f = self.first_fork(i)
@@ -115,7 +118,7 @@ class DiningPhilosophers(Spec):
             return None
         return State(except_at(s.phase, i, Phase.ONE_FORK), except_at(s.fork, f, i))
 
-    @action(i="Phil")
+    @action(i="Phil", fair="strong")
     def take_second_fork(self, s: State, i: int) -> State | None:
         """Philosopher i picks up its second fork, once it lies on the table, and eats."""
         f = self.second_fork(i)
@@ -123,7 +126,7 @@ class DiningPhilosophers(Spec):
             return None
         return State(except_at(s.phase, i, Phase.EATING), except_at(s.fork, f, i))
 
-    @action(i="Phil")
+    @action(i="Phil", fair="weak")
     def put_down_forks(self, s: State, i: int) -> State | None:
         """Philosopher i has eaten: it puts both forks down, leaves the table and thinks."""
         if s.phase[i] is not Phase.EATING:
@@ -147,6 +150,12 @@ class DiningPhilosophers(Spec):
              or s.fork[self.left(i)] == i == s.fork[self.right(i)])
             for i in self.Phil
         ) and all(h == FREE or f in (self.left(h), self.right(h)) for f, h in enumerate(s.fork))
+
+    @liveness
+    def no_starvation(self):
+        """Every hungry philosopher eventually eats."""
+        return leads_to(lambda s, i: s.phase[i] is Phase.HUNGRY,
+                        lambda s, i: s.phase[i] is Phase.EATING, over=self.Phil)
 
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 
@@ -184,6 +193,21 @@ class WaiterAdmitsAll(DiningPhilosophers):
 
     def seats(self) -> int:
         return self.philosophers
+
+
+@DiningPhilosophers.variant("weakly_fair_forks", breaks="no_starvation")
+class WeaklyFairForks(DiningPhilosophers):
+    """Taking a fork is only weakly fair: a philosopher's neighbours can take turns eating so
+    that its fork is never on the table for long, and it starves (no deadlock, no safety
+    violation: the fairness assumption itself is the mistake)."""
+
+    @action(i="Phil", fair="weak")
+    def take_first_fork(self, s: State, i: int) -> State | None:
+        return super().take_first_fork(s, i)
+
+    @action(i="Phil", fair="weak")
+    def take_second_fork(self, s: State, i: int) -> State | None:
+        return super().take_second_fork(s, i)
 
 
 # Measured (explorer.check, default parameters): see docs/specs/dining_philosophers.md for the

@@ -4,6 +4,7 @@ ordering (Havender 1968) or by a waiter seating N - 1 (Hoare 1985, section 2.5).
 from __future__ import annotations
 
 import pytest
+from protospec.explorer import check
 from protospec.specs.dining_philosophers import FREE, DiningPhilosophers, Phase
 
 from tests.specs.catalogue_checks import (
@@ -15,14 +16,15 @@ from tests.specs.catalogue_checks import (
     start,
 )
 
-VARIANTS = [("left_first", 10), ("waiter_admits_all", 10)]
+VARIANTS = [("left_first", 10), ("waiter_admits_all", 10), ("weakly_fair_forks", 5)]
 
 
-def test_the_default_configuration_exhausts_with_no_violation_and_no_deadlock() -> None:
+def test_the_default_configuration_exhausts_with_no_violation_no_deadlock_no_starvation(
+) -> None:
     assert_default_exhausts(DiningPhilosophers, 534, 10)
 
 
-def test_the_waiter_fix_exhausts_with_no_deadlock() -> None:
+def test_the_waiter_fix_exhausts_with_no_deadlock_and_no_starvation() -> None:
     assert_default_exhausts(DiningPhilosophers, 491, 9, {"fix": "waiter"})
 
 
@@ -68,3 +70,12 @@ def test_neighbours_eating_together_violates_the_invariants() -> None:
     s = start(spec)._replace(phase=(Phase.EATING, Phase.EATING, Phase.THINKING),
                              fork=(0, 0, 1))
     assert spec.check_state(s) == ["neighbours_never_eat_together", "eating_holds_both_forks"]
+
+
+def test_without_strong_fairness_a_philosopher_starves_between_eating_neighbours() -> None:
+    spec = DiningPhilosophers.with_variant("weakly_fair_forks")()
+    (v,) = check(spec).violations
+    assert (v.property, v.instance) == ("no_starvation", 0)
+    cycle = v.trace.steps[v.trace.loop + 1:]
+    assert all(spec.check_state(step.state) == [] for step in v.trace.steps)
+    assert all(step.state.phase[0] is Phase.HUNGRY for step in cycle)
