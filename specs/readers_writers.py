@@ -23,14 +23,19 @@ reader in locks writers out (``P(w)``) and the last reader out lets them in agai
 
 Problem 2 adds ``writecount`` and semaphores ``r`` (a waiting writer closes the door to new
 readers), ``mutex 2`` (protects writecount) and ``mutex 3`` (at most one reader queues on
-``r``); its ``mutex 1`` is Problem 1's ``mutex``. The parameter ``priority`` chooses the
-problem. Each line is one atomic step; the test of ``if`` is a step of its own (``test``),
-and the P or V it guards the next step, as in a program.
+``r``); its ``mutex 1`` is Problem 1's ``mutex``. The spec is Problem 2; Problem 1 is the
+variant ``readers_priority``, since its writers can starve. Each line is one atomic step;
+the test of ``if`` is a step of its own (``test``), and the P or V it guards the next step,
+as in a program.
 
-Properties: ``no_reader_with_writer`` and ``one_writer``, and freedom from deadlock
-(``check_deadlock``: every process loops for ever). Writer starvation under Problem 1 (a
-stream of overlapping readers keeps a writer out for ever) is a liveness property: see the docs
-page.
+Properties: ``no_reader_with_writer`` and ``one_writer``, freedom from deadlock
+(``check_deadlock``: every process loops for ever), and the liveness property
+``writers_eventually_write``: a writer that wants to write eventually writes, when P is
+strongly fair (a semaphore that is positive again and again is eventually taken by a process
+that keeps waiting on it) and every other step weakly fair. Problem 2 has it; in Problem 1
+readers that keep overlapping keep ``readcount`` above zero and a writer out for ever.
+(Problem 2 in turn can starve readers: that is the price of its priority, and not a property
+claimed here.)
 
 Left out: what is read and written, and the time it takes.
 """
@@ -40,7 +45,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant, leads_to, liveness
 
 # -- the programs -----------------------------------------------------------------------------
 
@@ -111,23 +116,21 @@ class State(NamedTuple):
 
 
 class ReadersWriters(Spec):
-    """Readers-writers lock (Courtois, Heymans, Parnas 1971): no reader with a writer."""
+    """Readers-writers lock (Courtois, Heymans, Parnas 1971): writers alone, and none starves."""
 
     name = "readers_writers"
     check_deadlock = True
 
     readers = Param(2, "number of readers", min=1, max=4)
     writers = Param(2, "number of writers", min=1, max=3)
-    priority = Param("readers", "readers (Problem 1) or writers (Problem 2) have priority",
-                     choices=("readers", "writers"))
 
     def reader_program(self) -> tuple[Instr, ...]:
-        """The reader's program of Problem 1 or 2."""
-        return READER_1 if self.priority == "readers" else READER_2
+        """The reader's program: Problem 2's (writers' priority)."""
+        return READER_2
 
     def writer_program(self) -> tuple[Instr, ...]:
-        """The writer's program of Problem 1 or 2."""
-        return WRITER_1 if self.priority == "readers" else WRITER_2
+        """The writer's program: Problem 2's (writers' priority)."""
+        return WRITER_2
 
     def setup(self) -> None:
         self.Proc = range(self.readers + self.writers)
@@ -155,7 +158,7 @@ class ReadersWriters(Spec):
 
     # -- actions ------------------------------------------------------------------------------
 
-    @action(i="Proc", sem=lambda self: SEMAPHORES)
+    @action(i="Proc", sem=lambda self: SEMAPHORES, fair="strong")
     def P(self, s: State, i: int, sem: Var) -> State | None:
         """P(sem): process i waits until the semaphore is positive, then decrements it."""
         op, var, _ = self.at(s, i)
@@ -163,7 +166,7 @@ class ReadersWriters(Spec):
             return None
         return s._replace(**{sem.name.lower(): s[sem] - 1}, pc=self.goto(s, i))
 
-    @action(i="Proc", sem=lambda self: SEMAPHORES)
+    @action(i="Proc", sem=lambda self: SEMAPHORES, fair="weak")
     def V(self, s: State, i: int, sem: Var) -> State | None:
         """V(sem): process i increments the semaphore."""
         op, var, _ = self.at(s, i)
@@ -171,7 +174,7 @@ class ReadersWriters(Spec):
             return None
         return s._replace(**{sem.name.lower(): s[sem] + 1}, pc=self.goto(s, i))
 
-    @action(i="Proc", var=lambda self: COUNTERS)
+    @action(i="Proc", var=lambda self: COUNTERS, fair="weak")
     def increment(self, s: State, i: int, var: Var) -> State | None:
         """readcount := readcount + 1 (or writecount)."""
         op, v, _ = self.at(s, i)
@@ -179,7 +182,7 @@ class ReadersWriters(Spec):
             return None
         return s._replace(**{var.name.lower(): s[var] + 1}, pc=self.goto(s, i))
 
-    @action(i="Proc", var=lambda self: COUNTERS)
+    @action(i="Proc", var=lambda self: COUNTERS, fair="weak")
     def decrement(self, s: State, i: int, var: Var) -> State | None:
         """readcount := readcount - 1 (or writecount)."""
         op, v, _ = self.at(s, i)
@@ -187,7 +190,7 @@ class ReadersWriters(Spec):
             return None
         return s._replace(**{var.name.lower(): s[var] - 1}, pc=self.goto(s, i))
 
-    @action(i="Proc", var=lambda self: COUNTERS)
+    @action(i="Proc", var=lambda self: COUNTERS, fair="weak")
     def test(self, s: State, i: int, var: Var) -> State | None:
         """if var = k then ...: process i reads the counter now, and goes on to the guarded
         P or V only if it equals k (else it skips that line)."""
@@ -196,14 +199,14 @@ class ReadersWriters(Spec):
             return None
         return s._replace(pc=self.goto(s, i, 1 if s[var] == k else 2))
 
-    @action(i=lambda self: range(self.readers))
+    @action(i=lambda self: range(self.readers), fair="weak")
     def read(self, s: State, i: int) -> State | None:
         """Reader i finishes reading."""
         if not self.is_reading(s, i):
             return None
         return s._replace(pc=self.goto(s, i))
 
-    @action(i=lambda self: range(self.readers, self.readers + self.writers))
+    @action(i=lambda self: range(self.readers, self.readers + self.writers), fair="weak")
     def write(self, s: State, i: int) -> State | None:
         """Writer i finishes writing."""
         if not self.is_writing(s, i):
@@ -222,6 +225,12 @@ class ReadersWriters(Spec):
     def one_writer(self, s: State) -> bool:
         """At most one writer writes at a time."""
         return sum(self.is_writing(s, i) for i in self.Proc) <= 1
+
+    @liveness
+    def writers_eventually_write(self):
+        """Every writer that wants to write eventually writes."""
+        return leads_to(lambda s, i: s.pc[i] == 0, lambda s, i: self.is_writing(s, i),
+                        over=range(self.readers, self.readers + self.writers))
 
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 
@@ -247,20 +256,32 @@ def _without_mutex_1(program: tuple[Instr, ...], section: slice) -> tuple[Instr,
                  if not (n in lines and x[0] in (Op.P, Op.V) and x[1] is M1))
 
 
-@ReadersWriters.variant("entry_without_mutex", breaks="no_reader_with_writer")
-class EntryWithoutMutex(ReadersWriters):
-    """Readers update and test readcount on entry without the mutex: two readers both count
-    themselves in before either tests, neither sees readcount = 1, and nobody takes w from
-    the writer who holds it."""
+@ReadersWriters.variant("readers_priority", breaks="writers_eventually_write")
+class ReadersPriority(ReadersWriters):
+    """Problem 1, readers' priority: readers that keep overlapping keep readcount above zero,
+    w is never released, and a waiting writer starves (safety holds)."""
 
     def reader_program(self) -> tuple[Instr, ...]:
-        return _without_mutex_1(super().reader_program(), slice(0, 6))
+        return READER_1
+
+    def writer_program(self) -> tuple[Instr, ...]:
+        return WRITER_1
+
+
+@ReadersWriters.variant("entry_without_mutex", breaks="no_reader_with_writer")
+class EntryWithoutMutex(ReadersPriority):
+    """Problem 1's readers update and test readcount on entry without the mutex: two readers
+    both count themselves in before either tests, neither sees readcount = 1, and nobody takes
+    w from the writer who holds it."""
+
+    def reader_program(self) -> tuple[Instr, ...]:
+        return _without_mutex_1(READER_1, slice(0, 6))
 
 
 @ReadersWriters.variant("exit_without_mutex", breaks="one_writer")
-class ExitWithoutMutex(ReadersWriters):
-    """Readers leave without the mutex: both decrement before either tests, both see
-    readcount = 0, w is signalled twice, and two writers write at once."""
+class ExitWithoutMutex(ReadersPriority):
+    """Problem 1's readers leave without the mutex: both decrement before either tests, both
+    see readcount = 0, w is signalled twice, and two writers write at once."""
 
     # The same race also deadlocks (a reader entering under the mutex tests readcount just as
     # one leaving without it has changed it, and waits on w inside the mutex): 11 steps with
@@ -268,8 +289,7 @@ class ExitWithoutMutex(ReadersWriters):
     check_deadlock = False
 
     def reader_program(self) -> tuple[Instr, ...]:
-        program = super().reader_program()
-        return _without_mutex_1(program, slice(len(program) - 5, None))
+        return _without_mutex_1(READER_1, slice(len(READER_1) - 5, None))
 
 
 # Measured (explorer.check, default parameters): see docs/specs/readers_writers.md for the
