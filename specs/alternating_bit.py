@@ -19,17 +19,19 @@ at the head of a channel may be lost or duplicated (a loss anywhere in a FIFO ch
 same to the receiver as a loss at the head; a copy is delivered next to its original).
 Retransmission happens at any time, which covers every timeout.
 
-Properties: ``no_duplicate_delivery`` (no message is delivered twice) and
-``delivered_in_order`` (the messages delivered are the first ones sent, in order, none skipped).
-Eventual delivery (every message is delivered, under fairness of retransmission and of the
-channel) is a liveness property: see the docs page.
+Properties: ``no_duplicate_delivery`` (no message is delivered twice),
+``delivered_in_order`` (the messages delivered are the first ones sent, in order, none
+skipped), and the liveness property ``every_message_delivered``, under strong fairness of
+retransmission, of acknowledging, and of receiving a message (or an acknowledgement) with each
+bit: a message that is at the head of its channel again and again is eventually received,
+however often the channel loses others. The faults are not fair: they may happen or not.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, invariant
+from protospec import Param, Spec, action, eventually, invariant, liveness
 
 # -- messages and state -----------------------------------------------------------------------
 
@@ -71,7 +73,7 @@ class AlternatingBit(Spec):
 
     # -- the sender ---------------------------------------------------------------------------
 
-    @action
+    @action(fair="strong")
     def re_snd_msg(self, s: State) -> State | None:
         """ReSndMsg: the sender (re)transmits its current message with its bit (whenever it
         likes: a timeout)."""
@@ -79,7 +81,7 @@ class AlternatingBit(Spec):
             return None
         return s._replace(msg_channel=(*s.msg_channel, Data(s.sbit, s.current)))
 
-    @action(b=lambda self: (0, 1))
+    @action(b=lambda self: (0, 1), fair="strong")
     def rcv_ack(self, s: State, b: int) -> State | None:
         """RcvAck: the sender takes the acknowledgement at the head of its channel (its bit is
         b). The same bit as its own: the current message arrived, so it moves on to the next
@@ -97,7 +99,7 @@ class AlternatingBit(Spec):
 
     # -- the receiver -------------------------------------------------------------------------
 
-    @action(b=lambda self: (0, 1))
+    @action(b=lambda self: (0, 1), fair="strong")
     def rcv_msg(self, s: State, b: int) -> State | None:
         """RcvMsg: the receiver takes the message at the head of its channel (its bit is b).
         The expected bit: a new message, delivered, and the expected bit flips. The other bit:
@@ -113,7 +115,7 @@ class AlternatingBit(Spec):
         """Whether the receiver takes m for a new message: it carries the expected bit."""
         return m.bit == s.rbit
 
-    @action
+    @action(fair="strong")
     def snd_ack(self, s: State) -> State | None:
         """SndAck: the receiver acknowledges the last message it accepted (the bit before the
         one it expects)."""
@@ -166,6 +168,11 @@ class AlternatingBit(Spec):
         return distinct == list(range(len(distinct))) and \
             all(a <= b for a, b in zip(s.delivered, s.delivered[1:]))
 
+    @liveness
+    def every_message_delivered(self):
+        """Every message is eventually delivered."""
+        return eventually(lambda s: len(s.delivered) == self.messages)
+
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 
     def chart_processes(self) -> list[str]:
@@ -210,6 +217,16 @@ class AckWithoutBit(AlternatingBit):
 
     def acknowledges(self, s: State, b: int) -> bool:
         return True
+
+
+@AlternatingBit.variant("weakly_fair_channel", breaks="every_message_delivered")
+class WeaklyFairChannel(AlternatingBit):
+    """Receiving is only weakly fair: the channel may lose the current message every time
+    before it is received (it is never at the head for good), and nothing gets through."""
+
+    @action(b=lambda self: (0, 1), fair="weak")
+    def rcv_msg(self, s: State, b: int) -> State | None:
+        return super().rcv_msg(s, b)
 
 
 # Measured (explorer.check, default parameters): see docs/specs/alternating_bit.md for the

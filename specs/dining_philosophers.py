@@ -59,7 +59,7 @@ class State(NamedTuple):
 
 
 class DiningPhilosophers(Spec):
-    """Dining philosophers (Dijkstra 1971): no deadlock with ordered forks or a waiter."""
+    """Dining philosophers (Dijkstra 1971): ordered forks or a waiter; no deadlock, no starvation."""
 
     name = "dining_philosophers"
     check_deadlock = True

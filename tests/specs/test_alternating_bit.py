@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from protospec.explorer import check
 from protospec.specs.alternating_bit import AlternatingBit, Data
 
 from tests.specs.catalogue_checks import (
@@ -15,10 +16,10 @@ from tests.specs.catalogue_checks import (
     start,
 )
 
-VARIANTS = [("no_sequence_bit", 4), ("ack_without_bit", 6)]
+VARIANTS = [("no_sequence_bit", 4), ("ack_without_bit", 6), ("weakly_fair_channel", 4)]
 
 
-def test_the_default_configuration_exhausts_with_no_violation() -> None:
+def test_the_default_configuration_exhausts_and_delivers_every_message() -> None:
     assert_default_exhausts(AlternatingBit, 108, 16)
 
 
@@ -70,3 +71,12 @@ def test_the_channels_lose_and_duplicate_at_their_head() -> None:
 def test_a_delivery_out_of_order_violates_the_invariant() -> None:
     spec = AlternatingBit()
     assert spec.check_state(start(spec)._replace(delivered=(0, 2))) == ["delivered_in_order"]
+
+
+def test_a_channel_that_is_only_weakly_fair_can_lose_the_first_message_for_ever() -> None:
+    spec = AlternatingBit.with_variant("weakly_fair_channel")()
+    (v,) = check(spec).violations
+    assert v.property == "every_message_delivered"
+    cycle = v.trace.steps[v.trace.loop + 1:]
+    assert {step.action for step in cycle} >= {"re_snd_msg", "lose_msg"}
+    assert all(step.state.delivered == () for step in v.trace.steps)
