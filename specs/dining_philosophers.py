@@ -59,7 +59,7 @@ class State(NamedTuple):
 
 
 class DiningPhilosophers(Spec):
-    """Dining philosophers (Dijkstra 1971): ordered forks or a waiter; no deadlock, no starvation."""
+    """Dining philosophers (Dijkstra 1971): ordered forks or a waiter, no deadlock or starvation."""
 
     name = "dining_philosophers"
     check_deadlock = True
