@@ -203,8 +203,7 @@ class AlternatingBit(Spec):
 
 @AlternatingBit.variant("no_sequence_bit", breaks="no_duplicate_delivery")
 class NoSequenceBit(AlternatingBit):
-    """The receiver ignores the bit and delivers every message it receives: a retransmitted
-    or duplicated copy is delivered again."""
+    """The receiver ignores the bit: a retransmitted or duplicated copy is delivered again."""
 
     def is_new(self, s: State, m: Data) -> bool:
         return True
@@ -212,8 +211,7 @@ class NoSequenceBit(AlternatingBit):
 
 @AlternatingBit.variant("ack_without_bit", breaks="delivered_in_order")
 class AckWithoutBit(AlternatingBit):
-    """The sender takes any acknowledgement for its current message: a stale acknowledgement
-    of the previous message makes it skip the current one."""
+    """The sender takes any acknowledgement as its own: a stale one makes it skip a message."""
 
     def acknowledges(self, s: State, b: int) -> bool:
         return True
@@ -221,8 +219,10 @@ class AckWithoutBit(AlternatingBit):
 
 @AlternatingBit.variant("weakly_fair_channel", breaks="every_message_delivered")
 class WeaklyFairChannel(AlternatingBit):
-    """Receiving is only weakly fair: the channel may lose the current message every time
-    before it is received (it is never at the head for good), and nothing gets through."""
+    """Receiving is only weakly fair: the channel may lose the current message for ever.
+
+    The message reaches the head of the channel again and again but is lost each time before
+    it is received."""
 
     @action(b=lambda self: (0, 1), fair="weak")
     def rcv_msg(self, s: State, b: int) -> State | None:

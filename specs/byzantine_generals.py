@@ -215,17 +215,19 @@ def majority(values: list[Order]) -> Order:
 
 @ByzantineGenerals.variant("three_generals", breaks="ic2")
 class ThreeGenerals(ByzantineGenerals):
-    """OM(1) with three generals (n = 3m): a traitorous lieutenant tells the other the loyal
-    commander said retreat, the tie reads as retreat, and the loyal lieutenant disobeys (the
-    paper's figure 1; no algorithm can do better, section 2)."""
+    """OM(1) with three generals (n = 3m): a traitorous lieutenant makes a loyal one disobey.
+
+    The traitor tells the other lieutenant that the loyal commander said retreat, the tie
+    reads as retreat (the paper's figure 1; no algorithm can do better, section 2)."""
 
     generals = Param(3, "generals n: the commander and n - 1 lieutenants", min=2, max=6)
 
 
 @ByzantineGenerals.variant("obey_commander", breaks="ic1")
 class ObeyCommander(ByzantineGenerals):
-    """The lieutenants ignore the relayed values and obey the commander's message alone (OM(0)
-    against a traitor): a traitorous commander splits them."""
+    """Lieutenants obey the commander's message alone: a traitorous commander splits them.
+
+    This is OM(0) against a traitor: the relayed values are received and ignored."""
 
     def om_value(self, s: State, i: int) -> Order:
         v = self.received(s, (COMMANDER,), i)

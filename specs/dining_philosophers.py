@@ -173,8 +173,7 @@ class DiningPhilosophers(Spec):
 
 @DiningPhilosophers.variant("left_first", breaks="deadlock")
 class LeftFirst(DiningPhilosophers):
-    """Every philosopher takes the left fork first and there is no waiter: all hold their left
-    fork and wait for ever for the right one."""
+    """Everyone takes the left fork first, no waiter: all hold one fork and wait for ever."""
 
     def first_fork(self, i: int) -> int:
         return self.left(i)
@@ -185,8 +184,7 @@ class LeftFirst(DiningPhilosophers):
 
 @DiningPhilosophers.variant("waiter_admits_all", breaks="deadlock")
 class WaiterAdmitsAll(DiningPhilosophers):
-    """The waiter's off-by-one: it lets all N philosophers sit down, so taking the left fork
-    first deadlocks again."""
+    """The waiter seats all N philosophers (off by one): left-first forks deadlock again."""
 
     def first_fork(self, i: int) -> int:
         return self.left(i)
@@ -197,9 +195,10 @@ class WaiterAdmitsAll(DiningPhilosophers):
 
 @DiningPhilosophers.variant("weakly_fair_forks", breaks="no_starvation")
 class WeaklyFairForks(DiningPhilosophers):
-    """Taking a fork is only weakly fair: a philosopher's neighbours can take turns eating so
-    that its fork is never on the table for long, and it starves (no deadlock, no safety
-    violation: the fairness assumption itself is the mistake)."""
+    """Taking a fork is only weakly fair: a philosopher starves between eating neighbours.
+
+    Its fork is on the table again and again but never for good. No deadlock and no safety
+    violation: the fairness assumption itself is the mistake."""
 
     @action(i="Phil", fair="weak")
     def take_first_fork(self, s: State, i: int) -> State | None:

@@ -242,8 +242,10 @@ class ProducerConsumer(Spec):
 
 @ProducerConsumer.variant("swapped_semaphores", breaks="deadlock")
 class SwappedSemaphores(ProducerConsumer):
-    """The producer takes the mutex before waiting for an empty slot: with the buffer full it
-    waits inside the critical section, and no consumer can get in to empty a slot."""
+    """The producer does P(mutex) before P(empty): on a full buffer everyone waits for ever.
+
+    The producer waits for an empty slot inside the critical section, and no consumer can get
+    in to empty one."""
 
     def producer_program(self) -> tuple[Instr, ...]:
         return (PRODUCER[1], PRODUCER[0]) + PRODUCER[2:]
@@ -251,8 +253,10 @@ class SwappedSemaphores(ProducerConsumer):
 
 @ProducerConsumer.variant("no_mutex", breaks="no_lost_item")
 class NoMutex(ProducerConsumer):
-    """No mutex around the buffer: two producers write the same slot before either moves in,
-    and the first portion is overwritten."""
+    """No mutex around the buffer: two producers write the same slot and a portion is lost.
+
+    Both write slot ``in`` before either moves ``in`` on, so the first portion is
+    overwritten."""
 
     def producer_program(self) -> tuple[Instr, ...]:
         return tuple(x for x in PRODUCER if x[1] is not Sem.MUTEX)
@@ -263,8 +267,9 @@ class NoMutex(ProducerConsumer):
 
 @ProducerConsumer.variant("consumers_without_mutex", breaks="no_duplicate_item")
 class ConsumersWithoutMutex(ProducerConsumer):
-    """Only the producers use the mutex: two consumers read the same slot before either moves
-    out, and one portion is taken twice."""
+    """The consumers leave the mutex out: two read the same slot and a portion is taken twice.
+
+    Both read slot ``out`` before either moves ``out`` on."""
 
     def consumer_program(self) -> tuple[Instr, ...]:
         return tuple(x for x in CONSUMER if x[1] is not Sem.MUTEX)

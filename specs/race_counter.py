@@ -163,8 +163,10 @@ class NoLock(RaceCounter):
 
 @RaceCounter.variant("lock_around_load_only", breaks="no_lost_update")
 class LockAroundLoadOnly(RaceCounter):
-    """The lock protects the read but is released before the store: the read-modify-write is
-    still not atomic, and an increment is lost all the same."""
+    """The lock is released after the load, before the store: an increment is still lost.
+
+    The read-modify-write is still not atomic: another thread can load between the first
+    thread's load and store."""
 
     def load(self, s: State, t: int) -> State | None:
         if s.pc[t] is not PC.LOAD:

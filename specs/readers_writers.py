@@ -258,8 +258,10 @@ def _without_mutex_1(program: tuple[Instr, ...], section: slice) -> tuple[Instr,
 
 @ReadersWriters.variant("readers_priority", breaks="writers_eventually_write")
 class ReadersPriority(ReadersWriters):
-    """Problem 1, readers' priority: readers that keep overlapping keep readcount above zero,
-    w is never released, and a waiting writer starves (safety holds)."""
+    """Problem 1, readers' priority: overlapping readers starve a waiting writer.
+
+    Readers that keep overlapping keep readcount above zero, so w is never released (safety
+    holds)."""
 
     def reader_program(self) -> tuple[Instr, ...]:
         return READER_1
@@ -270,9 +272,10 @@ class ReadersPriority(ReadersWriters):
 
 @ReadersWriters.variant("entry_without_mutex", breaks="no_reader_with_writer")
 class EntryWithoutMutex(ReadersPriority):
-    """Problem 1's readers update and test readcount on entry without the mutex: two readers
-    both count themselves in before either tests, neither sees readcount = 1, and nobody takes
-    w from the writer who holds it."""
+    """Problem 1's readers count themselves in without the mutex: one reads beside a writer.
+
+    Two readers both increment readcount before either tests it, neither sees readcount = 1,
+    and nobody waits for the writer who holds w."""
 
     def reader_program(self) -> tuple[Instr, ...]:
         return _without_mutex_1(READER_1, slice(0, 6))
@@ -280,8 +283,9 @@ class EntryWithoutMutex(ReadersPriority):
 
 @ReadersWriters.variant("exit_without_mutex", breaks="one_writer")
 class ExitWithoutMutex(ReadersPriority):
-    """Problem 1's readers leave without the mutex: both decrement before either tests, both
-    see readcount = 0, w is signalled twice, and two writers write at once."""
+    """Problem 1's readers count themselves out without the mutex: two writers get in.
+
+    Both decrement before either tests, both see readcount = 0, and w is signalled twice."""
 
     # The same race also deadlocks (a reader entering under the mutex tests readcount just as
     # one leaving without it has changed it, and waits on w inside the mutex): 11 steps with
