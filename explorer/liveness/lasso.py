@@ -6,7 +6,8 @@ or later" under the graph's fairness, and returns a behaviour that violates it, 
 * the *prefix* runs from an initial state to a state where ``trigger`` holds and ``goal`` does
   not, and from there, through states where ``goal`` does not hold, into a fair component
   (explorer.liveness.fair_cycles) of the goal-free states; it is a shortest such path (a
-  breadth-first search over two copies of the graph: before the trigger, anywhere; after it, goal-free);
+  breadth-first search over two copies of the graph: before the trigger, anywhere; after it,
+  goal-free);
 * the *cycle* starts and ends where the prefix entered the component and passes, in turn,
   through the nearest state or edge that each fairness constraint needs (a state where a weakly
   fair instance is disabled, or an edge taking it), so that repeating it forever is a fair
