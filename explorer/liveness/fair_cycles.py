@@ -31,7 +31,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .graph import FAIR_STRONG, FAIR_WEAK, StateGraph
+from .graph import FAIR_STRONG, FAIR_WEAK, StateGraph, unique
 
 __all__ = ["FairComponents", "fair_components"]
 
@@ -54,6 +54,15 @@ def _scc(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     m = csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
     _, comp = connected_components(m, directed=True, connection="strong")
     return comp.astype(np.int64)
+
+
+def _member(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``keys[i] in table`` for each i; ``table`` sorted and distinct."""
+    if len(table) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.searchsorted(table, keys)
+    pos[pos == len(table)] = 0
+    return table[pos] == keys
 
 
 def fair_components(g: StateGraph, allowed: np.ndarray) -> FairComponents:
@@ -89,11 +98,11 @@ def fair_components(g: StateGraph, allowed: np.ndarray) -> FairComponents:
         comp[trivial] = -1
         # Fair instances taken on an edge inside a component: keys comp * nl + label.
         inside = e_in & (comp[g.src] == comp[g.dst]) & (comp[g.src] >= 0) & fair_label
-        taken = np.unique(comp[g.src[inside]] * nl + g.label[inside])
+        taken = unique(comp[g.src[inside]] * nl + g.label[inside])
         live_pair = alive[en_state]
         ps, pl = en_state[live_pair], en_label[live_pair]
         pkey = comp[ps] * nl + pl
-        ptaken = np.isin(pkey, taken, assume_unique=False)
+        ptaken = _member(pkey, taken)
         # Strong fairness: enabled in the component, never taken there -> remove those states.
         bad = strong[pl] & ~ptaken
         if bad.any():
@@ -101,7 +110,7 @@ def fair_components(g: StateGraph, allowed: np.ndarray) -> FairComponents:
             continue
         # Weak fairness: never taken, enabled in every state of the component -> drop it.
         wsel = weak[pl] & ~ptaken
-        wkey, counts = np.unique(pkey[wsel], return_counts=True)
+        wkey, counts = unique(pkey[wsel], counts=True)
         full = counts == size[wkey // nl]
         if full.any():
             dead = np.zeros(max(ncomp, 1), dtype=bool)

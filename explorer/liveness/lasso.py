@@ -6,7 +6,8 @@ or later" under the graph's fairness, and returns a behaviour that violates it, 
 * the *prefix* runs from an initial state to a state where ``trigger`` holds and ``goal`` does
   not, and from there, through states where ``goal`` does not hold, into a fair component
   (explorer.liveness.fair_cycles) of the goal-free states; it is a shortest such path (a
-  Dijkstra over two copies of the graph: before the trigger, anywhere; after it, goal-free);
+  breadth-first search over two copies of the graph: before the trigger, anywhere; after it,
+  goal-free);
 * the *cycle* starts and ends where the prefix entered the component and passes, in turn,
   through the nearest state or edge that each fairness constraint needs (a state where a weakly
   fair instance is disabled, or an edge taking it), so that repeating it forever is a fair
@@ -24,11 +25,10 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra, shortest_path
 
 from .fair_cycles import FairComponents, fair_components
-from .graph import FAIR_WEAK, StateGraph
+from .graph import FAIR_WEAK, StateGraph, unique
 
 __all__ = ["Lasso", "find_lasso"]
 
-_SWITCH = 1e-6  # cost of noticing the trigger: ties between equally long prefixes only
 
 
 @dataclass
@@ -48,52 +48,52 @@ class Lasso:
 
 
 class _Edges:
-    """Edge lookup by (source, target): the first edge's label, deterministically."""
+    """The label of the first logged edge ``u -> v``: a scan of the edge arrays per lookup
+    (a lasso has tens of steps), which needs no index over millions of edges."""
 
     def __init__(self, g: StateGraph) -> None:
         self.g = g
-        key = g.src * g.n + g.dst
-        self.order = np.argsort(key, kind="stable")
-        self.keys = key[self.order]
 
     def label(self, u: int, v: int) -> int:
-        k = u * self.g.n + v
-        i = int(np.searchsorted(self.keys, k))
-        assert i < len(self.keys) and self.keys[i] == k, "no such edge"
-        return int(self.g.label[self.order[i]])
+        hits = np.flatnonzero((self.g.src == u) & (self.g.dst == v))
+        assert len(hits), "no such edge"
+        return int(self.g.label[hits[0]])
 
 
 def _unique_pairs(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    key = np.unique(src * n + dst)
+    key = unique(src.astype(np.int64) * n + dst)
     return key // n, key % n
 
 
 def _prefix(g: StateGraph, allowed: np.ndarray, trigger: np.ndarray, initial_only: bool,
             target: np.ndarray) -> list[int] | None:
-    """A shortest path init -> (trigger & allowed) -> ... allowed ... -> target, or None."""
+    """A shortest path init -> (trigger & allowed) -> ... allowed ... -> target, or None.
+
+    A breadth-first search over two copies of the graph (before the trigger: every state;
+    after: the allowed ones), joined by a "switch" edge at each trigger state. Every path
+    from the first copy to a target in the second crosses exactly one switch edge, so the
+    fewest edges is the fewest steps (plus one)."""
     n = g.n
     proper = g.proper
-    s, d = _unique_pairs(g.src[proper], g.dst[proper], n)
+    s, d = g.src[proper], g.dst[proper]
     after = allowed[s] & allowed[d]
     rows = [s[after] + n]
     cols = [d[after] + n]
-    wts = [np.ones(int(after.sum()))]
     if initial_only:
         starts = g.init[allowed[g.init] & trigger[g.init]]
     else:
         starts = g.init
-        sw = np.flatnonzero(trigger & allowed)
+        sw = np.flatnonzero(trigger & allowed).astype(s.dtype)
         rows += [s, sw]
         cols += [d, sw + n]
-        wts += [np.ones(len(s)), np.full(len(sw), _SWITCH)]
-    starts = np.unique(starts)
+    starts = unique(starts)
     if len(starts) == 0:
         return None
-    m = csr_matrix((np.concatenate(wts), (np.concatenate(rows), np.concatenate(cols))),
-                   shape=(2 * n, 2 * n))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    m = csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(2 * n, 2 * n))
     start_nodes = starts + (n if initial_only else 0)
     dist, pred, _ = dijkstra(m, directed=True, indices=start_nodes, min_only=True,
-                             return_predecessors=True)
+                             unweighted=True, return_predecessors=True)
     goal_dist = dist[n:][target]
     if not np.isfinite(goal_dist).any():
         return None
@@ -146,7 +146,7 @@ def _requirements(g: StateGraph, comp: _Component) -> list[tuple[np.ndarray, int
     inside = comp.local[en_s] >= 0
     ls, ll = comp.local[en_s[inside]], en_l[inside]
     reqs: list[tuple[np.ndarray, int | None]] = []
-    for lab in np.unique(ll).tolist():
+    for lab in unique(ll).tolist():
         where = ls[ll == lab]
         taken = bool((comp.e_lab == lab).any())
         disabled = np.ones(k, dtype=bool)

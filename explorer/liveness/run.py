@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..bfs import Search, explore
-from ..errors import SpecError
+from ..errors import SpecError, UsageError
+from ..fingerprint import fingerprint
 from ..result import CheckResult, Step, Trace, Violation
 from ..spec import ActionInstance, Spec
 from .check import PredicateTable, check_formula
@@ -44,6 +45,8 @@ def check(spec: Spec, *, liveness: bool = True, **kwargs: Any) -> CheckResult:
     liveness (unless ``liveness=False``) and sometimes properties on the reachable graph."""
     formulas = list(spec.liveness_fns) if liveness else []
     sometimes = list(spec.sometimes_fns)
+    if formulas and kwargs.get("canon") is not None:
+        _check_symmetry(spec, formulas)
     if not formulas and not sometimes:
         search = explore(spec, **kwargs)
         assert search.result is not None
@@ -77,6 +80,20 @@ def check(spec: Spec, *, liveness: bool = True, **kwargs: Any) -> CheckResult:
                                                    found.instance))
     stats.liveness_s = time.perf_counter() - started
     return result
+
+
+def _check_symmetry(spec: Spec, formulas: list) -> None:
+    """Liveness on a symmetry-reduced graph is exact only without fairness and with formulas
+    that do not single out one process (docs/liveness.md, "Symmetry"); refuse the rest."""
+    per_instance = [name for name, f in formulas if f.over is not None]
+    if spec.fairness() or per_instance:
+        why = (f"its actions {', '.join(sorted(spec.fairness()))} are fair"
+               if spec.fairness() else
+               f"{', '.join(per_instance)} single out one process (over=...)")
+        raise UsageError(
+            f"spec {spec.name!r}: liveness cannot be checked under symmetry reduction because "
+            f"{why}: the reduced graph forgets which process took a step. Check without "
+            f"symmetry, or with --no-liveness (docs/liveness.md, 'Symmetry').")
 
 
 def graph_of(search: Search) -> StateGraph:
@@ -114,11 +131,16 @@ def lasso_trace(search: Search, lasso: Lasso) -> Trace:
         action, args = store.label(lab)
         want = ActionInstance(action, args)
         target = int(fps[sid])
-        for label, t in spec.successors(state):
-            if label == want and fp(t) == target:
-                steps.append(Step(label.action, label.arg_dict, t))
-                state = t
-                break
+        succ = list(spec.successors(state))
+        # Under symmetry reduction the replayed state may be a permutation of the stored one,
+        # whose step carried a permuted label: then the fingerprint alone decides.
+        match = next(((label, t) for label, t in succ if label == want and fp(t) == target),
+                     None) or next(((label, t) for label, t in succ if fp(t) == target
+                                    and fp is not fingerprint), None)
+        if match is not None:
+            label, t = match
+            steps.append(Step(label.action, label.arg_dict, t))
+            state = t
         else:
             raise SpecError(
                 f"spec {spec.name!r}: cannot replay step {depth} of a liveness counterexample "

@@ -94,7 +94,7 @@ def format_violation(v: Violation, *, all_vars: bool = False) -> str:
 def _format_lasso(v: Violation, all_vars: bool) -> str:
     head = f"Liveness property {v.property} violated"
     if v.instance is not None:
-        head += f" for {format_value(v.instance)}"
+        head += f" (instance {format_value(v.instance)})"
     if v.doc:
         head += f"\n  {v.property}: {v.doc}"
     t = v.trace
