@@ -91,3 +91,21 @@ def test_traitors_do_not_decide() -> None:
     msgs = all_messages(spec, lambda path, to: Order.ATTACK)
     s = State(frozenset({1}), Order.ATTACK, len(spec.slots), msgs, (Order.NONE,) * 3)
     assert spec.step(s, "decide", i=1) is None
+
+
+def test_every_set_of_at_most_m_traitors_starts_a_run() -> None:
+    inits = list(ByzantineGenerals().init())  # n = 4, m = 1
+    assert {s.traitors for s in inits} == {frozenset(), *(frozenset({g}) for g in range(4))}
+    assert len(inits) == 9  # both orders for a loyal commander, none for a traitor
+
+
+def test_loyal_lieutenants_agree_on_the_majority_a_traitor_commander_handed_out() -> None:
+    spec = ByzantineGenerals()  # n = 4, m = 1, the commander is the traitor
+    split = {1: Order.ATTACK, 2: Order.ATTACK, 3: Order.RETREAT}
+
+    def value_of(path, to):
+        return split[path[-1]] if len(path) == 2 else split[to]  # lieutenants relay faithfully
+
+    s = State(frozenset({0}), Order.NONE, len(spec.slots), all_messages(spec, value_of),
+              (Order.NONE,) * 4)
+    assert {spec.om_value(s, i) for i in (1, 2, 3)} == {Order.ATTACK}
