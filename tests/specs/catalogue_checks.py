@@ -82,7 +82,8 @@ def assert_documented(spec_cls: type[Spec], *,
     doc = sys.modules[spec_cls.__module__].__doc__
     assert any(label in doc for label in source_labels), source_labels
     assert spec_cls.variants()
-    declared = {p.name for p in spec_cls.invariants() + spec_cls.action_properties()}
+    declared = {p.name for p in spec_cls.invariants() + spec_cls.action_properties()
+                + spec_cls.liveness_properties() + spec_cls.sometimes_properties()}
     assert {v.variant_info.breaks for v in spec_cls.variants().values()} <= declared
     assert all(p.doc for p in spec_cls.params().values())
     page = (DOCS / f"{spec_cls.name}.md").read_text()
