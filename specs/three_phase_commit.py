@@ -36,8 +36,15 @@ protocols (Paxos Commit, E3PC) address.
 
 Left out: the TM's and RMs' recovery from a crash (a recovering RM asks the others), failures
 of the backup during termination (the protocol elects another), RM crashes, timeouts as such
-(a crash is detected at once). That two-phase commit blocks where this decides is a liveness
-property, not checked here.
+(a crash is detected at once).
+
+Liveness (docs/liveness.md): every RM eventually decides, even if the TM crashes, under weak
+fairness of each step that makes progress (an RM eventually votes; the TM eventually reads
+votes and acknowledgements and decides, its abort standing for its timeout; an RM eventually
+reads a decision; a backup eventually runs the termination protocol). An RM's own abort, the
+TM's crash and a partition are not fair: they may happen, nothing forces them. Without the
+termination protocol (variant ``no_termination_protocol``) the RMs block, exactly as in
+two_phase_commit's variant ``tm_may_crash``.
 """
 
 from __future__ import annotations
@@ -47,7 +54,17 @@ from enum import IntEnum
 from itertools import combinations
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import (
+    Param,
+    Spec,
+    action,
+    eventually,
+    except_at,
+    from_state,
+    invariant,
+    liveness,
+    sometimes,
+)
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -124,7 +141,7 @@ class ThreePhaseCommit(Spec):
 
     # -- phase 1: votes (as two-phase commit) -----------------------------------------------
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def rm_prepare(self, s: State, rm: int) -> State | None:
         """RMPrepare(rm): a working RM votes Prepared and becomes uncertain."""
         if s.rm_state[rm] is not RMState.WORKING:
@@ -139,14 +156,14 @@ class ThreePhaseCommit(Spec):
             return None
         return s._replace(rm_state=except_at(s.rm_state, rm, RMState.ABORTED))
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def tm_rcv_prepared(self, s: State, rm: int) -> State | None:
         """TMRcvPrepared(rm): the TM records rm's vote."""
         if s.tm_state is not TMState.INIT or Message(MType.PREPARED, rm) not in s.msgs:
             return None
         return s._replace(tm_prepared=s.tm_prepared | {rm})
 
-    @action
+    @action(fair="weak")
     def tm_abort(self, s: State) -> State | None:
         """TMAbort: the TM aborts before it has sent PreCommit (e.g. a vote is late)."""
         if s.tm_state is not TMState.INIT:
@@ -155,7 +172,7 @@ class ThreePhaseCommit(Spec):
 
     # -- phase 2: precommit ------------------------------------------------------------------
 
-    @action
+    @action(fair="weak")
     def tm_precommit(self, s: State) -> State | None:
         """Once every RM has voted Prepared, the TM sends PreCommit."""
         if s.tm_state is not TMState.INIT or s.tm_prepared != self.all_rms:
@@ -166,7 +183,7 @@ class ThreePhaseCommit(Spec):
         """Three-phase commit's extra phase: PreCommit, not yet Commit (a variant skips it)."""
         return s._replace(tm_state=TMState.PRECOMMITTED, msgs=s.msgs | {PRECOMMIT})
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def rm_rcv_precommit(self, s: State, rm: int) -> State | None:
         """An uncertain RM receives PreCommit, becomes precommitted and acknowledges."""
         if s.rm_state[rm] is not RMState.UNCERTAIN or PRECOMMIT not in s.msgs:
@@ -174,7 +191,7 @@ class ThreePhaseCommit(Spec):
         return s._replace(rm_state=except_at(s.rm_state, rm, RMState.PRECOMMITTED),
                           msgs=s.msgs | {Message(MType.ACK, rm)})
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def tm_rcv_ack(self, s: State, rm: int) -> State | None:
         """The TM records rm's acknowledgement of PreCommit."""
         if s.tm_state is not TMState.PRECOMMITTED or Message(MType.ACK, rm) not in s.msgs:
@@ -183,21 +200,21 @@ class ThreePhaseCommit(Spec):
 
     # -- phase 3: commit ---------------------------------------------------------------------
 
-    @action
+    @action(fair="weak")
     def tm_commit(self, s: State) -> State | None:
         """Once every RM has acknowledged PreCommit, the TM commits and sends Commit."""
         if s.tm_state is not TMState.PRECOMMITTED or s.tm_acked != self.all_rms:
             return None
         return s._replace(tm_state=TMState.COMMITTED, msgs=s.msgs | {COMMIT})
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def rm_rcv_commit_msg(self, s: State, rm: int) -> State | None:
         """An RM receives the TM's Commit."""
         if s.rm_state[rm] is RMState.COMMITTED or COMMIT not in s.msgs:
             return None
         return s._replace(rm_state=except_at(s.rm_state, rm, RMState.COMMITTED))
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def rm_rcv_abort_msg(self, s: State, rm: int) -> State | None:
         """An RM receives the TM's Abort."""
         if s.rm_state[rm] is RMState.ABORTED or ABORT not in s.msgs:
@@ -215,7 +232,7 @@ class ThreePhaseCommit(Spec):
         return s._replace(tm_state=TMState.CRASHED, tm_prepared=frozenset(),
                           tm_acked=frozenset())
 
-    @action(group=from_state(lambda s: s.groups))
+    @action(group=from_state(lambda s: s.groups), fair="weak")
     def terminate(self, s: State, group: frozenset[int]) -> State | None:
         """Once the TM has failed, a backup coordinator in ``group`` collects the states of the
         RMs of its group and decides by Skeen's rules; it decides once."""
@@ -236,7 +253,7 @@ class ThreePhaseCommit(Spec):
             return False
         return RMState.PRECOMMITTED in states
 
-    @action(rm="RM", m=from_state(lambda s: _decisions(s.msgs)))
+    @action(rm="RM", m=from_state(lambda s: _decisions(s.msgs)), fair="weak")
     def rm_rcv_decision(self, s: State, rm: int, m: Message) -> State | None:
         """An RM of the group receives its backup's decision and adopts it (even if it became
         precommitted after the backup found everyone uncertain: the decision is final)."""
@@ -260,6 +277,20 @@ class ThreePhaseCommit(Spec):
         voted, or aborted on its own, coexists with a committed one)."""
         return (RMState.COMMITTED not in s.rm_state
                 or RMState.WORKING not in s.rm_state)
+
+    @liveness
+    def every_rm_decides(self):
+        """Every resource manager eventually commits or aborts, even if the TM crashes (under
+        the fairness above)."""
+        return eventually(self.all_decided)
+
+    def all_decided(self, s: State) -> bool:
+        return all(r is RMState.COMMITTED or r is RMState.ABORTED for r in s.rm_state)
+
+    @sometimes
+    def can_commit(self, s: State) -> bool:
+        """Some reachable state has every resource manager committed (commit can happen)."""
+        return all(r is RMState.COMMITTED for r in s.rm_state)
 
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 
@@ -340,6 +371,16 @@ class UncertainCommits(ThreePhaseCommit):
 
     def termination_rule(self, states: list[RMState]) -> bool:
         return RMState.ABORTED not in states and RMState.WORKING not in states
+
+
+@ThreePhaseCommit.variant("no_termination_protocol", breaks="every_rm_decides")
+class NoTerminationProtocol(ThreePhaseCommit):
+    """No termination protocol: once the TM has crashed, RMs that voted wait for it forever,
+    exactly as in two-phase commit (the blocking three-phase commit was designed to remove)."""
+
+    @action(group=from_state(lambda s: s.groups))
+    def terminate(self, s: State, group: frozenset[int]) -> State | None:
+        return None
 
 
 # Measured state counts and counterexample lengths: docs/specs/three_phase_commit.md.

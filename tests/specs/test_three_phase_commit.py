@@ -7,6 +7,8 @@ Counts and lengths were measured with explorer.check (docs/specs/three_phase_com
 from __future__ import annotations
 
 import pytest
+from protospec.explorer import check
+from protospec.explorer.cli.main import main
 from protospec.specs.three_phase_commit import (
     ABORT,
     PRECOMMIT,
@@ -18,6 +20,7 @@ from protospec.specs.three_phase_commit import (
     TMState,
 )
 
+from tests.explorer.test_liveness_specs import assert_fair_lasso
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,
@@ -31,6 +34,7 @@ W, U, P, C, A = (RMState.WORKING, RMState.UNCERTAIN, RMState.PRECOMMITTED, RMSta
                  RMState.ABORTED)
 ALL = frozenset({0, 1, 2})
 VARIANTS = [("network_partition", 14), ("no_precommit_phase", 11), ("uncertain_commits", 8)]
+LIVENESS_VARIANTS = [("no_termination_protocol", 4)]
 
 
 def crashed(*rm_state: RMState, msgs: frozenset = frozenset()) -> State:
@@ -60,8 +64,30 @@ def test_the_command_line_exits_1_naming_atomicity(variant: str, length: int, ca
     assert_cli_names_broken_property(ThreePhaseCommit, variant, length, capsys)
 
 
+def test_every_rm_decides_even_if_the_tm_crashes() -> None:
+    # Skeen's point: with the termination protocol, a TM crash blocks no one (under fairness).
+    result = check(ThreePhaseCommit())
+    assert result.ok and result.stats.liveness_unchecked is None
+    assert {"every_rm_decides", "can_commit"} <= set(result.properties_checked)
+
+
+def test_without_the_termination_protocol_rms_block_with_a_fair_lasso() -> None:
+    spec = ThreePhaseCommit.with_variant("no_termination_protocol")()
+    (v,) = check(spec).violations
+    assert v.property == "every_rm_decides" and v.kind == "liveness"
+    assert (len(v.trace), v.trace.loop) == (4, 4)  # TM crash, three votes, then nothing
+    assert_fair_lasso(spec, v.trace, dict(dict(spec.liveness_fns)["every_rm_decides"]
+                                          .instances())[v.instance])
+    assert all(r is U for r in v.trace.steps[-1].state.rm_state)
+
+
+def test_the_command_line_exits_1_naming_every_rm_decides(capsys) -> None:
+    assert main(["check", "three_phase_commit", "--variant", "no_termination_protocol"]) == 1
+    out = capsys.readouterr().out
+    assert "every_rm_decides" in out and "stays unchanged forever" in out
+
+
 def test_the_partition_commits_on_one_side_and_aborts_on_the_other() -> None:
-    from protospec.explorer import check
     (v,) = check(ThreePhaseCommit.with_variant("network_partition")()).violations
     last = v.trace.steps[-1].state
     assert len(last.groups) == 2
