@@ -22,14 +22,15 @@ servers apart: {s0, s1} is a majority of the first and {s2, s3} a majority of th
 and in term 3 both s0 and s2 are elected. Committing an entry of term 2 first puts it on a
 majority of C, which s0's vote requests then cannot get around.
 
-Modelling: elections, replication and commitment are atomic steps, as in Schultz, Dardik and
-Tripakova's abstract Raft reconfiguration specifications (MongoRaftReconfig and its "AbstractRaft"
-relatives, 2021): ``become_leader(i, voters)`` is a whole election in which every voter in the
-quorum grants its vote; ``append_entries(i, j)`` makes j's log agree with the leader's one entry
-further; ``commit_entry(i)`` commits the leader's log once a majority of its configuration holds
-it in its term. A candidate takes the smallest term above its voters' (it could have reached it
-by timing out repeatedly). There are no messages, restarts or message loss: the bug needs none.
-A state constraint bounds terms and log lengths.
+Modelling: elections, replication and commitment are atomic steps, as in the abstract Raft
+specifications of Schultz, Zhou, Dardik and Tripakis ("Design and Analysis of a Logless Dynamic
+Reconfiguration Protocol", OPODIS 2021, and its TLA+ MongoRaftReconfig): ``become_leader(i,
+voters)`` is a whole election in which every voter in the quorum grants its vote;
+``append_entries(i, j)`` makes j's log agree with the leader's one entry further;
+``commit_entry(i)`` commits the leader's log once a majority of its configuration holds it in
+its term. A candidate takes the smallest term above its voters' (it could have reached it by
+timing out repeatedly). There are no messages, restarts or message loss: the bug needs none. A
+state constraint bounds terms and log lengths.
 
 Left out: joint consensus (section 4.3), catching up new servers (4.2.1), removing the leader
 itself (4.2.2), disruptive servers (4.2.3), and the state machine (entries carry no value).
@@ -184,12 +185,9 @@ class RaftMembership(Spec):
             return None
         src, dst = s.log[i], s.log[j]
         k = _common_prefix(src, dst)
-        if k < len(dst):
-            new = src[:k + 1] if k < len(src) else dst  # a conflict: truncate, take the next
-            if k >= len(src):
-                return None  # j's log extends i's without conflict: nothing to send
-        else:
-            new = src[:k + 1]  # dst is a prefix of src: one more entry (or none left)
+        if k < len(dst) and k == len(src):
+            return None  # j's log extends i's without conflict: nothing to send
+        new = src[:k + 1]  # keep the common prefix, then i's next entry (if any)
         if new == dst and s.current_term[j] == s.current_term[i] and s.state[j] is FOLLOWER:
             return None
         return State(except_at(s.current_term, j, s.current_term[i]),

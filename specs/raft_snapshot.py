@@ -17,16 +17,16 @@ The variant gets rule 6 wrong: the receiver discards its whole log on every inst
 or repeated InstallSnapshot erases entries that are committed, and a server that had applied
 them (or a later leader elected without them) no longer holds them.
 
-Modelling: elections, replication and commitment are atomic steps, as in raft_membership
-(after Schultz et al.'s abstract Raft specifications): ``become_leader(i, voters)`` is a whole
-election, ``append_entries(i, j)`` brings j's log one entry closer to the leader's (or only
-tells it the commit index), ``commit_entry(i)`` commits the leader's log once a majority holds
-it in its term. A snapshot is the committed prefix itself: the state machine's state after
-applying entries that carry one client value each is the sequence of those entries, so a
-snapshot is stored as the tuple of entry terms it covers (its last is the last included term).
-A leader may send its snapshot to any follower at any time (its next_index for the follower
-may be stale, and an InstallSnapshot may arrive late), which is when rule 6 matters. A state
-constraint bounds terms and log lengths.
+Modelling: elections, replication and commitment are atomic steps, as in raft_membership (after
+the abstract Raft specifications of Schultz et al., OPODIS 2021): ``become_leader(i, voters)``
+is a whole election, ``append_entries(i, j)`` brings j's log one entry closer to the leader's
+(or only tells it the commit index), ``commit_entry(i)`` commits the leader's log once a
+majority holds it in its term. A snapshot is the committed prefix itself: the state machine's
+state after applying entries that carry one client value each is the sequence of those entries,
+so a snapshot is stored as the tuple of entry terms it covers (its last is the last included
+term). A leader may send its snapshot to any follower at any time (its next_index for the
+follower may be stale, and an InstallSnapshot may arrive late), which is when rule 6 matters. A
+state constraint bounds terms and log lengths.
 
 Left out: message loss and reordering beyond that, restarts (a restarted server keeps its
 snapshot and log: nothing here is volatile except commit_index, whose loss only delays),

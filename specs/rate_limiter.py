@@ -4,10 +4,10 @@ Source: the token bucket as defined for traffic shaping in RFC 2697 ("A Single R
 Color Marker", 1999, section 3) and RFC 2698: a bucket of depth ``capacity`` (CBS) refilled
 at ``refill`` tokens per tick (CIR), each admitted request taking one token. A bucket
 conforms when, in any window of w + 1 consecutive ticks, at most capacity + refill * w
-requests are admitted. The distributed form, where nodes lease tokens from a central counter
-and spend them locally, is the one of Google's Doorman and of Envoy's global rate limit
-service; the mistake, nodes counting locally and synchronising the count now and then, is the
-classic one those systems are built to avoid.
+requests are admitted. The distributed form keeps the bucket in one central counter (as Envoy's
+global rate limit service does) and lets nodes lease capacity from it and spend it locally (as
+Google's Doorman leases capacity to its clients); the mistake, nodes counting locally and
+synchronising the count now and then, is the classic one those designs avoid.
 
 The idea: requests arrive at any of ``nodes`` front-end nodes. Asking a central counter for
 every request would make it a bottleneck, so each node synchronises with it periodically:
