@@ -10,10 +10,10 @@ Google's Doorman leases capacity to its clients); the mistake, nodes counting lo
 synchronising the count now and then, is the classic one those designs avoid.
 
 The idea: requests arrive at any of ``nodes`` front-end nodes. Asking a central counter for
-every request would make it a bottleneck, so each node synchronises with it periodically:
-it reports how many requests it admitted since the last time and leases up to ``batch``
-tokens, which it then spends locally without asking. The global limit holds because a token
-is in one place only — in the central bucket or leased to one node — so the tokens in the
+every request would make it a bottleneck, so each node synchronises with it periodically: it
+reports how many requests it admitted since the last time and leases tokens until it holds
+``batch`` tokens, which it then spends locally without asking. The global limit holds because a
+token is in one place only — in the central bucket or leased to one node — so the tokens in the
 system never exceed the bucket's depth.
 
 The bug variant keeps per-node counters instead: at a sync a node reports what it spent and
@@ -55,7 +55,7 @@ class RateLimiter(Spec):
     capacity = Param(2, "the bucket's depth: most tokens it holds (burst size)", min=1, max=6)
     refill = Param(1, "tokens added to the bucket per tick", min=0, max=6)
     ticks = Param(2, "ticks explored after the first", min=0, max=6)
-    batch = Param(1, "most tokens a node leases at one sync", min=1, max=6)
+    batch = Param(1, "most tokens a node holds on lease (a sync tops it up)", min=1, max=6)
     tolerance = Param(0, "admissions beyond the limit that global_limit tolerates (0: none; "
                          "raise it to measure a variant's over-admission)", min=0, max=24)
 
@@ -71,7 +71,8 @@ class RateLimiter(Spec):
     @action(n="N")
     def sync(self, s: State, n: int) -> State | None:
         """Node n synchronises with the central counter: it reports what it has admitted and
-        leases up to ``batch`` tokens (if the step would change nothing it is not taken)."""
+        tops its lease up to ``batch`` tokens, as far as the bucket has them (a sync that would
+        change nothing is not a step)."""
         lease = min(self.batch - s.local[n], s.tokens)
         if lease <= 0 and s.spent[n] == 0:
             return None
