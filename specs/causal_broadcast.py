@@ -24,6 +24,10 @@ Causal order is checked against history, not against the timestamps: each broadc
 causal past (the messages its sender had delivered when it sent it, with their own pasts), so
 the property would catch a timestamp rule that is wrong as well as one that is ignored.
 
+Liveness (docs/liveness.md): under weak fairness of ``deliver``, every line broadcast is
+eventually delivered everywhere; broadcasting itself is not fair (a process may say nothing).
+The variant ``exact_match`` is safe but waits forever.
+
 Left out: group membership changes and view-synchronous flushes (the paper's section 5), the
 ABCAST total order, and garbage collection of stable messages. No message is lost (CBCAST runs
 over reliable FIFO channels; here the channels may even reorder). Bounded: each process
@@ -35,7 +39,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import (
+    Param,
+    Spec,
+    action,
+    eventually_always,
+    except_at,
+    from_state,
+    invariant,
+    liveness,
+)
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -99,7 +112,7 @@ class CausalBroadcast(Spec):
         return State(except_at(s.vt, p, vt), except_at(s.delivered, p, s.delivered[p] + (mid,)),
                      except_at(s.past, p, s.past[p] + (past,)), s.network | copies)
 
-    @action(m=from_state(lambda s: sorted(s.network)))
+    @action(m=from_state(lambda s: sorted(s.network)), fair="weak")
     def deliver(self, s: State, m: Message) -> State | None:
         """Process m.dest delivers m once the delivery rule allows it, and advances VT."""
         i = m.dest
@@ -152,6 +165,12 @@ class CausalBroadcast(Spec):
                 return False
         return True
 
+    @liveness
+    def every_line_delivered(self):
+        """Every chat line broadcast is eventually delivered by every process: from some point
+        on nothing is in flight (a delay is never forever), under weak fairness of deliver."""
+        return eventually_always(lambda s: not s.network)
+
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 
     def chart_processes(self) -> list[str]:
@@ -187,6 +206,19 @@ class FifoOnly(CausalBroadcast):
 
     def vt_after_delivery(self, vt: tuple[int, ...], m: Message) -> tuple[int, ...]:
         return except_at(vt, m.sender, m.vt[m.sender])
+
+
+@CausalBroadcast.variant("exact_match", breaks="every_line_delivered")
+class ExactMatch(CausalBroadcast):
+    """The receiver waits until its vector equals the sender's on every other entry, instead of
+    covering it: a receiver that has already seen more than the sender had waits forever.
+
+    Still safe (it delays at least as much as CBCAST), but not live.
+    """
+
+    def deliverable(self, vt: tuple[int, ...], m: Message) -> bool:
+        j = m.sender
+        return m.vt[j] == vt[j] + 1 and all(m.vt[k] == vt[k] for k in self.P if k != j)
 
 
 # Measured state counts and the counterexample's length: docs/specs/causal_broadcast.md.

@@ -7,8 +7,10 @@ Counts and lengths were measured with explorer.check (docs/specs/causal_broadcas
 from __future__ import annotations
 
 from protospec.explorer import check
+from protospec.explorer.cli.main import main
 from protospec.specs.causal_broadcast import CausalBroadcast, Message, MsgId, State
 
+from tests.explorer.test_liveness_specs import assert_fair_lasso
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,
@@ -33,6 +35,26 @@ def test_fifo_only_delivers_a_reply_before_its_question() -> None:
 
 def test_the_command_line_exits_1_naming_causal_delivery(capsys) -> None:
     assert_cli_names_broken_property(CausalBroadcast, "fifo_only", 4, capsys)
+
+
+def test_every_line_is_eventually_delivered_everywhere() -> None:
+    result = check(CausalBroadcast())
+    assert result.ok and result.stats.liveness_unchecked is None
+    assert "every_line_delivered" in result.properties_checked
+
+
+def test_exact_match_is_safe_but_leaves_concurrent_lines_undelivered_forever() -> None:
+    spec = CausalBroadcast.with_variant("exact_match")()
+    (v,) = check(spec).violations
+    assert (v.property, v.kind) == ("every_line_delivered", "liveness")
+    assert (len(v.trace), v.trace.loop) == (3, 3)
+    formula = dict(spec.liveness_fns)["every_line_delivered"]
+    assert_fair_lasso(spec, v.trace, dict(formula.instances())[v.instance])
+
+
+def test_the_command_line_exits_1_naming_every_line_delivered(capsys) -> None:
+    assert main(["check", "causal_broadcast", "--variant", "exact_match"]) == 1
+    assert "every_line_delivered" in capsys.readouterr().out
 
 
 def test_with_two_processes_fifo_order_is_causal_order() -> None:
