@@ -39,7 +39,7 @@ from fractions import Fraction
 from itertools import combinations
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant, sometimes
 
 ROOT = "r"
 
@@ -174,6 +174,13 @@ class CasperFFG(Spec):
             return True
         slashed = sum(self.slashable(s.votes[v]) for v in self.V)
         return Fraction(slashed, self.total) >= Fraction(1, 3)
+
+    @sometimes
+    def conflicting_finality(self, s: State) -> bool:
+        """Some reachable state has two conflicting checkpoints finalized (the theorem's
+        premise can happen within the bounds, so accountable_safety is not vacuous)."""
+        fin = sorted(self.finalized(s))
+        return any(self.conflicting(a, b) for a, b in combinations(fin, 2))
 
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 

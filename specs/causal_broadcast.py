@@ -48,6 +48,7 @@ from protospec import (
     from_state,
     invariant,
     liveness,
+    sometimes,
 )
 
 # -- state ------------------------------------------------------------------------------------
@@ -164,6 +165,12 @@ class CausalBroadcast(Spec):
             if tuple(counts) != s.vt[p]:
                 return False
         return True
+
+    @sometimes
+    def a_delivery_waits(self, s: State) -> bool:
+        """Some reachable state has a copy in flight that the delivery rule holds back (the
+        rule is not vacuous: a reply does reach a process before its question)."""
+        return any(not self.deliverable(s.vt[m.dest], m) for m in s.network)
 
     @liveness
     def every_line_delivered(self):

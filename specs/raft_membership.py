@@ -43,7 +43,7 @@ from enum import IntEnum
 from itertools import combinations
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant, sometimes
 
 
 class Role(IntEnum):
@@ -242,6 +242,11 @@ class RaftMembership(Spec):
         """State Machine Safety: no two different entries are ever committed at one index."""
         indexes = [k for k, _ in s.committed]
         return len(indexes) == len(set(indexes))
+
+    @sometimes
+    def config_change_committed(self, s: State) -> bool:
+        """Some reachable state has a configuration entry committed (a change completes)."""
+        return any(e.config is not None for _, e in s.committed)
 
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 

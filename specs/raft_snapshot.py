@@ -40,7 +40,7 @@ from enum import IntEnum
 from itertools import combinations
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant, sometimes
 
 
 class Role(IntEnum):
@@ -260,6 +260,12 @@ class RaftSnapshot(Spec):
                     if when < s.current_term[i] and (k > len(mine) or mine[k - 1] != term):
                         return False
         return True
+
+    @sometimes
+    def follower_snapshot_with_suffix(self, s: State) -> bool:
+        """Some reachable state has a follower holding a snapshot and entries after it (what
+        rule 6 must keep on an install can exist)."""
+        return any(s.state[i] is FOLLOWER and s.snapshot[i] and s.log[i] for i in self.Server)
 
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 

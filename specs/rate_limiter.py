@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant, sometimes
 
 
 class State(NamedTuple):
@@ -116,6 +116,12 @@ class RateLimiter(Spec):
                 if total > self.capacity + self.refill * (last - first) + self.tolerance:
                     return False
         return True
+
+    @sometimes
+    def limit_reached(self, s: State) -> bool:
+        """Some reachable state admitted a whole bucket in one tick (the limit is tight, not
+        merely respected by admitting little)."""
+        return max(s.admitted) == self.capacity
 
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 

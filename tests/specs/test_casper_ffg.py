@@ -6,6 +6,7 @@ Counts and lengths were measured with explorer.check (docs/specs/casper_ffg.md).
 
 from __future__ import annotations
 
+from protospec.explorer import check
 from protospec.specs.casper_ffg import CasperFFG, Link, State
 
 from tests.specs.catalogue_checks import (
@@ -37,6 +38,13 @@ def test_without_the_surround_rule_conflicting_checkpoints_are_finalized() -> No
 
 def test_the_command_line_exits_1_naming_accountable_safety(capsys) -> None:
     assert_cli_names_broken_property(CasperFFG, "no_surround_rule", 8, capsys)
+
+
+def test_conflicting_finality_is_reachable_only_with_enough_votes() -> None:
+    # Four supermajority links of two votes each need more than two votes from someone (the
+    # default, three votes each, reaches it: test_the_default_configuration_exhausts... passes).
+    result = check(CasperFFG(max_votes=2))
+    assert [v.property for v in result.violations] == ["conflicting_finality"]
 
 
 def test_a_supermajority_link_justifies_and_a_link_to_a_child_finalizes() -> None:
