@@ -215,4 +215,5 @@ class NoSurroundRule(CasperFFG):
         return False
 
 
-# Measured state counts and the counterexample's length: docs/specs/casper_ffg.md.
+# Measured (explorer.check, defaults): 49,135 distinct states, depth 12, no violation;
+# no_surround_rule fails in 8 steps (16,809 states). Other sizes: docs/specs/casper_ffg.md.

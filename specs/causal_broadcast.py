@@ -228,4 +228,6 @@ class ExactMatch(CausalBroadcast):
         return m.vt[j] == vt[j] + 1 and all(m.vt[k] == vt[k] for k in self.P if k != j)
 
 
-# Measured state counts and the counterexample's length: docs/specs/causal_broadcast.md.
+# Measured (explorer.check, defaults: 3 processes, 1 line each): 564 distinct states, depth 9,
+# no violation; fifo_only fails in 4 steps, exact_match with a 3-step lasso. No published count
+# exists for this model. Other sizes: docs/specs/causal_broadcast.md.

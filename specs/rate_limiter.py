@@ -158,5 +158,6 @@ class LocalCounters(RateLimiter):
                      s.admitted)
 
 
-# Measured state counts, counterexample lengths and the variant's worst over-admission:
-# docs/specs/rate_limiter.md.
+# Measured (explorer.check, defaults): 183 distinct states, depth 11, no violation;
+# local_counters fails in 5 steps and over-admits by at most 4 (nodes - 1 buckets and refills).
+# Other sizes: docs/specs/rate_limiter.md.
