@@ -37,7 +37,7 @@ def test_the_command_line_exits_1_naming_global_limit(capsys) -> None:
     assert_cli_names_broken_property(RateLimiter, "local_counters", 5, capsys)
 
 
-@pytest.mark.parametrize(("nodes", "worst"), [(2, 4), (3, 8)])
+@pytest.mark.parametrize(("nodes", "worst"), [(2, 4), pytest.param(3, 8, marks=pytest.mark.slow)])
 def test_local_counters_over_admit_by_nodes_minus_one_full_buckets_and_refills(nodes: int,
                                                                                worst: int) -> None:
     # (nodes - 1) * (capacity + refill * w) for the widest window, w = 2: the smallest
