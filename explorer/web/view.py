@@ -10,7 +10,6 @@ as a list and as a message sequence chart. The chart is drawn by the same render
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..render.changes import describe_changes
 from ..render.dot import DotFailed, DotMissing, render

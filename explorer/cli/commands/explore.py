@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import webbrowser
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ...errors import UsageError
@@ -49,16 +51,13 @@ def prepare(args: argparse.Namespace) -> Any:
         raise UsageError(f"--max-states must be a positive number, got {args.max_states}")
     trace_data = None
     if args.trace:
-        trace, meta = read_trace(args.trace)
+        trace, _meta = read_trace(args.trace)  # read_trace validates the file
         if args.spec is None:
             args.spec = trace.spec or None
         if not args.param and not args.variant:
             args.param = [f"{k}={v if isinstance(v, str) else repr(v)}"
                           for k, v in trace.params.items()]
             args.variant = trace.variant
-        import json
-        from pathlib import Path
-
         trace_data = json.loads(Path(args.trace).read_text(encoding="utf-8"))
 
     def make_spec() -> Any:
