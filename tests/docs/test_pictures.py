@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from protospec.explorer.render.dot import dot_available
 
 ROOT = Path(__file__).resolve().parents[2]
