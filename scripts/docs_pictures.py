@@ -71,7 +71,7 @@ PICTURES = [
     Picture("images/learn/quorum_kv_r_plus_w_le_n.svg",
             _check("quorum_kv", "--variant", "r_plus_w_le_n")),
     Picture("images/learn/paxos_proposer_ignores_1b.svg",
-            _check("paxos", "--variant", "proposer_ignores_1b")),
+            _check("paxos", "--variant", "proposer_ignores_1b", "--inv", "consistency")),
     Picture("images/learn/primary_backup_ack_before_backup_applies.svg",
             _check("primary_backup", "--variant", "ack_before_backup_applies")),
     Picture("images/learn/cache_aside_fill_without_lease.svg",
