@@ -43,16 +43,37 @@ from protospec.explorer.cli.main import main  # noqa: E402
 @dataclass(frozen=True)
 class Picture:
     """``path`` (under docs/) and the ``protospec`` arguments that draw it (``{out}`` is the
-    file to write, ``{log}`` the register history of docs/linearizability.md)."""
+    file to write, ``{log}`` the register history of docs/linearizability.md).
+
+    A PNG chart is always drawn with its SVG beside it (same command, same DOT source): the
+    SVG is what the check compares.
+    """
 
     path: str
     argv: tuple[str, ...]
     expected_exit: int = 1
     kind: str = "render"  # "render" or "screenshot"
 
+    @property
+    def spec(self) -> str | None:
+        """The built-in spec the picture is drawn from, if any."""
+        if self.kind == "screenshot":
+            return self.argv[0]
+        return self.argv[1] if self.argv[0] == "check" else None
+
+    @property
+    def svg(self) -> str:
+        """The SVG whose content stands for this picture (itself, or its sibling)."""
+        return str(Path(self.path).with_suffix(".svg"))
+
 
 def _check(spec: str, *args: str) -> tuple[str, ...]:
     return ("check", spec, *args, "--render", "{out}", "--force")
+
+
+def _variant_chart(spec: str, variant: str) -> Picture:
+    """A spec page's picture: the variant's counterexample, images/<spec>_<variant>.png."""
+    return Picture(f"images/{spec}_{variant}.png", _check(spec, "--variant", variant))
 
 
 PICTURES = [
@@ -78,7 +99,26 @@ PICTURES = [
             _check("cache_aside", "--variant", "fill_without_lease")),
     Picture("images/explore_two_phase_commit_tm_commits_early.png",
             ("two_phase_commit", "--variant", "tm_commits_early"), 0, "screenshot"),
+    # The pictures of the spec pages of issue 18 (catalogue III).
+    _variant_chart("race_counter", "no_lock"),
+    _variant_chart("producer_consumer", "no_mutex"),
+    _variant_chart("dining_philosophers", "left_first"),
+    _variant_chart("readers_writers", "entry_without_mutex"),
+    _variant_chart("alternating_bit", "no_sequence_bit"),
+    _variant_chart("byzantine_generals", "three_generals"),
+    _variant_chart("raft_membership", "reconfig_before_term_commit"),
+    _variant_chart("three_phase_commit", "network_partition"),
+    _variant_chart("casper_ffg", "no_surround_rule"),
+    _variant_chart("causal_broadcast", "fifo_only"),
+    _variant_chart("rate_limiter", "local_counters"),
 ]
+
+
+def available(picture: Picture) -> bool:
+    """Whether the spec the picture is drawn from is in the catalogue."""
+    from protospec.explorer.loader import builtin_spec_names
+
+    return picture.spec is None or picture.spec in builtin_spec_names()
 
 
 def register_log(folder: Path) -> Path:
@@ -97,13 +137,16 @@ def draw(picture: Picture, out: Path, work: Path) -> None:
         screenshot(picture, out, work)
         return
     log = register_log(work) if "{log}" in picture.argv else None
-    argv = [a.replace("{out}", str(out)).replace("{log}", str(log)) for a in picture.argv]
-    with contextlib.redirect_stdout(io.StringIO()) as printed, \
-            contextlib.redirect_stderr(printed):
-        code = main(argv)
-    if code != picture.expected_exit or not out.exists():
-        raise RuntimeError(f"`protospec {' '.join(argv)}` exited {code} (expected "
-                           f"{picture.expected_exit}):\n{printed.getvalue()}")
+    targets = [out] if out.suffix == ".svg" else [out, out.with_suffix(".svg")]
+    for target in targets:
+        argv = [a.replace("{out}", str(target)).replace("{log}", str(log))
+                for a in picture.argv]
+        with contextlib.redirect_stdout(io.StringIO()) as printed, \
+                contextlib.redirect_stderr(printed):
+            code = main(argv)
+        if code != picture.expected_exit or not target.exists():
+            raise RuntimeError(f"`protospec {' '.join(argv)}` exited {code} (expected "
+                               f"{picture.expected_exit}):\n{printed.getvalue()}")
 
 
 # -- the explorer's screenshot ------------------------------------------------------------------
@@ -186,21 +229,19 @@ def stale(picture: Picture, work: Path) -> str | None:
         if json.loads(sidecar.read_text()) != _path_content(data):
             return "the explorer's path to the violation has changed"
         return None
-    if committed.suffix == ".png":
-        svg = Picture(picture.path[:-4] + ".svg", picture.argv, picture.expected_exit)
-        if svg not in PICTURES:
-            return "a PNG needs the SVG drawn by the same command beside it"
-        return None  # checked through its SVG
-    fresh = work / Path(picture.path).name
-    draw(picture, fresh, work)
-    if svg_content(fresh) != svg_content(committed):
+    svg = DOCS / picture.svg
+    if not svg.exists():
+        return f"{svg.name}, the SVG drawn beside it from the same source, is missing"
+    fresh = work / Path(picture.svg).name
+    draw(Picture(picture.svg, picture.argv, picture.expected_exit), fresh, work)
+    if svg_content(fresh) != svg_content(svg):
         return "its content differs from what protospec draws now"
     return None
 
 
 def unlisted() -> list[str]:
     """Pictures in docs/images that no entry of PICTURES draws."""
-    listed = {p.path for p in PICTURES}
+    listed = {p.path for p in PICTURES} | {p.svg for p in PICTURES if p.kind == "render"}
     listed |= {str(Path(p.path).with_suffix(".itf.json")) for p in PICTURES
                if p.kind == "screenshot"}
     return sorted(str(f.relative_to(DOCS)) for f in (DOCS / "images").rglob("*")
@@ -211,7 +252,9 @@ def run(check_only: bool) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if check_only:
-            problems = [f"{p.path}: {why}" for p in PICTURES if (why := stale(p, work))]
+            problems = [f"{p.path}: {why}" for p in PICTURES
+                        if (why := ("its spec is not in the catalogue" if not available(p)
+                                    else stale(p, work)))]
             problems += [f"{path}: not drawn by scripts/docs_pictures.py"
                          for path in unlisted()]
             for line in problems:
@@ -220,6 +263,9 @@ def run(check_only: bool) -> int:
                 print("Run `python scripts/docs_pictures.py` to redraw the pictures.")
             return 1 if problems else 0
         for p in PICTURES:
+            if not available(p):
+                print(f"skipped {p.path}: spec {p.spec!r} is not in the catalogue")
+                continue
             out = DOCS / p.path
             out.parent.mkdir(parents=True, exist_ok=True)
             draw(p, out, work)

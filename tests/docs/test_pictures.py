@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from protospec.explorer.loader import builtin_spec_names
 from protospec.explorer.render.dot import dot_available
+
+from tests.docs.pending import PENDING
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +44,7 @@ def referenced_images() -> set[str]:
 
 
 def test_every_picture_the_docs_show_is_drawn_by_the_script() -> None:
-    drawn = {p.path for p in pictures.PICTURES}
+    drawn = {p.path for p in pictures.PICTURES} | {p.svg for p in pictures.PICTURES}
     assert referenced_images() - drawn == set()
     assert pictures.unlisted() == []
 
@@ -49,8 +52,16 @@ def test_every_picture_the_docs_show_is_drawn_by_the_script() -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not dot_available(), reason="Graphviz's dot is not installed")
 def test_the_committed_pictures_are_current(tmp_path) -> None:
-    stale = {p.path: why for p in pictures.PICTURES if (why := pictures.stale(p, tmp_path))}
+    known = set(builtin_spec_names())
+    waiting = [p for p in pictures.PICTURES if p.spec in PENDING and p.spec not in known]
+    unknown = [p.path for p in pictures.PICTURES
+               if not pictures.available(p) and p not in waiting]
+    assert unknown == [], "pictures of specs that are not in the catalogue"
+    stale = {p.path: why for p in pictures.PICTURES
+             if p not in waiting and (why := pictures.stale(p, tmp_path))}
     assert stale == {}, "run `python scripts/docs_pictures.py`"
+    if waiting:
+        pytest.skip(f"specs not merged yet (issue 18): {sorted({p.spec for p in waiting})}")
 
 
 @pytest.mark.skipif(not dot_available(), reason="Graphviz's dot is not installed")
