@@ -63,6 +63,8 @@ class PageView:
     chart_note: str | None
     violated: list[Property] = field(default_factory=list)
     deadlock: bool = False
+    # At step 0 of a spec with several initial states: (number, token, state) of each, to pick.
+    initial_states: list[tuple[int, str]] = field(default_factory=list)
 
 
 def page_view(walk: Walk, tokens: list[str], at: int | None, *, draw: bool = True) -> PageView:
@@ -120,4 +122,6 @@ def page_view(walk: Walk, tokens: list[str], at: int | None, *, draw: bool = Tru
         variant=walk.spec.variant_name, variant_breaks=info.breaks if info else None,
         tokens=tokens[: len(steps)], at=at, path=path, variables=variables, lanes=lanes,
         choices=choices, properties=properties, chart_svg=chart_svg, chart_note=chart_note,
-        violated=violated, deadlock=not choices)
+        violated=violated, deadlock=not choices,
+        initial_states=[(k, format_value(s)) for k, s in enumerate(walk.inits)]
+        if at == 0 and len(walk.inits) > 1 else [])

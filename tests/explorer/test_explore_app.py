@@ -65,6 +65,15 @@ def test_several_successors_of_one_label_get_numbered_tokens() -> None:
     assert walk.replay(["1", "jump()#1"])[-1].state == 3  # from the second initial state
 
 
+def test_a_spec_with_several_initial_states_offers_each_at_step_0() -> None:
+    c = client(Walk(Branching))
+    html = c.get("/?s=1").data.decode()
+    assert re.findall(r'data-init="(\d)"', html) == ["0", "1"]
+    assert 'class="action button current" data-init="1"' in html
+    assert '<code class="value">1</code>' in html
+    assert "Initial states" not in c.get("/?s=1&s=jump()").data.decode()
+
+
 def test_search_from_a_state_is_the_engines_check_from_that_state() -> None:
     walk = Walk(EARLY)
     after_abort = walk.replay(["0", "rm_choose_to_abort(rm=0)"])[-1].state
