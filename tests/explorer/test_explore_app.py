@@ -257,3 +257,26 @@ def test_the_server_prints_its_address_serves_and_stops_on_ctrl_c_with_exit_0() 
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=30)
     assert code == 0
+
+
+def test_without_no_browser_the_address_is_opened_in_the_users_browser(tmp_path) -> None:
+    import os
+    import time
+
+    opened = tmp_path / "opened.txt"
+    # webbrowser runs $BROWSER with the address for %s: here, a script that writes it down.
+    browser = (f"{sys.executable} -c \"import sys; open(sys.argv[2], 'w').write(sys.argv[1])\" "
+               f"%s {opened}")
+    proc = subprocess.Popen([sys.executable, "-m", "protospec", "explore", "two_phase_commit",
+                             "-p", "rms=1"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "BROWSER": browser, "DISPLAY": ""})
+    try:
+        url = re.search(r"at (http://127\.0\.0\.1:\d+/) ", proc.stdout.readline()).group(1)
+        deadline = time.monotonic() + 30
+        while not (opened.exists() and opened.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text() == url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
@@ -85,10 +86,12 @@ def run(args: argparse.Namespace, *, opener: Callable[[str], Any] = webbrowser.o
     except OSError as exc:
         raise UsageError(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror}") from None
     url = f"http://127.0.0.1:{server.server_port}/"
-    print(f"protospec explore: serving {args.spec} at {url} (Ctrl-C stops)", flush=True)
-    if not args.no_browser:
-        opener(url)
     try:
+        print(f"protospec explore: serving {args.spec} at {url} (Ctrl-C stops)", flush=True)
+        if not args.no_browser:
+            # In a thread: a browser command may wait until its window closes, and the page
+            # must be served meanwhile.
+            threading.Thread(target=opener, args=(url,), daemon=True).start()
         server.serve_forever()
     except KeyboardInterrupt:
         print("protospec explore: stopped", file=sys.stderr, flush=True)
