@@ -242,6 +242,17 @@ def test_a_bad_port_exits_2(capsys) -> None:
     assert "--port must be between 0 and 65535" in capsys.readouterr().err
 
 
+def test_a_port_in_use_exits_2_naming_it(capsys) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["explore", "two_phase_commit", "--port", str(port), "--no-browser"]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
 def test_the_server_prints_its_address_serves_and_stops_on_ctrl_c_with_exit_0() -> None:
     import urllib.request
 
