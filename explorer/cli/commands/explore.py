@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import sys
 import threading
 import webbrowser
@@ -81,11 +82,17 @@ def run(args: argparse.Namespace, *, opener: Callable[[str], Any] = webbrowser.o
 
     app = prepare(args)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    # The socket is bound here, not by Werkzeug, which reports a busy port by exiting itself.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        server = make_server("127.0.0.1", args.port, app, threaded=True)
+        sock.bind(("127.0.0.1", args.port))
+        sock.listen(64)
     except OSError as exc:
+        sock.close()
         raise UsageError(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror}") from None
-    url = f"http://127.0.0.1:{server.server_port}/"
+    server = make_server("127.0.0.1", sock.getsockname()[1], app, threaded=True,
+                         fd=sock.fileno())
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     try:
         print(f"protospec explore: serving {args.spec} at {url} (Ctrl-C stops)", flush=True)
         if not args.no_browser:
