@@ -104,4 +104,5 @@ def run(args: argparse.Namespace, *, opener: Callable[[str], Any] = webbrowser.o
         print("protospec explore: stopped", file=sys.stderr, flush=True)
     finally:
         server.server_close()
+        sock.close()
     return 0
