@@ -37,7 +37,8 @@ def chromium_or_skip() -> None:
 
 
 def chromium(profile: Path, width: int = 1400, height: int = 1000):
-    """A headless Chromium WebDriver with a fresh profile in ``profile``."""
+    """A headless Chromium WebDriver with a fresh profile in ``profile``; its performance log
+    records the pages' network requests (see ``requested_urls``)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -45,4 +46,17 @@ def chromium(profile: Path, width: int = 1400, height: int = 1000):
     options.binary_location = CHROMIUM
     for flag in FLAGS + [f"--user-data-dir={profile}", f"--window-size={width},{height}"]:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+
+
+def requested_urls(driver) -> list[str]:
+    """The URLs the pages requested since the last call (from the DevTools network events)."""
+    import json
+
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls

@@ -23,7 +23,7 @@ from protospec.explorer.itf import trace_from_itf, write_trace
 from protospec.explorer.values import changed_vars, format_value, state_vars
 from protospec.specs.two_phase_commit import TwoPhaseCommit
 
-from tests.explorer.browser import ARTIFACTS, chromium, chromium_or_skip
+from tests.explorer.browser import ARTIFACTS, chromium, chromium_or_skip, requested_urls
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +69,16 @@ def one(browser, selector: str):
     return found[0]
 
 
+def go(browser, selector: str) -> None:
+    """Click the link or button ``selector`` and wait until the next page has replaced this one."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element("tag name", "html")
+    one(browser, selector).click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
+
+
 def assert_page_shows_step(browser, spec, steps, i: int) -> None:
     """The page shows step ``i`` of ``steps``: its label, the state, what changed, the
     invariants' values (violated ones red, with their docs), the path and the chart."""
@@ -107,7 +117,7 @@ def test_clicking_through_the_counterexample_shows_every_step(browser, server,
     assert_page_shows_step(browser, spec, steps, 0)
     assert "violation" not in one(browser, "#banner").get_attribute("class")
     for i in range(1, len(steps)):
-        one(browser, f'#actions a[data-token="{steps[i].label}"]').click()
+        go(browser, f'#actions a[data-token="{steps[i].label}"]')
         assert_page_shows_step(browser, spec, steps, i)
     banner = one(browser, "#banner")
     assert "violation" in banner.get_attribute("class")
@@ -122,14 +132,14 @@ def test_back_jump_and_forward_move_along_the_same_path(browser, server,
     spec, violation = counterexample
     steps = violation.trace.steps
     n = len(steps) - 1
-    one(browser, "#back").click()
+    go(browser, "#back")
     assert_page_shows_step(browser, spec, steps, n - 1)
-    one(browser, '#path li[data-step="1"] a').click()
+    go(browser, '#path li[data-step="1"] a')
     assert_page_shows_step(browser, spec, steps, 1)
     assert len(css(browser, "#path li.future")) == n - 1  # the rest is kept, greyed
-    one(browser, "#forward").click()
+    go(browser, "#forward")
     assert_page_shows_step(browser, spec, steps, 2)
-    one(browser, "#restart").click()
+    go(browser, "#restart")
     assert_page_shows_step(browser, spec, steps, 0)
     assert len(css(browser, "#path li")) == 1
 
@@ -139,7 +149,7 @@ def test_a_shared_link_opens_the_same_step(browser, server, counterexample) -> N
     steps = violation.trace.steps
     browser.get(server)
     for st in steps[1:3]:
-        one(browser, f'#actions a[data-token="{st.label}"]').click()
+        go(browser, f'#actions a[data-token="{st.label}"]')
     link = one(browser, "#share-url").get_attribute("value")
     browser.delete_all_cookies()
     browser.get("about:blank")
@@ -152,14 +162,14 @@ def test_run_to_violation_finds_the_shortest_one_from_here(browser, server,
     spec, violation = counterexample
     steps = violation.trace.steps
     browser.get(server)
-    one(browser, "#search").click()
+    go(browser, "#search")
     assert_page_shows_step(browser, spec, steps, len(steps) - 1)
 
 
 def test_random_step_takes_an_enabled_step(browser, server) -> None:
     browser.get(server)
     enabled = {a.get_attribute("data-token") for a in css(browser, "#actions a")}
-    one(browser, "#random").click()
+    go(browser, "#random")
     assert one(browser, "#step-number").text == "Step 1"
     assert one(browser, "#step-label").text in enabled
 
@@ -172,12 +182,22 @@ def test_loading_an_itf_file_steps_through_it(browser, server, counterexample,
     write_trace(violation.trace, path, violation=violation.property)
     browser.get(server)
     one(browser, "#load-file").send_keys(str(path))
-    one(browser, "#load-submit").click()
+    go(browser, "#load-submit")
     for i in range(len(steps)):
         assert_page_shows_step(browser, spec, steps, i)
         if i < len(steps) - 1:
-            one(browser, "#forward").click()
+            go(browser, "#forward")
     # And the page's own download gives the same behaviour back.
     href = one(browser, "#download-itf").get_attribute("href")
     back = trace_from_itf(json.loads(urllib.request.urlopen(href).read()))
     assert [st.label for st in back.steps] == [st.label for st in steps]
+
+
+def test_every_request_the_pages_made_went_to_the_local_server(browser, server) -> None:
+    """Run last in this module: the log holds every request of the scenarios above."""
+    browser.get(server)
+    go(browser, "#search")
+    urls = requested_urls(browser)
+    assert any(u.endswith("/static/explore.css") for u in urls)
+    network = [u for u in urls if u.startswith(("http:", "https:", "ws:", "wss:", "ftp:"))]
+    assert network and [u for u in network if not u.startswith(server)] == []
