@@ -181,7 +181,7 @@ def screenshot(picture: Picture, out: Path, work: Path) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     where, data = explored_path(picture)
-    driver = chromium(work / "profile", 1400, 1000)
+    driver = chromium(work / "profile", 1400, 1260)
     try:
         driver.get(f"http://127.0.0.1:{server.server_port}{where}")
         driver.save_screenshot(str(out))
