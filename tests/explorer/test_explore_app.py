@@ -237,6 +237,20 @@ def test_a_trace_that_does_not_fit_the_named_spec_exits_2(tmp_path, capsys) -> N
     assert "no variant 'nope'" in capsys.readouterr().err
 
 
+def test_an_added_invariant_is_shown_with_its_value() -> None:
+    app = prepare(args_for("two_phase_commit", "--variant", "tm_commits_early",
+                           "--inv", "atomicity", "--inv", "few_msgs: len(msgs) <= 0"))
+    html = app.test_client().get("/?s=0&s=tm_commit()").data.decode()
+    assert 'class="violated" data-name="few_msgs"' in html
+    assert 'class="holds" data-name="atomicity"' in html
+    assert 'data-name="type_ok"' not in html  # --inv selects, as for check
+
+
+def test_explain_inv_explains_and_serves_nothing(capsys) -> None:
+    assert main(["explore", "two_phase_commit", "--explain-inv", "len(msgs) <= 3"]) == 0
+    assert "Kind:       invariant" in capsys.readouterr().out
+
+
 def test_a_bad_port_exits_2(capsys) -> None:
     assert main(["explore", "two_phase_commit", "--port", "70000", "--no-browser"]) == 2
     assert "--port must be between 0 and 65535" in capsys.readouterr().err

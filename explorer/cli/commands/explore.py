@@ -16,7 +16,7 @@ from typing import Any
 from ...errors import UsageError
 from ...itf import read_trace
 from ..common import add_spec_arguments, instantiate
-from ..properties import add_property_arguments, apply_property_arguments
+from ..properties import add_property_arguments, apply_property_arguments, print_explanations
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,6 +80,8 @@ def prepare(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace, *, opener: Callable[[str], Any] = webbrowser.open) -> int:
     from werkzeug.serving import make_server
 
+    if args.explain_inv:  # as for check: explain the expressions, serve nothing
+        return print_explanations(instantiate(args), args)
     app = prepare(args)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     # The socket is bound here, not by Werkzeug, which reports a busy port by exiting itself.
