@@ -103,6 +103,7 @@ def test_every_exercise_says_what_it_should_do() -> None:
     assert not unmarked, "add `# exit N` or `# serves`:\n" + "\n".join(unmarked)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", [p for p in PAGES if exercises(p)], ids=lambda p: p.stem)
 def test_every_exercise_on_the_page_does_what_it_promises(page, tmp_path, monkeypatch,
                                                           capsys) -> None:
