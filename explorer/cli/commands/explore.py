@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the port to serve on (default: a free one)")
     p.add_argument("--no-browser", action="store_true",
                    help="print the address but do not open a browser")
-    p.add_argument("--max-states", type=int, metavar="N", default=None,
-                   help="bound the 'run to violation' search to N distinct states")
+    p.add_argument("--max-states", type=int, metavar="N", default=1_000_000,
+                   help="bound the 'run to violation' search to N distinct states (default "
+                        "1,000,000, so that the page answers within a minute or so)")
     p.set_defaults(func=run)
 
 
