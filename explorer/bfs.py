@@ -1,39 +1,54 @@
-"""Exhaustive breadth-first search with fingerprints and shortest counterexamples.
+"""Exhaustive breadth-first search with structural fingerprints and shortest counterexamples.
 
 The search goes level by level. Each level's states are expanded in order; their successors
 are gathered in batches (state, fingerprint, action) and the batch's fingerprints are looked up
-in the visited set all at once (``FingerprintSet.add_batch``). New states are then checked
-against every invariant, numbered in discovery order, and queued for the next level.
+in the state store all at once (``StateStore.lookup``). New states are then checked against
+every invariant, numbered in discovery order, and queued for the next level.
 
-Only two small numbers are kept per distinct state: its fingerprint and its parent's number
-(int64 + int32 arrays). A counterexample is rebuilt by walking parent numbers back to an initial
-state and replaying forwards: at each step the spec's successors of the current state are
-enumerated and the one whose fingerprint matches is taken, which also recovers the action's
-name and arguments without storing them. Because levels are processed in order, the first
-violation found is at minimal depth: counterexamples are shortest.
+The store (``store.py``) keeps per distinct state its fingerprint and its parent's id, and,
+with ``record_edges``, every step with its action-instance label. A counterexample is rebuilt
+by walking parent ids back to an initial state and replaying forwards: at each step the spec's
+successors of the current state are enumerated and the one whose fingerprint matches is taken,
+which also recovers the action's name and arguments. Because levels are processed in order,
+the first violation found is at minimal depth: counterexamples are shortest.
+
+A run can be stopped from outside (``SearchControl.request_stop``, e.g. from a SIGINT
+handler): the batch in hand is finished, a checkpoint is written if the control has a folder,
+and the result says ``complete=False, stopped_by="interrupted"``. :func:`check` with
+``resume=`` continues from a checkpoint to exactly the result an uninterrupted run gives.
+
+Symmetry and other reductions plug in through ``canon``: the search stores (and looks up) the
+fingerprint of ``canon(state)`` instead of ``state``; traces are replayed the same way.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import os
+import pickle
 import resource
+import shutil
 import time
-from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import SpecError
-from .fingerprint import ZERO_FINGERPRINT, FingerprintSet, collision_probability
-from .frontier import Level
+from .fingerprint import UnsupportedValue, collision_probability, find_unsupported, fingerprint
+from .frontier import Level, NotPicklable
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import Spec, from_state
+from .store import StateStore
 
-__all__ = ["Progress", "check", "fingerprint_of", "rebuild_trace"]
+__all__ = ["Progress", "Search", "SearchControl", "check", "explore", "fingerprint_of",
+           "rebuild_trace"]
 
-BATCH = 1 << 13  # successors gathered before one visited-set lookup
+BATCH = 1 << 13  # successors gathered before one store lookup
+CHECKPOINT_FORMAT = 1
 
 
 @dataclass
@@ -45,55 +60,85 @@ class Progress:
     depth: int
     queued: int
     elapsed_s: float
+    memory_bytes: int = 0  # the store's and the waiting levels' bytes in memory
+    spilled: bool = False
+
+
+@dataclass
+class SearchControl:
+    """How a search is steered from outside: stop requests, time limit, memory, checkpoints.
+
+    ``request_stop`` may be called from a signal handler: the search notices it at the next
+    state it expands, finishes the batch in hand (milliseconds) and stops. ``folder`` is the
+    run's folder: checkpoints (``folder/checkpoint``) and spill files (``folder/spill``) go
+    there. ``memory_bytes``: above this, the store and the waiting levels move to disk.
+    ``meta`` is saved with each checkpoint (the CLI puts what it needs to resume there).
+    """
+
+    folder: Path | None = None
+    memory_bytes: int | None = None
+    checkpoint_every_s: float | None = None
+    time_limit_s: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    stop_requested: bool = False
+    checkpoint_written: Path | None = None
+    checkpoint_bytes: int = 0
+    checkpoint_seconds: float = 0.0
+    checkpoint_error: str | None = None
+
+    def request_stop(self) -> None:
+        self.stop_requested = True
 
 
 def fingerprint_of(state: Any) -> int:
-    """The fingerprint the explorer stores for ``state``: its hash (0 is reserved)."""
-    h = hash(state)
-    return h if h != 0 else ZERO_FINGERPRINT
+    """The fingerprint the explorer stores for ``state`` (see ``fingerprint.py``)."""
+    return fingerprint(state)
 
 
 def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-class _Search:
-    """The state of one breadth-first search (kept in one object so errors can rebuild paths)."""
+class Search:
+    """One breadth-first search: its store, initial states and (optionally) every state.
 
-    def __init__(self, spec: Spec) -> None:
+    ``store`` is the :class:`StateStore` (ids in BFS order, parents, edge log if recorded);
+    ``states[id]`` is the state itself when the search was asked to ``keep_states`` (small
+    searches such as ``protospec graph``); ``result`` is the :class:`CheckResult`.
+    """
+
+    def __init__(self, spec: Spec, store: StateStore, fp: Callable[[Any], int]) -> None:
         self.spec = spec
-        self.fps = array("q")  # fingerprint of state number i
-        self.parents = array("i")  # parent number of state i (-1 for initial states)
+        self.store = store
+        self.fp = fp
         self.inits: list[Any] = []
+        self.states: list[Any] | None = None
+        self.result: CheckResult | None = None
 
     def path_to(self, index: int) -> list[int]:
-        out = []
-        while index >= 0:
-            out.append(index)
-            index = self.parents[index]
-        out.reverse()
-        return out
+        return self.store.path_to(index)
 
     def trace_to(self, index: int, extra: Any = None) -> Trace:
         """The trace from an initial state to state ``index`` (then to ``extra``, if given)."""
-        path = self.path_to(index)
-        target_fps = [self.fps[i] for i in path]
+        fps = self.store.fps
+        target_fps = [int(fps[i]) for i in self.store.path_to(index)]
         if extra is not None:
-            target_fps.append(fingerprint_of(extra))
-        return rebuild_trace(self.spec, target_fps, self.inits)
+            target_fps.append(self.fp(extra))
+        return rebuild_trace(self.spec, target_fps, self.inits, fp=self.fp)
 
 
-def rebuild_trace(spec: Spec, fps: list[int], inits: list[Any] | None = None) -> Trace:
+def rebuild_trace(spec: Spec, fps: list[int], inits: list[Any] | None = None,
+                  fp: Callable[[Any], int] = fingerprint) -> Trace:
     """Replay a path given as a list of fingerprints, recovering each step's label."""
     candidates = list(spec.init()) if inits is None else inits
-    state = next((s for s in candidates if fingerprint_of(s) == fps[0]), None)
+    state = next((s for s in candidates if fp(s) == fps[0]), None)
     if state is None:
         raise SpecError(f"spec {spec.name!r}: cannot replay the trace: its initial state is "
                         f"not among init() (is init() deterministic?)", spec=spec.name)
     steps = [Step(None, {}, state)]
-    for depth, fp in enumerate(fps[1:], start=1):
+    for depth, target in enumerate(fps[1:], start=1):
         for label, t in spec.successors(state):
-            if fingerprint_of(t) == fp:
+            if fp(t) == target:
                 steps.append(Step(label.action, label.arg_dict, t))
                 state = t
                 break
@@ -106,41 +151,46 @@ def rebuild_trace(spec: Spec, fps: list[int], inits: list[Any] | None = None) ->
                  variant=spec.variant_name)
 
 
-def compile_expander(spec: Spec, action_index: dict[str, int]) -> Callable[..., None]:
+def compile_expander(spec: Spec, action_index: dict[str, int],
+                     fp: Callable[[Any], int] = fingerprint,
+                     intern: Callable[[str, tuple], int] | None = None) -> Callable[..., None]:
     """Build ``expand(s, add_state, add_fp, add_act, enabled_many)`` for this spec instance.
 
     It calls every bound action instance on ``s`` in enumeration order and appends each
-    successor, its hash and its action number. The code is generated once per run, unrolled,
-    with each instance's function and arguments bound as default parameters (fast locals):
-    a loop over (function, arguments) tuples costs about a third more per call, and these
-    calls are most of a search's time. The generated text comes from the engine only (action
-    numbers and generated names), never from user input.
+    successor, its fingerprint and its action number -- or, given ``intern`` (edge logging),
+    its action-instance label id, ``intern(action name, ((arg, value), ...))``. The code is
+    generated once per run, unrolled, with each instance's function and arguments bound as
+    default parameters (fast locals): a loop over (function, arguments) tuples costs about a
+    third more per call, and these calls are most of a search's time. The generated text comes
+    from the engine only (action numbers and generated names), never from user input.
     """
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = {"FP": fp}
     lines: list[str] = []
     for n, (k, fn, args, many) in enumerate(spec.static_instances):
-        a = action_index[spec.static_labels[k].action]
+        label = spec.static_labels[k]
+        a = action_index[label.action] if intern is None else intern(label.action, label.args)
         env[f"F{n}"] = fn
         arg_names = []
         for j, value in enumerate(args):
             env[f"A{n}_{j}"] = value
             arg_names.append(f"A{n}_{j}")
         call = f"F{n}(s{''.join(', ' + x for x in arg_names)})"
+        e = action_index[label.action]
         if many:
             lines += [f"    t = {call}",
                       "    if t is not None:",
                       "        got = 0",
                       "        for u in t:",
-                      f"            add_state(u); add_fp(hash(u)); add_act({a}); got = 1",
-                      f"        enabled_many[{a}] += got"]
+                      f"            add_state(u); add_fp(FP(u)); add_act({a}); got = 1",
+                      f"        enabled_many[{e}] += got"]
         else:
             lines += [f"    t = {call}",
                       "    if t is not None:",
-                      f"        add_state(t); add_fp(hash(t)); add_act({a})"]
+                      f"        add_state(t); add_fp(FP(t)); add_act({a})"]
     for n, (act, fn, resolved) in enumerate(spec.dynamic_actions):
         # Nested loops over the argument domains, read off the state where they depend on it;
-        # labels are not built here (replay recovers them), only successors.
-        a = action_index[act.name]
+        # labels are built only when edges are logged (replay recovers them otherwise).
+        e = action_index[act.name]
         env[f"G{n}"] = fn
         indent = "    "
         names = []
@@ -156,15 +206,24 @@ def compile_expander(spec: Spec, action_index: dict[str, int]) -> Callable[..., 
                 env[f"DOM{n}_{j}"] = tuple(domain)
                 lines.append(f"{indent}for {var} in DOM{n}_{j}:")
             indent += "    "
+        if intern is None:
+            act_expr = str(e)
+        else:
+            env["INTERN"] = intern
+            env[f"NAME{n}"] = act.name
+            env[f"ARGN{n}"] = tuple(arg for arg, _ in resolved)
+            pairs = "".join(f"(ARGN{n}[{j}], {v}), " for j, v in enumerate(names))
+            act_expr = f"INTERN(NAME{n}, ({pairs}))"
         call = f"G{n}(s{''.join(', ' + x for x in names)})"
         lines += [f"{indent}t = {call}", f"{indent}if t is not None:"]
         if act.many:
             lines += [f"{indent}    for u in t:",
-                      f"{indent}        add_state(u); add_fp(hash(u)); add_act({a}); got = 1"]
+                      f"{indent}        add_state(u); add_fp(FP(u)); add_act({act_expr}); "
+                      f"got = 1"]
         else:
-            lines.append(f"{indent}    add_state(t); add_fp(hash(t)); add_act({a})")
+            lines.append(f"{indent}    add_state(t); add_fp(FP(t)); add_act({act_expr})")
         if act.many:
-            lines.append(f"    enabled_many[{a}] += got")
+            lines.append(f"    enabled_many[{e}] += got")
     params = ", ".join(f"{name}={name}" for name in env)
     src = (f"def expand(s, add_state, add_fp, add_act, enabled_many, {params}):\n"
            + ("\n".join(lines) if lines else "    pass") + "\n")
@@ -229,21 +288,30 @@ def _try_action(spec: Spec, s: Any, label: Any, call: Callable[[], Any], many: b
 
 
 def _check_hashable(spec: Spec, label: Any, t: Any, depth: int) -> SpecError | None:
+    """A state the engine cannot fingerprint: say which action, which step, where inside."""
     try:
-        hash(t)
-    except TypeError as inner:
-        return SpecError(
-            f"spec {spec.name!r}: action {label} returned a state that cannot be hashed "
-            f"({inner}) at depth {depth + 1}; states must be immutable: use tuples, "
-            f"NamedTuples and frozensets instead of lists, dicts and sets",
-            spec=spec.name, action=str(label), depth=depth + 1, cause=inner)
+        fingerprint(t)
+    except (UnsupportedValue, TypeError) as inner:
+        return _unsupported_error(spec, f"action {label}", t, depth + 1, inner)
     return None
+
+
+def _unsupported_error(spec: Spec, who: str, t: Any, step: int, inner: Exception) -> SpecError:
+    where = find_unsupported(t) or f"state holds a value it cannot fingerprint ({inner})"
+    return SpecError(
+        f"spec {spec.name!r}: {who} produced a state that cannot be fingerprinted at step "
+        f"{step}: {where}. States must be immutable values: ints, strings, enums, tuples, "
+        f"NamedTuples, frozensets and frozen dataclasses (tuples instead of lists, frozensets "
+        f"instead of sets and dicts, no functions or objects compared by identity)",
+        spec=spec.name, action=who, depth=step, cause=inner)
 
 
 def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = None,
           keep_going: bool = False, progress: Callable[[Progress], None] | None = None,
-          until: frozenset[str] | None = None,
-          check_deadlock: bool | None = None) -> CheckResult:
+          until: frozenset[str] | None = None, check_deadlock: bool | None = None,
+          control: SearchControl | None = None, resume: Path | None = None,
+          record_edges: bool = False, canon: Callable[[Any], Any] | None = None,
+          observe: Callable[[Any], None] | None = None) -> CheckResult:
     """Explore every reachable state of ``spec`` breadth-first and check its properties.
 
     ``until`` names properties to hunt for: violations of others are recorded and the search
@@ -251,222 +319,475 @@ def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = 
     invariant that implies it fails first).
     Stops at the first violation unless ``keep_going`` (then it reports the first, shortest,
     violation of each property). ``max_depth`` bounds the number of steps from an initial
-    state, ``max_states`` the number of distinct states; either makes the result incomplete.
+    state, ``max_states`` the number of distinct states; either makes the result incomplete,
+    as do a stop request, the time limit of ``control``, and nothing else.
+    ``resume`` is a checkpoint folder written by an earlier run of the same configuration.
     Raises SpecError if the spec misbehaves, with the trace to the failing state attached.
     """
+    search = explore(spec, max_depth=max_depth, max_states=max_states, keep_going=keep_going,
+                     progress=progress, until=until, check_deadlock=check_deadlock,
+                     control=control, resume=resume, record_edges=record_edges, canon=canon,
+                     observe=observe)
+    assert search.result is not None
+    return search.result
+
+
+def explore(spec: Spec, *, max_depth: int | None = None, max_states: int | None = None,
+            keep_going: bool = False, progress: Callable[[Progress], None] | None = None,
+            until: frozenset[str] | None = None, check_deadlock: bool | None = None,
+            control: SearchControl | None = None, resume: Path | None = None,
+            record_edges: bool = False, keep_states: bool = False,
+            canon: Callable[[Any], Any] | None = None,
+            observe: Callable[[Any], None] | None = None) -> Search:
+    """:func:`check`, returning the whole :class:`Search` (its store, edge log if
+    ``record_edges``, every state if ``keep_states``) with the result in ``.result``.
+
+    ``observe(state)`` is called once per stored state, in id order (liveness records its
+    predicates so). If it has ``snapshot()`` and ``restore(data)``, checkpoints keep what it
+    recorded."""
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
-    search = _Search(spec)
+    fp = fingerprint if canon is None else (lambda s: fingerprint(canon(s)))
+    search = Search(spec, StateStore(record_edges=record_edges), fp)
+    if keep_states:
+        search.states = []
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the search allocates millions of tuples and frees none: GC passes are waste
     try:
         stop_on = None if keep_going else until
-        return _run(spec, search, max_depth, max_states, keep_going or until is not None,
-                    progress, deadlock, stop_on)
+        run = _BFS(spec, search, max_depth, max_states, keep_going or until is not None,
+                   progress, deadlock, stop_on, control or SearchControl())
+        run.observe = observe
+        search.result = run.run(resume)
     finally:
         if gc_was_enabled:
             gc.enable()
+    return search
 
 
-def _run(spec: Spec, search: _Search, max_depth: int | None, max_states: int | None,
-         keep_going: bool, progress: Callable[[Progress], None] | None,
-         deadlock: bool, stop_on: frozenset[str] | None = None) -> CheckResult:
-    started = time.perf_counter()
-    rss_before = peak_rss_bytes()
-    action_names = [a.name for a in spec.actions()]
-    action_index = {name: i for i, name in enumerate(action_names)}
-    expand = compile_expander(spec, action_index)
-    invariants = list(spec.invariant_fns)
-    action_props = list(spec.action_property_fns)
-    constraint = spec.constraint
-    docs = spec.property_docs()
+class _BFS:
+    """The mutable state of one breadth-first run (kept in one object to checkpoint it)."""
 
-    n_actions = len(action_names)
-    fired = np.zeros(n_actions, dtype=np.int64)
-    enabled_many = [0] * n_actions  # "enabled" differs from "fired" only for many-actions
-    new_by_action = np.zeros(n_actions, dtype=np.int64)
-    violations: list[Violation] = []
-    violated: set[str] = set()
-    stats = Stats()
-    visited = FingerprintSet()
-    fps, parents = search.fps, search.parents
+    def __init__(self, spec: Spec, search: Search, max_depth: int | None,
+                 max_states: int | None, keep_going: bool,
+                 progress: Callable[[Progress], None] | None, deadlock: bool,
+                 stop_on: frozenset[str] | None, control: SearchControl) -> None:
+        self.spec, self.search, self.store = spec, search, search.store
+        self.max_depth, self.max_states, self.keep_going = max_depth, max_states, keep_going
+        self.progress, self.deadlock, self.stop_on, self.control = (progress, deadlock, stop_on,
+                                                                    control)
+        self.action_names = [a.name for a in spec.actions()]
+        n = len(self.action_names)
+        self.fired = np.zeros(n, dtype=np.int64)
+        self.enabled_many = [0] * n  # "enabled" differs from "fired" only for many-actions
+        self.new_by_action = np.zeros(n, dtype=np.int64)
+        self.violations: list[Violation] = []
+        self.violated: set[str] = set()
+        self.stats = Stats()
+        self.outside: set[int] = set()  # fingerprints of states the constraint rejected
+        self.generated = 0
+        self.depth = 0
+        self.level_start = 0  # id of the first state of the level being expanded
+        self.elapsed_before = 0.0  # time spent before a resume
+        # label id -> action number, for coverage when the expander emits label ids
+        self.label_action: list[int] = []
+        self.observe: Callable[[Any], None] | None = None  # called on each stored state
 
-    def violation(name: str, kind: str, trace: Trace) -> bool:
+    # -- properties --------------------------------------------------------------------------
+    def violation(self, name: str, kind: str, trace: Trace) -> bool:
         """Record a violation; True if the search should stop."""
-        if name not in violated:
-            violated.add(name)
-            violations.append(Violation(name, kind, docs.get(name, ""), trace))
-        if stop_on is not None:
-            return name in stop_on
-        return not keep_going
+        if name not in self.violated:
+            self.violated.add(name)
+            self.violations.append(Violation(name, kind, self.docs.get(name, ""), trace))
+        if self.stop_on is not None:
+            return name in self.stop_on
+        return not self.keep_going
 
-    def check_invariants(state: Any, index: int) -> bool:
-        for name, inv in invariants:
-            if name in violated:
+    def check_invariants(self, state: Any, index: int) -> bool:
+        for name, inv in self.invariants:
+            if name in self.violated:
                 continue
             try:
                 ok = inv(state)
             except Exception as exc:
-                raise _property_failed(spec, "invariant", name, exc,
-                                       search.trace_to(index)) from exc
-            if not ok and violation(name, "invariant", search.trace_to(index)):
+                raise _property_failed(self.spec, "invariant", name, exc,
+                                       self.search.trace_to(index)) from exc
+            if not ok and self.violation(name, "invariant", self.search.trace_to(index)):
                 return True
         return False
 
-    # -- initial states ----------------------------------------------------------------------
-    try:
-        init_states = list(spec.init())
-        init_fps = [fingerprint_of(s) for s in init_states]
-    except TypeError as exc:
-        raise SpecError(f"spec {spec.name!r}: init() must yield hashable states ({exc})",
-                        spec=spec.name, cause=exc) from exc
-    except Exception as exc:
-        raise SpecError(f"spec {spec.name!r}: init() raised {type(exc).__name__}: {exc}",
-                        spec=spec.name, cause=exc) from exc
-    if not init_states:
-        raise SpecError(f"spec {spec.name!r}: init() yielded no initial state", spec=spec.name)
-    new_pos = visited.add_batch(np.array(init_fps, dtype=np.int64))
-    frontier = Level()
-    stop = False
-    for p in new_pos.tolist():
-        s = init_states[p]
-        if constraint is not None and not constraint(s):
-            stats.outside_constraint += 1
-            continue
-        fps.append(init_fps[p])
-        parents.append(-1)
-        frontier.append(s)
-        search.inits.append(s)
-        if check_invariants(s, len(fps) - 1):
-            stop = True
-            break
-    generated = len(init_states)
-    depth = 0
-    level_start = 0
+    def intern(self, action: str, args: tuple) -> int:
+        i = self.store.intern_label((action, args))
+        if i == len(self.label_action):
+            self.label_action.append(self.action_index[action])
+        return i
 
-    # -- level by level ----------------------------------------------------------------------
-    while frontier and not stop:
-        if max_depth is not None and depth >= max_depth:
-            stats.complete = False
-            stats.stopped_by = "max_depth"
-            break
-        next_frontier = Level()
-        c_states: list[Any] = []
-        c_fps: list[int] = []
-        c_act: list[int] = []
-        c_off: list[int] = []  # c_off[j]: first candidate of frontier state j of this batch
-        batch_first = 0  # frontier position of the batch's first state
-        add_state, add_fp, add_act, add_off = (c_states.append, c_fps.append, c_act.append,
-                                               c_off.append)
-        pos = 0
-        n_frontier = len(frontier)
-        for s in frontier:
-            if stop:
-                break
-            start = len(c_fps)
-            add_off(start)
+    # -- the run -----------------------------------------------------------------------------
+    def run(self, resume: Path | None) -> CheckResult:
+        spec = self.spec
+        self.started = time.perf_counter()
+        self.rss_before = peak_rss_bytes()
+        self.action_index = {name: i for i, name in enumerate(self.action_names)}
+        self.record = self.store.record_edges
+        self.invariants = list(spec.invariant_fns)
+        self.action_props = list(spec.action_property_fns)
+        self.constraint = spec.constraint
+        self.docs = spec.property_docs()
+        self.last_checkpoint = time.perf_counter()
+        if resume is not None:
+            frontier, next_frontier = self.load_checkpoint(resume)
+            stop = False
+        else:
+            frontier, stop = self.initial_states()
+            next_frontier = Level()
+        self.expand = compile_expander(spec, self.action_index, self.search.fp,
+                                       self.intern if self.record else None)
+        if not stop:
+            self.levels(frontier, next_frontier)
+        return self.finish()
+
+    def initial_states(self) -> tuple[Level, bool]:
+        spec, store, search = self.spec, self.store, self.search
+        try:
+            init_states = list(spec.init())
+        except Exception as exc:
+            raise SpecError(f"spec {spec.name!r}: init() raised {type(exc).__name__}: {exc}",
+                            spec=spec.name, cause=exc) from exc
+        init_fps = []
+        for s in init_states:
             try:
-                expand(s, add_state, add_fp, add_act, enabled_many)
-            except Exception as exc:
-                err = _diagnose(spec, s, exc, depth)
-                err.trace = search.trace_to(level_start + pos)
-                raise err from exc
-            end = len(c_fps)
-            if action_props:
-                for j in range(start, end):
-                    t = c_states[j]
-                    for name, ap in action_props:
-                        if name in violated:
-                            continue
-                        try:
-                            ok = ap(s, t)
-                        except Exception as exc:
-                            raise _property_failed(
-                                spec, "action property", name, exc,
-                                search.trace_to(level_start + pos, extra=t)) from exc
-                        if not ok and violation(name, "action_property",
-                                                search.trace_to(level_start + pos, extra=t)):
-                            stop = True
-                            break
+                init_fps.append(search.fp(s))
+            except (UnsupportedValue, TypeError) as exc:
+                raise _unsupported_error(spec, "init()", s, 0, exc) from exc
+        if not init_states:
+            raise SpecError(f"spec {spec.name!r}: init() yielded no initial state",
+                            spec=spec.name)
+        fps = np.array(init_fps, dtype=np.int64)
+        _, first = np.unique(fps, return_index=True)
+        frontier = Level()
+        store.mark_level()
+        for p in np.sort(first).tolist():
+            s = init_states[p]
+            if self.constraint is not None and not self.constraint(s):
+                self.stats.outside_constraint += 1
+                self.outside.add(init_fps[p])
+                continue
+            (i,) = store.add(fps[p:p + 1], np.array([-1]))
+            if self.observe is not None:
+                self.observe(s)
+            frontier.append(s)
+            search.inits.append(s)
+            if search.states is not None:
+                search.states.append(s)
+            if self.check_invariants(s, int(i)):
+                return frontier, True
+        self.generated = len(init_states)
+        return frontier, False
+
+    def levels(self, frontier: Level, next_frontier: Level) -> None:
+        spec, store, search, control = self.spec, self.store, self.search, self.control
+        expand, enabled_many = self.expand, self.enabled_many
+        action_props, deadlock = self.action_props, self.deadlock
+        max_depth, max_states = self.max_depth, self.max_states
+        stop = False
+        while len(frontier) and not stop:
+            if max_depth is not None and self.depth >= max_depth:
+                self.stats.complete = False
+                self.stats.stopped_by = "max_depth"
+                break
+            if control.folder is not None and store.spilled:
+                next_frontier.spill_to(control.folder / "spill" / f"level-{self.depth + 1}.bin")
+            c_states: list[Any] = []
+            c_fps: list[int] = []
+            c_act: list[int] = []
+            c_off: list[int] = []  # c_off[j]: first candidate of frontier state j of this batch
+            batch_first = 0  # frontier position of the batch's first state
+            add_state, add_fp, add_act, add_off = (c_states.append, c_fps.append,
+                                                   c_act.append, c_off.append)
+            pos = 0
+            n_frontier = len(frontier)
+            level_start = self.level_start
+            for chunk in frontier.chunks():
+                for k, s in enumerate(chunk):
+                    start = len(c_fps)
+                    add_off(start)
+                    try:
+                        expand(s, add_state, add_fp, add_act, enabled_many)
+                    except Exception as exc:
+                        err = _diagnose(spec, s, exc, self.depth)
+                        err.trace = search.trace_to(level_start + pos)
+                        raise err from exc
+                    end = len(c_fps)
+                    if action_props:
+                        stop = self.check_steps(s, c_states, start, end, level_start + pos)
+                    if (deadlock and end == start and "deadlock" not in self.violated
+                            and self.violation("deadlock", "deadlock",
+                                               search.trace_to(level_start + pos))):
+                        stop = True
+                    pos += 1
                     if stop:
                         break
-            if (deadlock and end == start and "deadlock" not in violated
-                    and violation("deadlock", "deadlock", search.trace_to(level_start + pos))):
-                stop = True
-            pos += 1
-            if (len(c_fps) >= BATCH or pos == n_frontier) and not stop:
-                # -- the batch: one visited-set lookup, then the new states in order --------
-                fp_arr = np.array(c_fps, dtype=np.int64)
-                generated += len(fp_arr)
-                act_arr = np.array(c_act, dtype=np.int64)
-                fired += np.bincount(act_arr, minlength=n_actions)
-                new_pos = visited.add_batch(fp_arr)
-                off_arr = np.array(c_off, dtype=np.int64)
-                parent_of = level_start + batch_first + np.searchsorted(
-                    off_arr, new_pos, side="right") - 1
-                first_new_index = len(fps)
-                kept = []
-                for p in new_pos.tolist():
-                    t = c_states[p]
-                    if constraint is not None and not constraint(t):
-                        stats.outside_constraint += 1
-                        continue
-                    kept.append(p)
-                    next_frontier.append(t)
-                if len(kept) == len(new_pos):
-                    keep_idx = new_pos
-                    keep_par = parent_of
-                else:
-                    sel = np.isin(new_pos, np.array(kept, dtype=np.int64))
-                    keep_idx = new_pos[sel]
-                    keep_par = parent_of[sel]
-                fps.frombytes(np.where(fp_arr[keep_idx] == 0, ZERO_FINGERPRINT, fp_arr[keep_idx])
-                              .astype(np.int64).tobytes())
-                parents.frombytes(keep_par.astype(np.int32).tobytes())
-                if len(keep_idx):
-                    new_by_action += np.bincount(act_arr[keep_idx], minlength=n_actions)
-                if invariants:
-                    for i, p in enumerate(keep_idx.tolist()):
-                        if check_invariants(c_states[p], first_new_index + i):
+                    if len(c_fps) >= BATCH or pos == n_frontier or control.stop_requested:
+                        stop = self.flush(c_states, c_fps, c_act, c_off,
+                                          level_start + batch_first, next_frontier)
+                        c_states.clear()
+                        c_fps.clear()
+                        c_act.clear()
+                        c_off.clear()
+                        batch_first = pos
+                        if max_states is not None and len(store) >= max_states:
+                            self.stats.complete = False
+                            self.stats.stopped_by = "max_states"
                             stop = True
+                        if self.progress is not None:
+                            self.report_progress(len(next_frontier) + n_frontier - pos)
+                        if not stop:
+                            stop = self.between_batches(frontier, chunk[k + 1:],
+                                                        next_frontier, level_start + pos)
+                        if stop:
                             break
-                c_states.clear()
-                c_fps.clear()
-                c_act.clear()
-                c_off.clear()
-                batch_first = pos
-                if max_states is not None and len(fps) >= max_states:
-                    stats.complete = False
-                    stats.stopped_by = "max_states"
-                    stop = True
-                if progress is not None:
-                    progress(Progress(len(fps), generated, depth + 1,
-                                      len(next_frontier) + n_frontier - pos,
-                                      time.perf_counter() - started))
-        level_start += n_frontier
-        if next_frontier:
-            depth += 1
-        frontier = next_frontier
+                if stop:
+                    break
+            if stop:
+                break
+            self.level_start += n_frontier
+            if len(next_frontier):
+                self.depth += 1
+                store.mark_level()
+            frontier, next_frontier = next_frontier, Level()
 
-    stats.distinct_states = len(fps)
-    stats.states_generated = generated
-    stats.depth = depth
-    stats.elapsed_s = time.perf_counter() - started
-    stats.peak_rss_bytes = peak_rss_bytes()
-    stats.bytes_per_state = (max(0, stats.peak_rss_bytes - rss_before) / len(fps)
-                             if len(fps) else 0.0)
-    stats.collision_probability = collision_probability(len(fps), generated)
-    if violations and (not keep_going or (stop_on is not None and violated & stop_on)):
-        stats.complete = False
-        stats.stopped_by = stats.stopped_by or "violation"
-    coverage = {}
-    for i, act in enumerate(spec.actions()):
-        name = act.name
-        # A many-action may yield several successors per enabling; others exactly one.
-        enabled = enabled_many[i] if act.many else int(fired[i])
-        coverage[name] = ActionCoverage(enabled, int(fired[i]), int(new_by_action[i]))
-    return CheckResult(
-        spec=spec.name, params=dict(spec.param_values), variant=spec.variant_name,
-        mode="check", violations=violations, stats=stats, coverage=coverage,
-        properties_checked=[n for n, _ in invariants] + [n for n, _ in action_props]
-        + (["deadlock"] if deadlock else []),
-    )
+    def check_steps(self, s: Any, c_states: list[Any], start: int, end: int,
+                    index: int) -> bool:
+        for j in range(start, end):
+            t = c_states[j]
+            for name, ap in self.action_props:
+                if name in self.violated:
+                    continue
+                try:
+                    ok = ap(s, t)
+                except Exception as exc:
+                    raise _property_failed(self.spec, "action property", name, exc,
+                                           self.search.trace_to(index, extra=t)) from exc
+                if not ok and self.violation(name, "action_property",
+                                             self.search.trace_to(index, extra=t)):
+                    return True
+        return False
+
+    def flush(self, c_states: list[Any], c_fps: list[int], c_act: list[int],
+              c_off: list[int], first_src: int, next_frontier: Level) -> bool:
+        """One store lookup for the batch, then the new states in order; True to stop."""
+        store, search = self.store, self.search
+        n_actions = len(self.action_names)
+        fp_arr = np.array(c_fps, dtype=np.int64)
+        self.generated += len(fp_arr)
+        act_arr = np.array(c_act, dtype=np.int64)
+        if self.record and len(act_arr):
+            act_arr_labels = act_arr
+            act_arr = np.asarray(self.label_action, dtype=np.int64)[act_arr]
+        self.fired += np.bincount(act_arr, minlength=n_actions)
+        ids = store.lookup(fp_arr)
+        unknown = np.flatnonzero(ids < 0)
+        if len(unknown):
+            _, first = np.unique(fp_arr[unknown], return_index=True)
+            new_pos = unknown[np.sort(first)]
+        else:
+            new_pos = unknown
+        off_arr = np.array(c_off, dtype=np.int64)
+        parent_of = first_src + np.searchsorted(off_arr, new_pos, side="right") - 1
+        constraint, outside = self.constraint, self.outside
+        if constraint is not None or outside:
+            kept = []
+            for p in new_pos.tolist():
+                f = c_fps[p]
+                if f in outside:
+                    continue
+                if constraint is not None and not constraint(c_states[p]):
+                    self.stats.outside_constraint += 1
+                    outside.add(f)
+                    continue
+                kept.append(p)
+            sel = np.isin(new_pos, np.array(kept, dtype=np.int64))
+            keep_idx, keep_par = new_pos[sel], parent_of[sel]
+        else:
+            keep_idx, keep_par = new_pos, parent_of
+        first_new = len(store)
+        store.add(fp_arr[keep_idx], keep_par)
+        observe = self.observe
+        for p in keep_idx.tolist():
+            next_frontier.append(c_states[p])
+            if observe is not None:
+                observe(c_states[p])
+        if search.states is not None:
+            search.states.extend(c_states[p] for p in keep_idx.tolist())
+        if self.record and len(fp_arr):
+            if len(unknown):
+                ids[unknown] = store.lookup(fp_arr[unknown])
+            src = first_src + np.searchsorted(off_arr, np.arange(len(fp_arr)), side="right") - 1
+            inside = ids >= 0  # steps into states outside the constraint are not in the graph
+            store.add_edges(src[inside], ids[inside], act_arr_labels[inside])
+        if len(keep_idx):
+            self.new_by_action += np.bincount(act_arr[keep_idx], minlength=n_actions)
+        if self.invariants:
+            for i, p in enumerate(keep_idx.tolist()):
+                if self.check_invariants(c_states[p], first_new + i):
+                    return True
+        return False
+
+    def memory_bytes(self, *levels: Level) -> int:
+        return self.store.nbytes + sum(level.nbytes for level in levels)
+
+    def report_progress(self, queued: int) -> None:
+        assert self.progress is not None
+        self.progress(Progress(len(self.store), self.generated, self.depth + 1, queued,
+                               self.elapsed(), self.store.nbytes, self.store.spilled))
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def between_batches(self, frontier: Level, rest: list[Any], next_frontier: Level,
+                        next_id: int) -> bool:
+        """Stop requests, time limit, spilling and periodic checkpoints; True to stop."""
+        control = self.control
+        if control.memory_bytes is not None and control.folder is not None \
+                and not self.store.spilled \
+                and self.memory_bytes(frontier, next_frontier) > control.memory_bytes:
+            spill = control.folder / "spill"
+            spill.mkdir(parents=True, exist_ok=True)
+            self.store.spill(spill)
+            next_frontier.spill_to(spill / f"level-{self.depth + 1}.bin")
+        reason = None
+        if control.stop_requested:
+            reason = "interrupted"
+        elif control.time_limit_s is not None and self.elapsed() >= control.time_limit_s:
+            reason = "time_limit"
+        if reason is not None:
+            self.stats.complete = False
+            self.stats.stopped_by = reason
+        due = (control.checkpoint_every_s is not None
+               and time.perf_counter() - self.last_checkpoint >= control.checkpoint_every_s)
+        if control.folder is not None and (reason is not None or due):
+            self.save_checkpoint(frontier, rest, next_frontier, next_id)
+            self.last_checkpoint = time.perf_counter()
+        return reason is not None
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def save_checkpoint(self, frontier: Level, rest: list[Any], next_frontier: Level,
+                        next_id: int) -> None:
+        """Write everything needed to go on from here into ``folder/checkpoint``, atomically
+        (a new folder renamed over the old one)."""
+        control = self.control
+        assert control.folder is not None
+        t0 = time.perf_counter()
+        folder = control.folder
+        tmp = folder / "checkpoint.new"
+        final = folder / "checkpoint"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            with open(tmp / "frontier.bin", "wb") as f:
+                frontier.write_rest(f, rest)
+            with open(tmp / "next.bin", "wb") as f:
+                next_frontier.write_rest(f)
+            with open(tmp / "search.pkl", "wb") as f:
+                pickle.dump(self.snapshot(next_id), f, protocol=pickle.HIGHEST_PROTOCOL)
+        except NotPicklable as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            control.checkpoint_error = (f"the spec's states cannot be pickled ({exc}), so no "
+                                        f"checkpoint was written")
+            return
+        self.store.save(tmp / "store")
+        (tmp / "meta.json").write_text(json.dumps(
+            {"format": CHECKPOINT_FORMAT, **control.meta}, indent=1, default=str))
+        old = folder / "checkpoint.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+        control.checkpoint_written = final
+        control.checkpoint_bytes = sum(p.stat().st_size for p in final.rglob("*")
+                                       if p.is_file())
+        control.checkpoint_seconds = time.perf_counter() - t0
+
+    def snapshot(self, next_id: int) -> dict[str, Any]:
+        return {
+            "fired": self.fired, "enabled_many": self.enabled_many,
+            "new_by_action": self.new_by_action, "violations": self.violations,
+            "violated": self.violated, "outside_constraint": self.stats.outside_constraint,
+            "outside": self.outside, "generated": self.generated, "depth": self.depth,
+            "level_start": self.level_start, "next_id": next_id,
+            "elapsed": self.elapsed(), "inits": self.search.inits,
+            "label_action": self.label_action, "action_names": self.action_names,
+            "observer": (self.observe.__self__.snapshot()  # type: ignore[attr-defined]
+                         if hasattr(getattr(self.observe, "__self__", None), "snapshot")
+                         else None),
+        }
+
+    def load_checkpoint(self, folder: Path) -> tuple[Level, Level]:
+        with open(folder / "search.pkl", "rb") as f:
+            snap = pickle.load(f)
+        if snap["action_names"] != self.action_names:
+            raise SpecError(f"spec {self.spec.name!r}: the checkpoint in {folder} was written "
+                            f"for other actions ({', '.join(snap['action_names'])}): it cannot "
+                            f"be resumed with this spec", spec=self.spec.name)
+        self.store = self.search.store = StateStore.load(folder / "store")
+        self.fired = snap["fired"]
+        self.enabled_many = snap["enabled_many"]
+        self.new_by_action = snap["new_by_action"]
+        self.violations = snap["violations"]
+        self.violated = snap["violated"]
+        self.stats.outside_constraint = snap["outside_constraint"]
+        self.outside = snap["outside"]
+        self.generated = snap["generated"]
+        self.depth = snap["depth"]
+        self.elapsed_before = snap["elapsed"]
+        self.search.inits = snap["inits"]
+        self.label_action = snap["label_action"]
+        owner = getattr(self.observe, "__self__", None)
+        if snap.get("observer") is not None and hasattr(owner, "restore"):
+            owner.restore(snap["observer"])
+        with open(folder / "frontier.bin", "rb") as f:
+            frontier = Level.read(f)
+        with open(folder / "next.bin", "rb") as f:
+            next_frontier = Level.read(f)
+        # The current level resumes at state next_id: the ids of its first states (already
+        # expanded) come before, so ``level_start`` is shifted to keep parent ids right.
+        self.level_start = snap["next_id"]
+        if not len(frontier):  # stopped at the end of a level: go on with the next one
+            if len(next_frontier):
+                self.depth += 1
+                self.store.mark_level()
+            frontier, next_frontier = next_frontier, Level()
+        return frontier, next_frontier
+
+    # -- the result --------------------------------------------------------------------------
+    def finish(self) -> CheckResult:
+        spec, stats, store = self.spec, self.stats, self.store
+        n = len(store)
+        stats.distinct_states = n
+        stats.states_generated = self.generated
+        stats.depth = self.depth
+        stats.elapsed_s = self.elapsed()
+        stats.peak_rss_bytes = peak_rss_bytes()
+        stats.bytes_per_state = (max(0, stats.peak_rss_bytes - self.rss_before) / n
+                                 if n else 0.0)
+        stats.store_bytes_per_state = store.nbytes / n if n and not store.spilled else 0.0
+        stats.edges = store.edge_count
+        stats.spilled = store.spilled
+        stats.collision_probability = collision_probability(n, self.generated)
+        violations = self.violations
+        if violations and (not self.keep_going or (self.stop_on is not None
+                                                   and self.violated & self.stop_on)):
+            stats.complete = False
+            stats.stopped_by = stats.stopped_by or "violation"
+        coverage = {}
+        for i, act in enumerate(spec.actions()):
+            # A many-action may yield several successors per enabling; others exactly one.
+            enabled = self.enabled_many[i] if act.many else int(self.fired[i])
+            coverage[act.name] = ActionCoverage(enabled, int(self.fired[i]),
+                                                int(self.new_by_action[i]))
+        return CheckResult(
+            spec=spec.name, params=dict(spec.param_values), variant=spec.variant_name,
+            mode="check", violations=violations, stats=stats, coverage=coverage,
+            properties_checked=[n for n, _ in self.invariants]
+            + [n for n, _ in self.action_props] + (["deadlock"] if self.deadlock else []),
+        )

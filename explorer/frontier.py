@@ -6,35 +6,57 @@ its states are pickled a chunk at a time: one ``pickle.dumps`` of a list shares 
 the states of the chunk have in common (enum members, classes, unchanged frozensets), so a
 state costs tens of bytes, and a chunk is turned back into states only when it is expanded.
 States that cannot be pickled (say, a NamedTuple defined inside a function) are simply kept
-as they are. Every level goes through pickle, however small, so a spec behaves the same in
-small and large searches: compare state values with ``==``, not ``is`` (enum members and None
-survive a pickle round trip as themselves; other objects do not).
+as they are (and such a run cannot be checkpointed). Every level goes through pickle, however
+small, so a spec behaves the same in small and large searches: compare state values with
+``==``, not ``is`` (enum members and None survive a pickle round trip as themselves; other
+objects do not).
+
+Bigger than memory: after :meth:`Level.spill_to`, sealed chunks go to a file instead of
+memory. Checkpoints: :meth:`Level.write_rest` writes the states not yet expanded (a head the
+caller holds, then every chunk not yet handed out) and :meth:`Level.read` reads them back.
 """
 
 from __future__ import annotations
 
 import pickle
+import struct
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
-__all__ = ["Level"]
+__all__ = ["Level", "NotPicklable"]
 
 CHUNK = 4096
+_LEN = struct.Struct("<Q")
+
+
+class NotPicklable(Exception):
+    """The level holds states that pickle cannot write (so no checkpoint can be taken)."""
 
 
 class Level:
-    """An append-only sequence of states, iterated once, in order."""
+    """An append-only sequence of states, handed out once, chunk by chunk, in order."""
 
-    __slots__ = ("_chunks", "_count", "_pending", "_raw")
+    __slots__ = ("_chunks", "_count", "_file", "_nbytes", "_next", "_path", "_pending", "_raw")
 
     def __init__(self) -> None:
-        self._chunks: list[Any] = []  # bytes (pickled list) or a plain list of states
+        # Each chunk: bytes (a pickled list), (offset, size) in the spill file, or a plain list.
+        self._chunks: list[Any] = []
         self._pending: list[Any] = []
         self._count = 0
         self._raw = False
+        self._next = 0  # index of the next chunk to hand out
+        self._nbytes = 0  # bytes of pickled chunks held in memory
+        self._path: Path | None = None
+        self._file: BinaryIO | None = None
 
     def __len__(self) -> int:
         return self._count
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of pickled states held in memory (spilled chunks count 0)."""
+        return self._nbytes
 
     def append(self, state: Any) -> None:
         self._pending.append(state)
@@ -42,27 +64,111 @@ class Level:
         if len(self._pending) >= CHUNK:
             self._seal()
 
+    def spill_to(self, path: Path) -> None:
+        """From now on, write sealed chunks to ``path`` (a new file) instead of memory."""
+        if self._file is None:
+            self._path = path
+            self._file = open(path, "w+b")  # noqa: SIM115 - closed by close()
+
     def _seal(self) -> None:
         chunk = self._pending
         self._pending = []
         if not self._raw:
             try:
-                self._chunks.append(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
-                return
+                data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
             except (pickle.PicklingError, TypeError, AttributeError):
                 self._raw = True
+            else:
+                if self._file is not None:
+                    self._file.seek(0, 2)
+                    offset = self._file.tell()
+                    self._file.write(data)
+                    self._chunks.append((offset, len(data)))
+                else:
+                    self._chunks.append(data)
+                    self._nbytes += len(data)
+                return
         self._chunks.append(chunk)
 
-    def __iter__(self) -> Iterator[Any]:
-        """Yield the states in order, releasing each chunk as soon as it is unpacked."""
+    def _unpack(self, chunk: Any) -> list[Any]:
+        if isinstance(chunk, bytes):
+            self._nbytes -= len(chunk)
+            return pickle.loads(chunk)
+        if isinstance(chunk, tuple):
+            assert self._file is not None
+            self._file.seek(chunk[0])
+            return pickle.loads(self._file.read(chunk[1]))
+        return chunk
+
+    def chunks(self) -> Iterator[list[Any]]:
+        """Hand out the states in order, a chunk (list) at a time, releasing each chunk."""
         # The last, partial chunk goes through pickle too, so that a spec behaves the same in a
         # small search as in a large one (an `is` test that a pickle round trip breaks fails in
         # the tests, not only in big runs).
         if self._pending:
             self._seal()
-        chunks = self._chunks
-        for i in range(len(chunks)):
-            chunk = chunks[i]
-            chunks[i] = None
-            states = pickle.loads(chunk) if isinstance(chunk, bytes) else chunk
-            yield from states
+        while self._next < len(self._chunks):
+            i = self._next
+            chunk = self._chunks[i]
+            self._chunks[i] = None
+            self._next = i + 1
+            yield self._unpack(chunk)
+        self.close()
+
+    def __iter__(self) -> Iterator[Any]:
+        """Yield the states in order, releasing each chunk as soon as it is unpacked."""
+        for chunk in self.chunks():
+            yield from chunk
+
+    def write_rest(self, f: BinaryIO, head: list[Any] = ()) -> int:  # type: ignore[assignment]
+        """Write ``head`` then every state not yet handed out to ``f`` (length-prefixed pickled
+        chunks); return the number of states written. Raises NotPicklable."""
+        written = 0
+
+        def put(data: bytes) -> None:
+            f.write(_LEN.pack(len(data)))
+            f.write(data)
+
+        try:
+            if head:
+                put(pickle.dumps(list(head), protocol=pickle.HIGHEST_PROTOCOL))
+                written += len(head)
+            for i in range(self._next, len(self._chunks)):
+                chunk = self._chunks[i]
+                if isinstance(chunk, bytes):
+                    put(chunk)
+                elif isinstance(chunk, tuple):
+                    assert self._file is not None
+                    self._file.seek(chunk[0])
+                    put(self._file.read(chunk[1]))
+                else:
+                    raise NotPicklable("a state of this spec cannot be pickled")
+            if self._pending:
+                put(pickle.dumps(self._pending, protocol=pickle.HIGHEST_PROTOCOL))
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise NotPicklable(str(exc)) from exc
+        return written
+
+    @classmethod
+    def read(cls, f: BinaryIO) -> Level:
+        """A level holding the states :meth:`write_rest` wrote (kept pickled until expanded)."""
+        level = cls()
+        while True:
+            head = f.read(_LEN.size)
+            if len(head) < _LEN.size:
+                break
+            (size,) = _LEN.unpack(head)
+            data = f.read(size)
+            level._chunks.append(data)
+            level._nbytes += size
+            # Counting needs the states; a chunk's length is cheap to read back once.
+            level._count += len(pickle.loads(data))
+        return level
+
+    def close(self) -> None:
+        """Delete the spill file, if any."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            if self._path is not None:
+                self._path.unlink(missing_ok=True)

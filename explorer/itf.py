@@ -11,7 +11,9 @@ Format reference: Apalache ADR-015 "Informal Trace Format". A file is one JSON o
   "value": {record}}``; an enum member -> a unit variant ``{"tag": "COMMITTED", "value":
   {"#tup": []}}``; None -> the unit variant ``None``.
 
-protospec also writes, in each state's ``#meta``, the action taken and its arguments, so a
+A liveness counterexample (a lasso) carries ``"loop"`` in the file's ``#meta``: the number of
+the state where its cycle starts (see result.Trace). protospec also writes, in each state's
+``#meta``, the action taken and its arguments, so a
 saved counterexample keeps its labels, and in the file's ``#meta`` under ``chart`` any hints
 for message sequence charts (explorer.chart_hints), so a chart drawn from the file is as clear
 as one drawn from the spec. Reading gives back plain values: NamedTuples of the
@@ -143,6 +145,10 @@ def trace_to_itf(trace: Trace, *, description: str = "",
     }
     if violation:
         meta["violation"] = violation
+    if trace.loop is not None:
+        # A lasso: the behaviour repeats from state "loop" forever (its last state equals
+        # state "loop", or is state "loop" itself when it stutters there).
+        meta["loop"] = trace.loop
     if trace.chart:
         meta["chart"] = _encode_chart(trace.chart)
     states = []
@@ -212,8 +218,13 @@ def trace_from_itf(data: Any, source: str = "trace") -> Trace:
         raise TraceFormatError(f"{source}: '#meta.params' must be a JSON object")
     params = {k: decode_value(v, f"{source}: parameter {k!r}") for k, v in params_raw.items()}
     chart = _decode_chart(meta["chart"], source) if meta.get("chart") else None
+    loop = meta.get("loop", data.get("loop"))
+    if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool)
+                             or not 0 <= loop < len(steps)):
+        raise TraceFormatError(f"{source}: '#meta.loop' must be the number of a state "
+                               f"(0..{len(steps) - 1}), not {loop!r}")
     return Trace(steps, spec=str(meta.get("source", "")), params=params,
-                 variant=meta.get("variant"), chart=chart)
+                 variant=meta.get("variant"), chart=chart, loop=loop)
 
 
 def _encode_chart(chart: dict[str, Any]) -> dict[str, Any]:

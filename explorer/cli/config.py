@@ -12,6 +12,10 @@ reproduces a command line exactly::
     action_properties = [
         "stays_committed: forall r in RM: rm_state[r] == 'committed' => unchanged(rm_state[r])",
     ]
+    properties = [                     # check only: liveness and sometimes (docs/liveness.md)
+        "all_decide: eventually(forall r in RM: rm_state[r] in {'committed', 'aborted'})",
+    ]
+    liveness = true                    # false: as --no-liveness
     constraint = "len(msgs) <= 5"     # conjoined with the spec's own constraint
     deadlock = false
     max_depth = 20                     # check only
@@ -47,6 +51,8 @@ CONFIG_KEYS: dict[str, tuple[str, frozenset[str], type | tuple[type, ...]]] = {
     "params": ("param", frozenset({"check", "simulate"}), dict),
     "invariants": ("inv", frozenset({"check", "simulate"}), (list, dict)),
     "action_properties": ("action_prop", frozenset({"check", "simulate"}), (list, dict)),
+    "properties": ("prop", frozenset({"check"}), (list, dict)),
+    "liveness": ("liveness", frozenset({"check"}), bool),
     "constraint": ("constraint", frozenset({"check", "simulate"}), str),
     "deadlock": ("deadlock", frozenset({"check", "simulate"}), bool),
     "continue": ("keep_going", frozenset({"check", "simulate"}), bool),
@@ -100,7 +106,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
             kinds = expected if isinstance(expected, tuple) else (expected,)
             names = " or ".join(_TOML_KINDS[t] for t in kinds)
             raise UsageError(f"{p}: {key} must be {names}, not {value!r}")
-    for key in ("invariants", "action_properties"):
+    for key in ("invariants", "action_properties", "properties"):
         value = data.get(key)
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise UsageError(f"{p}: every entry of {key} must be a string (a declared name, "
@@ -161,7 +167,7 @@ def _apply(args: argparse.Namespace, key: str, dest: str, value: Any, path: str,
         if value.endswith(".py") or "/" in value:
             value = str((base / value).resolve())
         args.spec = value
-    elif key in ("invariants", "action_properties"):
+    elif key in ("invariants", "action_properties", "properties"):
         entries = list(value) if isinstance(value, list) else \
             [f"{name}: {expr}" for name, expr in value.items()]
         setattr(args, dest, entries)

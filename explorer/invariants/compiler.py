@@ -68,7 +68,12 @@ _NO = object()  # "not a compile-time constant"
 # Attributes the engine sets on a spec instance: not constants a user means.
 _ENGINE_ATTRS = frozenset({"param_values", "static_instances", "dynamic_actions",
                            "static_labels", "invariant_fns", "action_property_fns",
+                           "liveness_fns", "sometimes_fns",
                            "constraint"})
+
+# The temporal operators (temporal.py): whole properties, never parts of an expression.
+_TEMPORAL = frozenset({"eventually", "always_eventually", "leads_to", "eventually_always",
+                       "sometimes"})
 
 FUNCTIONS = {
     "len": "len(x): the number of elements of a tuple, set or string",
@@ -1241,6 +1246,11 @@ class _Compiler:
         name = node.func
         if self.lookup_bound(name) is None and name in self.names.classes:
             return self.construct(node, self.names.classes[name])
+        if name in _TEMPORAL:
+            raise self.error(f"{name}(...) is a temporal operator: it may only be the whole of a "
+                             f"property given with --prop (or under 'properties' in a config "
+                             f"file), e.g. --prop 'p: {name}(...)', never inside an expression",
+                             node.func_span)
         if name not in FUNCTIONS:
             pool = list(FUNCTIONS) + [c for c, k in self.names.classes.items() if is_record(k)]
             raise self.error(f"unknown function {name!r}{did_you_mean(name, pool)} (functions: "

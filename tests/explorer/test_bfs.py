@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
-
 from protospec.explorer import check
-from protospec.explorer.bfs import rebuild_trace
+from protospec.explorer.bfs import fingerprint_of, rebuild_trace
 from protospec.specs.two_phase_commit import TwoPhaseCommit
+
 from tests.explorer.toy_specs import Graph, Grid
 
 # a -> b -> c -> f is the short way to f (3 steps); a -> d -> e -> c -> f is longer.
@@ -76,7 +76,7 @@ def test_rebuild_trace_recovers_labels_from_fingerprints_alone():
     states = [(0, 0), (1, 0), (1, 1)]
     from tests.explorer.toy_specs import Counter
 
-    trace = rebuild_trace(spec, [hash(Counter(*s)) for s in states])
+    trace = rebuild_trace(spec, [fingerprint_of(Counter(*s)) for s in states])
     assert [st.label for st in trace.steps] == ["Initial state", "inc_x(step=1)", "inc_y()"]
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ...bfs import Progress as SearchProgress
-from ...bfs import check
+from ...exitcodes import ExitCode
 from ...itf import write_trace
+from ...liveness.run import check, temporal_names
 from ...render.text import format_coverage, format_params, format_stats, format_violation
 from ...result import CheckResult
 from ..common import (
@@ -18,7 +19,12 @@ from ..common import (
     print_json,
 )
 from ..config import add_config_argument, apply_config
-from ..properties import add_property_arguments, apply_property_arguments, print_explanations
+from ..properties import (
+    add_property_arguments,
+    add_temporal_arguments,
+    apply_property_arguments,
+    print_explanations,
+)
 from .graph import add_render_arguments, check_render_targets, write_result_charts
 
 
@@ -39,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep going after a violation, to report every violated property")
     p.add_argument("--coverage", action="store_true",
                    help="print per-action coverage (enabled / fired / new states)")
+    add_temporal_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -66,12 +73,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_render_arguments(p)
 
 
-def variant_target(spec) -> frozenset[str] | None:
+def variant_target(spec, liveness: bool = False) -> frozenset[str] | None:
     """For a bug variant, the property it is known to break: the search goes on past other
     properties' violations (reporting them too) until this one is violated, so that the run
-    shows what the variant breaks even when an invariant implying it fails first."""
+    shows what the variant breaks even when an invariant implying it fails first. A
+    temporal property is only checked after a complete search: naming it here makes the
+    search go on to the end whatever safety property fails on the way."""
     info = type(spec).variant_info
-    checked = {n for n, _ in spec.invariant_fns} | {n for n, _ in spec.action_property_fns}
+    checked = {n for n, _ in spec.invariant_fns} | {n for n, _ in spec.action_property_fns} \
+        | set(temporal_names(spec, liveness))
     if info is None or info.breaks not in checked:
         return None
     return frozenset({info.breaks})
@@ -103,10 +113,11 @@ def run(args: argparse.Namespace) -> int:
                         f"{p.distinct / max(p.elapsed_s, 1e-9):,.0f} states/s")
 
     try:
+        liveness = args.liveness is not False
         result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
                        keep_going=args.keep_going, progress=on_progress,
-                       until=variant_target(spec),
-                       check_deadlock=args.deadlock)
+                       until=variant_target(spec, liveness),
+                       check_deadlock=args.deadlock, liveness=liveness)
     finally:
         progress.close()
     return report(result, args, trace_path)
@@ -115,15 +126,18 @@ def run(args: argparse.Namespace) -> int:
 def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
     """Print the result (text or JSON), save the trace if asked; return the exit code."""
     write_result_charts(result, args)  # --render, --html (and chart hints for --trace-out)
-    if trace_path is not None and result.violations:
-        v = result.violations[0]
+    with_trace = [v for v in result.violations if v.trace.steps]  # sometimes: no trace
+    if trace_path is not None and with_trace:
+        v = with_trace[0]
         write_trace(v.trace, trace_path, violation=v.property)
+    code = 1 if result.violations else \
+        (int(ExitCode.INCOMPLETE) if result.stats.liveness_unchecked else 0)
     if args.json:
         data = result.to_dict()
         if trace_path is not None:
-            data["trace_out"] = str(trace_path) if result.violations else None
+            data["trace_out"] = str(trace_path) if with_trace else None
         print_json(data)
-        return 1 if result.violations else 0
+        return code
     con = out_console()
     modes = {"check": "Check", "simulate": "Simulation", "bmc": "Bounded model check"}
     header = f"{modes.get(result.mode, result.mode)} of {result.spec}"
@@ -143,14 +157,17 @@ def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
             con.print("No violation: every reachable state was explored.", markup=False)
         else:
             con.print("No violation found (the search was not exhaustive).", markup=False)
+    if result.stats.liveness_unchecked:
+        con.print(f"Liveness and sometimes properties {result.stats.liveness_unchecked}.",
+                  markup=False)
     con.print(format_stats(result), markup=False)
     if getattr(args, "coverage", False):
         con.print("")
         con.print(format_coverage(result), markup=False)
     if trace_path is not None:
-        if result.violations:
+        if with_trace:
             con.print(f"Counterexample saved to {trace_path} (ITF JSON; "
                       f"`protospec show {trace_path}` prints it)", markup=False)
         else:
             con.print(f"No counterexample, so {trace_path} was not written.", markup=False)
-    return 1 if result.violations else 0
+    return code

@@ -1,0 +1,402 @@
+/* Structural 64-bit fingerprints of spec states, in C (the hot path of every search).
+ *
+ * The algorithm is defined in explorer/fingerprint.py (the pure-Python reference, which gives
+ * identical values); this file is the same computation without the interpreter's overhead.
+ * Keep the two in step: tests/explorer/test_fingerprint.py compares them on random values.
+ *
+ * Contract: fingerprint(value) -> int (signed 64-bit, never 0). Values are walked structurally:
+ * None, bool, int (any size), float, str, bytes, tuple, frozenset, and -- classified once per
+ * type by the Python helper handed to init() -- Enum members, NamedTuples / tuple subclasses,
+ * frozenset subclasses and frozen dataclasses, each tagged by its type. Anything else raises
+ * TypeError (the Python side then finds the path inside the state and says what it is).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef uint64_t u64;
+
+#define K_MIX1 0xbf58476d1ce4e5b9ULL
+#define K_MIX2 0x94d049bb133111ebULL
+#define K_SET 0x9e3779b97f4a7c15ULL
+#define K_P1 0x9e3779b185ebca87ULL
+#define K_P2 0xc2b2ae3d27d4eb4fULL
+
+/* Tags of the built-in kinds (the Python reference uses the same numbers). */
+#define T_NONE 1
+#define T_FALSE 2
+#define T_TRUE 3
+#define T_INT 4
+#define T_BIGINT 5
+#define T_FLOAT 6
+#define T_STR 7
+#define T_BYTES 8
+#define T_TUPLE 9
+#define T_FROZENSET 10
+#define T_TYPE 11
+#define T_ENUM 12
+#define T_RECORD 13
+
+/* Kinds a Python type can be classified as (by the classifier callback). */
+#define K_UNSUPPORTED 0
+#define K_ENUM 1
+#define K_TUPLE 2
+#define K_FROZENSET 3
+#define K_DATACLASS 4
+
+static inline u64 mix64(u64 x) {
+    x ^= x >> 30;
+    x *= K_MIX1;
+    x ^= x >> 27;
+    x *= K_MIX2;
+    x ^= x >> 31;
+    return x;
+}
+
+/* The start of a composite value: its kind (or type tag) and length, mixed. */
+static inline u64 start(u64 tag, u64 n) { return mix64(tag * K_P2 + n); }
+
+/* Fold one part into a composite: a bijection in the part for a fixed h and in h for a fixed
+ * part; parts are themselves mixed values, so one multiply per part is enough. */
+static inline u64 fold(u64 h, u64 part) {
+    h ^= part;
+    h = (h << 31) | (h >> 33);
+    return h * K_P1;
+}
+
+static inline u64 leaf(u64 tag, u64 v) { return mix64(v + tag * K_P2); }
+
+static u64 hash_bytes(u64 tag, const unsigned char *p, Py_ssize_t n) {
+    u64 h = start(tag, (u64)n);
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        u64 w = 0;
+        for (int k = 7; k >= 0; k--) w = (w << 8) | p[i + k];
+        h = fold(h, mix64(w));
+    }
+    if (i < n) {
+        u64 w = 0;
+        for (Py_ssize_t k = n - 1; k >= i; k--) w = (w << 8) | p[k];
+        h = fold(h, mix64(w));
+    }
+    return mix64(h);
+}
+
+/* A pointer-keyed table (type -> classification, enum member -> fingerprint). Keys are kept
+ * alive by a reference, so an address is never reused while it is in the table. */
+typedef struct {
+    PyObject *key;
+    u64 fp;
+    int kind;
+    PyObject *fields; /* dataclass: tuple of field names */
+} Entry;
+
+typedef struct {
+    Entry *slots;
+    size_t cap;
+    size_t used;
+} Table;
+
+static Table types_tab, members_tab;
+static PyObject *classifier; /* classify(type) -> (kind, tag_fp, fields or None) */
+
+static Entry *tab_find(Table *t, PyObject *key) {
+    if (t->cap == 0) return NULL;
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)(mix64((u64)(uintptr_t)key)) & mask;
+    while (t->slots[i].key != NULL) {
+        if (t->slots[i].key == key) return &t->slots[i];
+        i = (i + 1) & mask;
+    }
+    return NULL;
+}
+
+static Entry *tab_insert(Table *t, PyObject *key) {
+    if ((t->used + 1) * 2 > t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        Entry *ns = (Entry *)PyMem_Calloc(ncap, sizeof(Entry));
+        if (!ns) { PyErr_NoMemory(); return NULL; }
+        for (size_t j = 0; j < t->cap; j++) {
+            if (t->slots[j].key) {
+                size_t i = (size_t)(mix64((u64)(uintptr_t)t->slots[j].key)) & (ncap - 1);
+                while (ns[i].key) i = (i + 1) & (ncap - 1);
+                ns[i] = t->slots[j];
+            }
+        }
+        PyMem_Free(t->slots);
+        t->slots = ns;
+        t->cap = ncap;
+    }
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)(mix64((u64)(uintptr_t)key)) & mask;
+    while (t->slots[i].key != NULL) i = (i + 1) & mask;
+    Py_INCREF(key);
+    t->slots[i].key = key;
+    t->used++;
+    return &t->slots[i];
+}
+
+static int fp_value(PyObject *o, u64 *out);
+
+/* A direct-mapped memo of recently fingerprinted containers (tuples, NamedTuples, frozensets),
+ * keyed by address. The successors of one state share most of its parts (an unchanged message
+ * set, the same tuple of process states), so most parts are found here instead of walked
+ * again. An entry holds a reference, so its address cannot be reused by another object while
+ * it is cached; tuples and frozensets of supported (immutable) values never change. */
+#define MEMO_BITS 16
+typedef struct {
+    PyObject *key;
+    u64 fp;
+} Memo;
+static Memo memo[1 << MEMO_BITS];
+
+static inline Memo *memo_slot(PyObject *o) {
+    uintptr_t p = (uintptr_t)o;
+    return &memo[((p >> 4) ^ (p >> (4 + MEMO_BITS))) & ((1 << MEMO_BITS) - 1)];
+}
+
+static inline void memo_put(Memo *m, PyObject *o, u64 fp) {
+    PyObject *old = m->key;
+    Py_INCREF(o);
+    m->key = o;
+    m->fp = fp;
+    Py_XDECREF(old);
+}
+
+static Entry *classify(PyTypeObject *tp) {
+    Entry *e = tab_find(&types_tab, (PyObject *)tp);
+    if (e) return e;
+    if (!classifier) {
+        PyErr_SetString(PyExc_RuntimeError, "protospec _fpcore: init() was not called");
+        return NULL;
+    }
+    PyObject *r = PyObject_CallOneArg(classifier, (PyObject *)tp);
+    if (!r) return NULL;
+    long kind;
+    unsigned long long tag;
+    PyObject *fields;
+    if (!PyArg_ParseTuple(r, "lKO", &kind, &tag, &fields)) { Py_DECREF(r); return NULL; }
+    e = tab_insert(&types_tab, (PyObject *)tp);
+    if (!e) { Py_DECREF(r); return NULL; }
+    e->kind = (int)kind;
+    e->fp = (u64)tag;
+    if (fields != Py_None) { Py_INCREF(fields); e->fields = fields; }
+    Py_DECREF(r);
+    return e;
+}
+
+static int unsupported(PyObject *o) {
+    PyErr_Format(PyExc_TypeError, "protospec cannot fingerprint a value of type %.200s",
+                 Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+static int fp_str(PyObject *o, u64 *out) {
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(o, &n);
+    if (p) { *out = hash_bytes(T_STR, (const unsigned char *)p, n); return 0; }
+    PyErr_Clear(); /* lone surrogates: encode them as the Python reference does */
+    PyObject *b = PyUnicode_AsEncodedString(o, "utf-8", "surrogatepass");
+    if (!b) return -1;
+    *out = hash_bytes(T_STR, (const unsigned char *)PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return 0;
+}
+
+static int fp_int(PyObject *o, u64 *out) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (!overflow) {
+        if (v == -1 && PyErr_Occurred()) return -1;
+        *out = leaf(T_INT, (u64)v);
+        return 0;
+    }
+    /* Beyond 64 bits: the two's-complement bytes, little-endian, shortest that hold it. */
+    size_t nbits = _PyLong_NumBits(o);
+    if (nbits == (size_t)-1 && PyErr_Occurred()) return -1;
+    Py_ssize_t nbytes = (Py_ssize_t)(nbits / 8 + 1);
+    unsigned char *buf = (unsigned char *)PyMem_Malloc(nbytes);
+    if (!buf) { PyErr_NoMemory(); return -1; }
+#if PY_VERSION_HEX >= 0x030D0000
+    if (_PyLong_AsByteArray((PyLongObject *)o, buf, nbytes, 1, 1, 1) < 0) {
+#else
+    if (_PyLong_AsByteArray((PyLongObject *)o, buf, nbytes, 1, 1) < 0) {
+#endif
+        PyMem_Free(buf);
+        return -1;
+    }
+    *out = hash_bytes(T_BIGINT, buf, nbytes);
+    PyMem_Free(buf);
+    return 0;
+}
+
+static int fp_seq(u64 tag, PyObject *const *items, Py_ssize_t n, u64 *out) {
+    u64 h = start(tag, (u64)n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        u64 c;
+        if (fp_value(items[i], &c) < 0) return -1;
+        h = fold(h, c);
+    }
+    *out = mix64(h);
+    return 0;
+}
+
+static int fp_set(u64 tag, PyObject *o, u64 *out) {
+    /* Order-independent: a wrapping sum of each element's fingerprint, mixed once more. */
+    u64 acc = 0;
+#if PY_VERSION_HEX < 0x030D0000
+    Py_ssize_t pos = 0;
+    PyObject *key;
+    Py_hash_t hash;
+    while (_PySet_NextEntry(o, &pos, &key, &hash)) {
+        u64 c;
+        if (fp_value(key, &c) < 0) return -1;
+        acc += mix64(c ^ K_SET);
+    }
+#else
+    PyObject *it = PyObject_GetIter(o), *key;
+    if (!it) return -1;
+    while ((key = PyIter_Next(it))) {
+        u64 c;
+        int r = fp_value(key, &c);
+        Py_DECREF(key);
+        if (r < 0) { Py_DECREF(it); return -1; }
+        acc += mix64(c ^ K_SET);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) return -1;
+#endif
+    *out = mix64(fold(start(tag, (u64)PySet_GET_SIZE(o)), acc));
+    return 0;
+}
+
+static int fp_value(PyObject *o, u64 *out) {
+    PyTypeObject *tp = Py_TYPE(o);
+    if (tp == &PyLong_Type) return fp_int(o, out);
+    if (tp == &PyUnicode_Type) return fp_str(o, out);
+    if (tp == &PyTuple_Type) {
+        Memo *m = memo_slot(o);
+        if (m->key == o) { *out = m->fp; return 0; }
+        if (Py_EnterRecursiveCall(" while fingerprinting a state")) return -1;
+        int r = fp_seq(T_TUPLE, &PyTuple_GET_ITEM(o, 0), PyTuple_GET_SIZE(o), out);
+        Py_LeaveRecursiveCall();
+        if (r == 0) memo_put(m, o, *out);
+        return r;
+    }
+    if (o == Py_None) { *out = leaf(T_NONE, 0); return 0; }
+    if (o == Py_True) { *out = leaf(T_TRUE, 0); return 0; }
+    if (o == Py_False) { *out = leaf(T_FALSE, 0); return 0; }
+    if (tp == &PyFrozenSet_Type) {
+        Memo *m = memo_slot(o);
+        if (m->key == o) { *out = m->fp; return 0; }
+        if (Py_EnterRecursiveCall(" while fingerprinting a state")) return -1;
+        int r = fp_set(T_FROZENSET, o, out);
+        Py_LeaveRecursiveCall();
+        if (r == 0) memo_put(m, o, *out);
+        return r;
+    }
+    if (tp == &PyFloat_Type) {
+        double d = PyFloat_AS_DOUBLE(o);
+        if (d == 0.0) d = 0.0; /* -0.0 == 0.0: one fingerprint */
+        u64 bits;
+        memcpy(&bits, &d, 8);
+        *out = leaf(T_FLOAT, bits);
+        return 0;
+    }
+    if (tp == &PyBytes_Type) {
+        *out = hash_bytes(T_BYTES, (const unsigned char *)PyBytes_AS_STRING(o),
+                          PyBytes_GET_SIZE(o));
+        return 0;
+    }
+    Memo *mo = memo_slot(o); /* enum members and NamedTuples: seen recently? */
+    if (mo->key == o) { *out = mo->fp; return 0; }
+    Entry *e = classify(tp);
+    if (!e) return -1;
+    switch (e->kind) {
+    case K_ENUM: {
+        Entry *m = tab_find(&members_tab, o);
+        if (m) { memo_put(mo, o, m->fp); *out = m->fp; return 0; }
+        PyObject *name = PyObject_GetAttrString(o, "_name_");
+        if (!name) return -1;
+        u64 nh;
+        if (!PyUnicode_Check(name)) { Py_DECREF(name); return unsupported(o); }
+        int r = fp_str(name, &nh);
+        Py_DECREF(name);
+        if (r < 0) return -1;
+        u64 fp = mix64(fold(start(T_ENUM, e->fp), nh));
+        m = tab_insert(&members_tab, o);
+        if (!m) return -1;
+        m->fp = fp;
+        *out = fp;
+        return 0;
+    }
+    case K_TUPLE: {
+        if (Py_EnterRecursiveCall(" while fingerprinting a state")) return -1;
+        u64 h;
+        int r = fp_seq(e->fp, &PyTuple_GET_ITEM(o, 0), PyTuple_GET_SIZE(o), &h);
+        Py_LeaveRecursiveCall();
+        if (r < 0) return -1;
+        *out = h;
+        memo_put(mo, o, *out);
+        return 0;
+    }
+    case K_FROZENSET: {
+        if (Py_EnterRecursiveCall(" while fingerprinting a state")) return -1;
+        u64 h;
+        int r = fp_set(e->fp, o, &h);
+        Py_LeaveRecursiveCall();
+        if (r < 0) return -1;
+        *out = h;
+        memo_put(mo, o, *out);
+        return 0;
+    }
+    case K_DATACLASS: {
+        PyObject *fields = e->fields;
+        Py_ssize_t n = PyTuple_GET_SIZE(fields);
+        if (Py_EnterRecursiveCall(" while fingerprinting a state")) return -1;
+        u64 h = start(e->fp, (u64)n);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *v = PyObject_GetAttr(o, PyTuple_GET_ITEM(fields, i));
+            if (!v) { Py_LeaveRecursiveCall(); return -1; }
+            u64 c;
+            int r = fp_value(v, &c);
+            Py_DECREF(v);
+            if (r < 0) { Py_LeaveRecursiveCall(); return -1; }
+            h = fold(h, c);
+        }
+        Py_LeaveRecursiveCall();
+        *out = mix64(h);
+        return 0;
+    }
+    default:
+        return unsupported(o);
+    }
+}
+
+static inline long long finish(u64 h) {
+    if (h == 0) h = 0xc5b0f1e2d3a4b689ULL; /* 0 marks an empty slot in the stores */
+    return (long long)h;
+}
+
+static PyObject *py_fingerprint(PyObject *self, PyObject *o) {
+    u64 h;
+    if (fp_value(o, &h) < 0) return NULL;
+    return PyLong_FromLongLong(finish(h));
+}
+
+static PyObject *py_init(PyObject *self, PyObject *fn) {
+    Py_XINCREF(fn);
+    Py_XSETREF(classifier, fn);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"fingerprint", py_fingerprint, METH_O, "The structural 64-bit fingerprint of a value."},
+    {"init", py_init, METH_O, "Set the type classifier: classify(type) -> (kind, tag, fields)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fpcore", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__fpcore(void) { return PyModule_Create(&module); }
