@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -24,12 +25,31 @@ __all__ = ["Progress", "add_spec_arguments", "confirm_overwrite", "err_console",
            "write_output"]
 
 
+class _Console(Console):
+    """rich's Console, except that a reader closing the pipe (`protospec check X | head`) only
+    silences the rest of the output: the command still finishes and exits with its own code
+    (rich would raise SystemExit(1), which is the violation code)."""
+
+    def on_broken_pipe(self) -> None:
+        _silence(self.file)
+        self.quiet = True
+
+
+def _silence(stream: Any) -> None:
+    """Point a closed output stream's descriptor at /dev/null so later writes go nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def out_console() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    return _Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:
-    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    return _Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
 # While a --json command runs, sys.stdout is stderr (so a spec's print cannot corrupt the JSON)
@@ -55,7 +75,11 @@ def stdout_reserved_for_json(enabled: bool) -> Iterator[None]:
 
 def print_json(data: Any) -> None:
     out = _json_stream if _json_stream is not None else sys.stdout
-    out.write(json.dumps(data, indent=2, default=str) + "\n")
+    try:
+        out.write(json.dumps(data, indent=2, default=str) + "\n")
+        out.flush()
+    except BrokenPipeError:  # the reader stopped reading: not an error of ours
+        _silence(out)
 
 
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
