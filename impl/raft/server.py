@@ -39,7 +39,7 @@ from typing import Any
 from .core import BUGS, Config, RaftCore, Role, message_from_dict, message_to_dict
 from .events import EventLog
 from .kv import KVStore, encode_command
-from .storage import FileBackend, Storage
+from .storage import CorruptLog, Storage
 
 __all__ = ["Node", "main"]
 
@@ -58,11 +58,9 @@ class Node:
         self.tick_s = tick_ms / 1000
         data.mkdir(parents=True, exist_ok=True)
         self.boot = _next_boot(data / "boot")
-        self.storage = Storage(FileBackend(data / "raft.log"))
-        rec = self.storage.recover()
-        if rec.truncated_bytes:
-            print(f"node {node_id}: cut {rec.truncated_bytes} bytes off raft.log ({rec.problem})",
-                  file=sys.stderr)
+        self.storage, rec = Storage.open(data / "raft.log")  # raises CorruptLog: see main()
+        if rec.note:
+            print(f"node {node_id}: {rec.note}", file=sys.stderr, flush=True)
         self.events = EventLog(data / "events.jsonl")
         rng = random.Random(seed if seed is not None else os.urandom(16))
         self.core = RaftCore(node_id, list(range(1, len(cluster) + 1)), rng=rng,
@@ -263,9 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     cluster = [a.strip() for a in args.cluster.split(",") if a.strip()]
     if not 1 <= args.id <= len(cluster):
         p.error(f"--id must be between 1 and {len(cluster)} (the nodes in --cluster)")
-    node = Node(args.id, cluster, Path(args.data), tick_ms=args.tick_ms,
-                config=Config(args.election_ticks, args.heartbeat_ticks), seed=args.seed,
-                bug=args.bug)
+    try:
+        node = Node(args.id, cluster, Path(args.data), tick_ms=args.tick_ms,
+                    config=Config(args.election_ticks, args.heartbeat_ticks), seed=args.seed,
+                    bug=args.bug)
+    except CorruptLog as exc:
+        print(f"node {args.id} refuses to start: {exc}", file=sys.stderr, flush=True)
+        return 2
     asyncio.run(run_node(node))
     return 0
 

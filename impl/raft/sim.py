@@ -315,10 +315,9 @@ class Simulation:
         node = self.nodes[i]
         storage = Storage(node.disk)
         rec = storage.recover()
-        if rec.truncated_bytes:
+        if rec.repaired_bytes:
             self.recoveries.append({"node": i, "t": self.now, "records": rec.records,
-                                    "truncated_bytes": rec.truncated_bytes,
-                                    "problem": rec.problem})
+                                    "repaired_bytes": rec.repaired_bytes, "note": rec.note})
         node.storage = storage
         node.core = RaftCore(i, list(self.nodes), rng=random.Random(f"node:{self.s.seed}:{i}:"
                                                                     f"{node.boot}"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from protospec.impl.raft.core import (
     NOOP,
     AppendEntriesRequest,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from protospec.explorer.cli.main import main
-from protospec.impl.raft.client import Client
+from protospec.impl.raft.client import Client, request
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 20  # every wait below is bounded by this
@@ -35,20 +35,31 @@ def free_ports(n: int) -> list[int]:
 class Cluster:
     """The server processes this test started, by node id."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, nodes: int = 3) -> None:
         self.data = data
-        self.addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
+        self.addrs = [f"127.0.0.1:{p}" for p in free_ports(nodes)]
         self.procs: dict[int, subprocess.Popen] = {}
+
+    def argv(self, node: int) -> list[str]:
+        return [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node),
+                "--cluster", ",".join(self.addrs), "--data", str(self.data / f"node{node}"),
+                "--seed", str(node)]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
 
     def start(self, node: int) -> None:
         out = open(self.data / f"node{node}.out", "ab")  # noqa: SIM115 - the child keeps it
-        self.procs[node] = subprocess.Popen(
-            [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node), "--cluster",
-             ",".join(self.addrs), "--data", str(self.data / f"node{node}"), "--seed",
-             str(node)],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+        self.procs[node] = subprocess.Popen(self.argv(node), cwd=ROOT, stdout=out,
+                                            stderr=subprocess.STDOUT, env=self.env())
         out.close()
+
+    def status(self, node: int) -> dict:
+        """The node's status reply, or {} if it does not answer."""
+        try:
+            return request(self.addrs[node - 1], {"op": "status"}, 1.0)
+        except (OSError, ValueError):
+            return {}
 
     def kill(self, node: int) -> None:
         p = self.procs.pop(node)
