@@ -148,25 +148,36 @@ class Config:
     heartbeat_ticks: int = 3  # a leader's AppendEntries round, a candidate's re-asking round
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ready:
-    """What the steps since the last :meth:`RaftCore.advance` produced, in handling order.
+    """What the steps since the previous Ready produced, in handling order: an immutable value.
 
     ``hard_state`` is ``(current_term, voted_for)`` if it changed; ``log_from``, if not None,
     says the log from that index on (1-based) was replaced by ``entries`` (a truncation and
     an append in one); both go to disk in one fsynced record before anything else happens.
+    ``committed`` are the (index, entry) pairs to apply, in order, after that.
     """
 
     hard_state: tuple[int, int | None] | None = None
     log_from: int | None = None
-    entries: list[Entry] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
-    committed: list[tuple[int, Entry]] = field(default_factory=list)  # (index, entry) to apply
+    entries: tuple[Entry, ...] = ()
+    events: tuple[dict[str, Any], ...] = ()
+    messages: tuple[Message, ...] = ()
+    committed: tuple[tuple[int, Entry], ...] = ()
 
     def empty(self) -> bool:
         return not (self.hard_state or self.log_from is not None or self.events
                     or self.messages or self.committed)
+
+
+@dataclass
+class _Unready:
+    """What the steps since the last :meth:`RaftCore.ready` produced (the next Ready's parts)."""
+
+    hard_state: tuple[int, int | None] | None = None
+    log_from: int | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
 
 
 class RaftCore:
@@ -206,7 +217,9 @@ class RaftCore:
         self.heartbeat_elapsed = 0
         self.election_timeout = self._random_timeout()
         self._msg_counter = 0
-        self._ready = Ready()
+        self._unready = _Unready()
+        self._outstanding: Ready | None = None  # handed out by ready(), not yet advanced
+        self._handed_out = 0  # the last index handed out to apply (>= last_applied)
         self._emit("restart", log=[[e.term, e.command] for e in self.log], boot=boot)
 
     # -- the driver's verbs --------------------------------------------------------------------
@@ -261,31 +274,57 @@ class RaftCore:
         else:
             raise TypeError(f"not a Raft message: {m!r}")
 
+    def has_ready(self) -> bool:
+        """Whether :meth:`ready` would return something to handle."""
+        u = self._unready
+        return bool(u.hard_state or u.log_from is not None or u.events or u.messages
+                    or self.commit_index > self._handed_out)
+
     def ready(self) -> Ready:
-        """Everything produced since the last advance; newly committed entries are included."""
-        rd = self._ready
-        if self.commit_index > self.last_applied:
-            rd.committed = [(k, self.log[k - 1])
-                            for k in range(self.last_applied + 1, self.commit_index + 1)]
+        """Everything produced since the previous Ready, as an immutable value.
+
+        Contract (etcd-io/raft's): at most one non-empty Ready is outstanding; the driver
+        handles it in the documented order and then calls :meth:`advance` with it. Between
+        ready() and advance() the driver may go on calling :meth:`tick`, :meth:`step` and
+        :meth:`propose` (for example while the fsync runs): what they produce goes into the
+        *next* Ready, so a message is never sent before the state it depends on is on disk.
+        """
+        if self._outstanding is not None:
+            raise RuntimeError(f"node {self.id}: ready() called again before advance() of the "
+                               f"previous Ready")
+        u, self._unready = self._unready, _Unready()
+        committed: tuple[tuple[int, Entry], ...] = ()
+        if self.commit_index > self._handed_out:
+            committed = tuple((k, self.log[k - 1])
+                              for k in range(self._handed_out + 1, self.commit_index + 1))
+            self._handed_out = self.commit_index
+        entries = tuple(self.log[u.log_from - 1:]) if u.log_from is not None else ()
+        rd = Ready(u.hard_state, u.log_from, entries, tuple(u.events), tuple(u.messages),
+                   committed)
+        if not rd.empty():
+            self._outstanding = rd
         return rd
 
     def advance(self, rd: Ready) -> None:
         """The driver persisted, logged, sent and applied ``rd`` (in that order)."""
+        if rd.empty():
+            return
+        if rd is not self._outstanding:
+            raise RuntimeError(f"node {self.id}: advance() given a Ready that is not the "
+                               f"outstanding one")
+        self._outstanding = None
         if rd.committed:
             self.last_applied = rd.committed[-1][0]
-        self._ready = Ready()
 
     # -- persistent-state bookkeeping ----------------------------------------------------------
 
     def _hard_state_changed(self) -> None:
-        self._ready.hard_state = (self.current_term, self.voted_for)
+        self._unready.hard_state = (self.current_term, self.voted_for)
 
     def _log_changed_from(self, index: int) -> None:
         """The log from ``index`` on must be (re)written to disk."""
-        rd = self._ready
-        start = index if rd.log_from is None else min(rd.log_from, index)
-        rd.log_from = start
-        rd.entries = self.log[start - 1:]
+        u = self._unready
+        u.log_from = index if u.log_from is None else min(u.log_from, index)
 
     # -- elections (section 5.2) ---------------------------------------------------------------
 
@@ -488,11 +527,11 @@ class RaftCore:
             ev["recv"] = message_to_dict(recv)
         if sent:
             ev["sent"] = [message_to_dict(m) for m in sent]
-            self._ready.messages.extend(sent)
+            self._unready.messages.extend(sent)
         for key, value in extra.items():
             ev[key] = message_to_dict(value) if key == "msg" else value
         ev["state"] = self.snapshot()
-        self._ready.events.append(ev)
+        self._unready.events.append(ev)
 
     def snapshot(self) -> dict[str, Any]:
         """The node's state as the event log records it after each step."""

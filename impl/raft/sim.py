@@ -353,9 +353,9 @@ class Simulation:
     def _drain(self, node: _Node) -> None:
         """Handle the node's Ready in the documented order: persist, log, send, apply."""
         core = node.core
-        rd = core.ready()
-        if rd.empty():
+        if not core.has_ready():
             return
+        rd = core.ready()
         durable = rd.hard_state is not None or rd.log_from is not None
         try:
             node.storage.save(rd.hard_state, rd.log_from, rd.entries)
@@ -365,9 +365,7 @@ class Simulation:
         if node.crash_unlogged and durable:
             self._crash(node)  # on disk, but neither logged nor sent
             return
-        for ev in rd.events:
-            ev["t"] = self.now
-            self.events.append(ev)
+        self.events.extend({**ev, "t": self.now} for ev in rd.events)
         for m in rd.messages:
             self._send(m)
         for index, entry in rd.committed:

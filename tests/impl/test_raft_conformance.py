@@ -158,6 +158,6 @@ def test_per_node_log_files_are_merged_causally_and_conform(tmp_path: Path):
         (folder / "events.jsonl").write_text("\n".join(lines) + "\n" + '{"n": 1, "act')
     merged, notes, nodes = load_logs(tmp_path)
     assert nodes == 3 and len(merged) == sum(len(v) for v in per_node.values())
-    assert len(notes) == 3 and "torn last line" in notes[0]
+    assert len(notes) == 3 and "incomplete last line" in notes[0]
     result = check(merged)
     assert result.ok, format_failure(result)

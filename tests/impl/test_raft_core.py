@@ -22,7 +22,7 @@ from protospec.impl.raft.core import (
 
 def core(node: int = 1, n: int = 3, **kw) -> RaftCore:
     c = RaftCore(node, list(range(1, n + 1)), rng=random.Random(0), config=Config(10, 3), **kw)
-    c.advance(c.ready())  # the restart event
+    drain(c)  # the restart event
     return c
 
 
@@ -121,7 +121,7 @@ def test_follower_deletes_a_conflicting_entry_and_all_that_follow_it():
     c.step(AppendEntriesRequest("2.0.1", 2, 2, 1, 1, 1, (Entry(2, "B"),), 0))
     rd = drain(c)
     assert c.log == [Entry(1, "a"), Entry(2, "B")]
-    assert rd.log_from == 2 and rd.entries == [Entry(2, "B")]
+    assert rd.log_from == 2 and rd.entries == (Entry(2, "B"),)
     assert rd.messages[0].match_index == 2
 
 
@@ -139,7 +139,7 @@ def test_follower_commit_index_follows_the_leader_up_to_the_last_new_entry():
     c = core()
     c.step(AppendEntriesRequest("2.0.1", 1, 2, 1, 0, 0, (Entry(1, "a"),), 1))
     rd = drain(c)
-    assert c.commit_index == 1 and rd.committed == [(1, Entry(1, "a"))]
+    assert c.commit_index == 1 and rd.committed == ((1, Entry(1, "a")),)
 
 
 def _leader_with_old_entry(bug: str | None = None) -> RaftCore:
@@ -198,3 +198,56 @@ def test_messages_round_trip_through_the_wire_format():
     assert [message_from_dict(message_to_dict(m)) for m in ms] == ms
     with pytest.raises(ValueError, match="not a Raft message"):
         message_from_dict({"type": "gossip"})
+
+
+def test_a_step_between_ready_and_advance_goes_into_the_next_ready():
+    # The driver may keep stepping while it fsyncs a Ready: the reply to a vote granted after
+    # ready() must wait for the next Ready, whose hard state is persisted before it is sent.
+    c = core()
+    c.step(RequestVoteRequest("2.0.1", 2, 2, 1, 0, 0))
+    first = c.ready()
+    c.step(RequestVoteRequest("3.0.1", 3, 3, 1, 0, 0))
+    assert [m.dst for m in first.messages] == [2] and first.hard_state == (2, 2)
+    c.advance(first)
+    second = c.ready()
+    assert second.hard_state == (3, 3) and [m.dst for m in second.messages] == [3]
+
+
+def test_entries_appended_after_ready_are_not_in_the_outstanding_ready():
+    c = core()
+    elect(c)
+    c.propose("a")
+    rd = c.ready()
+    c.propose("b")
+    assert [e.command for e in rd.entries] == ["a"]
+    c.advance(rd)
+    assert [e.command for e in c.ready().entries] == ["b"]
+
+
+def test_a_ready_is_an_immutable_value():
+    c = core()
+    c.step(RequestVoteRequest("2.0.1", 2, 2, 1, 0, 0))
+    rd = c.ready()
+    with pytest.raises(AttributeError):
+        rd.messages = ()
+    assert isinstance(rd.messages, tuple) and isinstance(rd.entries, tuple)
+
+
+def test_a_second_ready_before_advance_is_refused():
+    c = core()
+    c.step(RequestVoteRequest("2.0.1", 2, 2, 1, 0, 0))
+    c.ready()
+    with pytest.raises(RuntimeError, match="before advance"):
+        c.ready()
+
+
+def test_advancing_a_ready_that_was_not_handed_out_is_refused():
+    c = core()
+    c.step(RequestVoteRequest("2.0.1", 2, 2, 1, 0, 0))
+    rd = c.ready()
+    c.advance(rd)
+    c.tick()
+    c.step(RequestVoteRequest("3.0.1", 3, 3, 1, 0, 0))
+    c.ready()
+    with pytest.raises(RuntimeError, match="not the outstanding"):
+        c.advance(rd)

@@ -1,12 +1,18 @@
-"""One real server process: what a user is owed when its disk is damaged, and large values."""
+"""Real server processes: what a user is owed when a disk is damaged, large values, framing
+limits and peer authentication."""
 
 from __future__ import annotations
 
+import json
+import socket
+import struct
 import subprocess
 from pathlib import Path
 
 from protospec.impl.raft.client import Client
+from protospec.impl.raft.core import RequestVoteRequest, message_to_dict
 from protospec.impl.runtime.storage import record_spans
+from protospec.impl.runtime.wire import MAX_FRAME, frame, seal_peer
 
 from tests.impl.test_tcp_cluster import ROOT, Cluster, wait_for
 
@@ -69,3 +75,45 @@ def test_a_one_mebibyte_value_round_trips_through_a_three_node_cluster(tmp_path:
     finally:
         cluster.stop_all()
 
+
+
+def send_raw(addr: str, data: bytes) -> bytes:
+    """Send bytes to a node and read until it closes the connection (or 10 s pass)."""
+    host, _, port = addr.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+    return out
+
+
+def test_unauthenticated_peer_messages_are_refused_and_logged(tmp_path: Path):
+    cluster = Cluster(tmp_path, nodes=1)
+    cluster.start(1)
+    try:
+        term = wait_for("the node", lambda: cluster.status(1)).get("term")
+        vote = message_to_dict(RequestVoteRequest("9.0.1", term + 5, 2, 1, 99, 99))
+        # A Raft message with no MAC at all, and one sealed with the wrong secret.
+        assert send_raw(cluster.addrs[0], frame(json.dumps(vote).encode())) == b""
+        assert send_raw(cluster.addrs[0], frame(seal_peer(b"not the secret", vote))) == b""
+        st = cluster.status(1)
+        assert st["refused"] == 2 and st["term"] == term  # neither message was stepped
+    finally:
+        cluster.stop_all()
+    out = (tmp_path / "node1.out").read_text()
+    assert "refused an unauthenticated Raft message" in out
+    assert "refused a peer frame whose HMAC does not verify" in out
+
+
+def test_a_frame_over_the_maximum_gets_a_clear_error_reply(tmp_path: Path):
+    cluster = Cluster(tmp_path, nodes=1)
+    cluster.start(1)
+    try:
+        wait_for("the node", lambda: cluster.status(1))
+        reply = send_raw(cluster.addrs[0], struct.pack(">I", MAX_FRAME + 1) + b"{")
+        body = json.loads(reply[4:])
+        assert body["error"] == "frame_too_large" and body["max"] == MAX_FRAME
+        assert cluster.status(1)["ok"]  # the node is fine
+    finally:
+        cluster.stop_all()

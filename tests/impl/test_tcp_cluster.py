@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from protospec.explorer.cli.main import main
 from protospec.impl.raft.client import Client, request
+from protospec.impl.raft.server import SECRET_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 20  # every wait below is bounded by this
@@ -39,6 +41,7 @@ class Cluster:
         self.data = data
         self.addrs = [f"127.0.0.1:{p}" for p in free_ports(nodes)]
         self.procs: dict[int, subprocess.Popen] = {}
+        self.secret = secrets.token_hex(16)
 
     def argv(self, node: int) -> list[str]:
         return [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node),
@@ -46,7 +49,8 @@ class Cluster:
                 "--seed", str(node)]
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+                SECRET_ENV: self.secret}
 
     def start(self, node: int) -> None:
         out = open(self.data / f"node{node}.out", "ab")  # noqa: SIM115 - the child keeps it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -56,12 +57,13 @@ def run(args: argparse.Namespace) -> int:
     addrs = [f"127.0.0.1:{args.base_port + k}" for k in range(args.nodes)]
     con = out_console()
     procs: list[subprocess.Popen] = []
+    env = {**_child_env(), "PROTOSPEC_CLUSTER_SECRET": secrets.token_hex(32)}
     try:
         for k in range(args.nodes):
             argv = target.server_argv(k + 1, addrs, data / f"node{k + 1}", bug=args.bug)
             log = open(data / f"node{k + 1}.out", "ab")  # noqa: SIM115 - closed with the process
             procs.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                          env=_child_env()))
+                                          env=env))
             log.close()
         con.print(f"{args.nodes} {args.target} nodes running: {', '.join(addrs)}", markup=False)
         con.print(f"Data and event logs: {data}", markup=False)
