@@ -48,6 +48,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from protospec.explorer.conformance import LoadedLogs, SimRun, register
 from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge
 from protospec.specs.raft import (
     AE_REQ,
@@ -315,95 +316,68 @@ def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
 
 
 class RaftConformance:
-    """What ``protospec conform raft`` needs: the mapping, simulated runs, and real logs."""
+    """``impl/raft`` as :class:`explorer.conformance.Conformance` sees it: the mapping,
+    simulated runs (with the clients' history) and the logs of a real cluster."""
 
     name = "raft"
     spec_cls = Raft
+    summary = "a Raft-replicated key-value store (impl/raft)"
 
-    @staticmethod
-    def bugs() -> tuple[str, ...]:
+    def bugs(self) -> tuple[str, ...]:
         from protospec.impl.raft.core import BUGS
 
         return BUGS
 
-    @staticmethod
-    def fault_families() -> tuple[str, ...]:
+    def fault_families(self) -> tuple[str, ...]:
         from protospec.impl.raft.sim import FAULT_KINDS
 
         return FAULT_KINDS
 
-    @staticmethod
-    def mapping(nodes: int, variant: str | None = None) -> RaftMapping:
-        """The mapping onto the spec, or onto one of its bug variants."""
-        return RaftMapping(nodes, Raft.with_variant(variant))
+    def refinements(self, nodes: int, variant: str | None, events: Sequence[Any]
+                    ) -> list[tuple[RaftMapping, Sequence[Any]]]:
+        """One instance: the whole log, onto the spec or one of its bug variants."""
+        return [(RaftMapping(nodes, Raft.with_variant(variant)), events)]
 
-    @staticmethod
-    def random_schedule(seed: int, *, nodes: int, faults: Sequence[str], bug: str | None,
+    def random_schedule(self, seed: int, *, nodes: int, faults: Sequence[str], bug: str | None,
                         duration_ms: int, ops: int) -> Any:
         from protospec.impl.raft.sim import Schedule
 
         return Schedule.random(seed, nodes=nodes, faults=faults, bug=bug,
                                duration_ms=duration_ms, ops=ops)
 
-    @staticmethod
-    def parse_schedule(text: str) -> Any:
+    def parse_schedule(self, text: str) -> Any:
         from protospec.impl.raft.sim import Schedule
 
         return Schedule.from_json(text)
 
-    @staticmethod
-    def run(schedule: Any) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
-        """Simulate one schedule: (events, the implementation's own problems, run facts)."""
+    def run(self, schedule: Any) -> SimRun:
+        """Simulate one schedule: events, the implementation's own problems, run facts, and
+        the clients' history (so a stale read is caught even where every step is the spec's)."""
         from protospec.impl.raft.sim import check_run, run_schedule
 
         r = run_schedule(schedule)
         facts = {"elections": r.elections, "acked": len(r.acked), "unacked": r.unacked,
                  "torn_tails_cut": len(r.recoveries), "sim_steps": r.steps}
-        return r.events, check_run(r), facts
+        history = [{k: v for k, v in e.items() if k != "time"} for e in r.history]
+        return SimRun(r.events, check_run(r), facts, history, "kv")
 
-    @staticmethod
-    def shrink(schedule: Any, fails: Any) -> Any:
+    def shrink(self, schedule: Any, fails: Any) -> Any:
         """A smaller schedule on which ``fails`` (schedule -> failure time or None) fails."""
         from protospec.impl.raft.sim import shrink
 
         return shrink(schedule, fails)
 
-    @staticmethod
-    def end_time(schedule: Any) -> int:
+    def nodes_of(self, schedule: Any) -> int:
+        return schedule.nodes
+
+    def end_time(self, schedule: Any) -> int:
         return schedule.duration_ms
 
-    @staticmethod
-    def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
-        return load_logs(path)
-
-    @staticmethod
-    def server_argv(node_id: int, cluster: list[str], data: Path, *,
-                    bug: str | None = None) -> list[str]:
-        """The command that starts one node of a real cluster."""
-        import sys
-
-        argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node_id), "--cluster",
-                ",".join(cluster), "--data", str(data)]
-        return argv + (["--bug", bug] if bug else [])
-
-    @staticmethod
-    def usage_hints(cluster: list[str], data: Path) -> list[str]:
-        addrs = ",".join(cluster)
-        return [f"python -m impl.raft.client --cluster {addrs} put k v",
-                f"python -m impl.raft.client --cluster {addrs} get k",
-                f"python -m impl.raft.client --cluster {addrs} status"]
-
-    @staticmethod
-    def event_time(event: dict[str, Any]) -> int | None:
+    def event_time(self, event: dict[str, Any]) -> int | None:
         """When the event happened in a simulated run (to cut a failing run short)."""
         return event.get("t")
 
-    @staticmethod
-    def nodes_of(schedule: Any) -> int:
-        return schedule.nodes
-
-    @staticmethod
-    def describe_schedule(schedule: Any) -> str:
+    def describe_schedule(self, schedule: Any) -> str:
         kinds: dict[str, int] = {}
         for f in schedule.faults:
             kinds[f.kind] = kinds.get(f.kind, 0) + 1
@@ -417,5 +391,28 @@ class RaftConformance:
         return (f"{schedule.nodes} nodes, {schedule.duration_ms} ms, {len(schedule.ops)} "
                 f"client ops, {faults}; network: {', '.join(net)}")
 
+    def load_logs(self, path: Path) -> LoadedLogs:
+        return LoadedLogs(*load_logs(path))
 
-CONFORMANCE = RaftConformance
+    def cluster_size(self, nodes: int) -> int:
+        return nodes
+
+    def node_argv(self, node_id: int, cluster: Sequence[str], data: Path, *,
+                  bug: str | None = None) -> list[str]:
+        """The command that starts one node of a real cluster."""
+        import sys
+
+        argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node_id),
+                "--cluster", ",".join(cluster), "--data", str(data)]
+        return argv + (["--bug", bug] if bug else [])
+
+    server_argv = node_argv  # the name `protospec cluster` used before the interface
+
+    def usage_hints(self, cluster: Sequence[str], data: Path) -> list[str]:
+        addrs = ",".join(cluster)
+        return [f"python -m protospec.impl.raft.client --cluster {addrs} put k v",
+                f"python -m protospec.impl.raft.client --cluster {addrs} get k",
+                f"python -m protospec.impl.raft.client --cluster {addrs} status"]
+
+
+CONFORMANCE = register(RaftConformance())

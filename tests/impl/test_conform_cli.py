@@ -40,6 +40,24 @@ def test_a_buggy_implementation_fails_with_a_shrunk_schedule_that_replays(capsys
     assert len(steps) > 10 and meta.get("violation") == "refinement"
 
 
+def test_without_a_target_conform_lists_every_registered_implementation(capsys):
+    from protospec.explorer.conformance import registered
+
+    assert main(["conform"]) == 0
+    out = capsys.readouterr().out
+    names = [t.name for t in registered()]
+    assert "raft" in names
+    for name in names:
+        assert f"{name}: " in out
+
+
+def test_bugs_lists_one_bug_switch_per_line(capsys):
+    from protospec.explorer.conformance import lookup
+
+    assert main(["conform", "raft", "--bugs"]) == 0
+    assert capsys.readouterr().out.splitlines() == list(lookup("raft").bugs())
+
+
 def test_json_output_carries_the_figures(capsys):
     assert main(["conform", "raft", "--runs", "2", "--faults", "none", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -66,7 +84,8 @@ def test_a_log_the_mapping_cannot_read_is_a_usage_error_naming_the_event(capsys,
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["conform", "two_phase_commit"], "no refinement mapping for 'two_phase_commit'"),
+    (["conform", "no_such_protocol"], "no implementation registered for 'no_such_protocol'"),
+    (["conform", "--bugs"], "--bugs needs a TARGET"),
     (["conform", "raft", "--bug", "nope"], "raft has no bug 'nope'"),
     (["conform", "raft", "--faults", "meteor"], "unknown fault family meteor"),
     (["conform", "raft", "--schedule", "{bad"], "--schedule: not a schedule"),
