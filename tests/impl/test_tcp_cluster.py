@@ -4,6 +4,7 @@ comes back from its disk, and all three nodes' event logs conform to the Raft sp
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -143,3 +144,106 @@ def test_acknowledged_writes_survive_killing_the_leader_and_the_logs_conform(tmp
     assert main(["conform", "raft", "--logs", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "conform to the spec raft" in out and "from 3 nodes" in out
+
+
+class ClusterCommand:
+    """``protospec cluster`` as a user runs it, with its control port."""
+
+    def __init__(self, data: Path, nodes: int = 3, *extra: str) -> None:
+        self.data = data
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "protospec", "cluster", "raft", "--nodes", str(nodes),
+             "--base-port", "0", "--data", str(data), "--control", "0", *extra],
+            cwd=ROOT, stdout=open(data.parent / f"{data.name}.cluster.out", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.manifest = wait_for("cluster.json", self._manifest)
+        self.addrs = self.manifest["nodes"]
+        self.client = Client(self.addrs, client_id="ops", timeout=WAIT_S, request_timeout=0.5)
+
+    def _manifest(self) -> dict | None:
+        path = self.data / "cluster.json"
+        if not path.exists():
+            return None
+        m = json.loads(path.read_text())
+        return m if m.get("control") else None
+
+    def control(self, line: str) -> str:
+        host, _, port = self.manifest["control"].rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=WAIT_S) as sock:
+            sock.sendall((line + "\n").encode())
+            return sock.makefile().readline().strip()
+
+    def pids(self) -> dict[int, int]:
+        reply = self.control("status")
+        assert reply.startswith("ok "), reply
+        return {int(k): v["pid"] for k, v in json.loads(reply[3:]).items() if v["running"]}
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_to_the_cluster_command_leaves_no_node_process_behind(tmp_path: Path):
+    c = ClusterCommand(tmp_path / "data")
+    try:
+        wait_for("a leader", lambda: leader_of(c.client, (1, 2, 3)))
+        pids = c.pids()
+        assert len(pids) == 3 and all(alive(p) for p in pids.values())
+    finally:
+        code = c.stop()
+    assert code == 0
+    assert [p for p in pids.values() if alive(p)] == []
+    for addr in c.addrs:  # nobody listens on a node's port any more
+        host, _, port = addr.rpartition(":")
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no listener
+            s.bind((host, int(port)))
+
+
+def test_the_cluster_keeps_going_when_a_node_dies_and_restarts_it_on_command(tmp_path: Path):
+    c = ClusterCommand(tmp_path / "data")
+    try:
+        wait_for("a leader", lambda: leader_of(c.client, (1, 2, 3)))
+        c.client.put("a", "1")
+        victim = 2
+        os.kill(c.pids()[victim], signal.SIGKILL)  # from outside, as an OOM killer would
+        wait_for("the death to be seen", lambda: victim not in c.pids())
+        c.client.put("b", "2")  # two of three still make a majority
+        assert c.control(f"restart {victim}") == "ok"
+        addr = c.addrs[victim - 1]
+        wait_for("the restarted node to apply both puts",
+                 lambda: statuses(c.client, [victim]).get(victim, {}).get("applied", 0) >= 3)
+        assert c.client.status(addr)["boot"] == 1
+        assert c.control("restart 9").startswith("error: no node 9")
+    finally:
+        assert c.stop() == 0
+    out = (tmp_path / "data.cluster.out").read_text()
+    assert f"node {victim} exited with code -9" in out
+
+
+def test_an_isolated_leader_is_replaced_and_the_logs_conform(tmp_path: Path, capsys):
+    c = ClusterCommand(tmp_path / "data")
+    try:
+        old, term = wait_for("a leader", lambda: leader_of(c.client, (1, 2, 3)))
+        c.client.put("k", "before")
+        assert c.control(f"isolate {old}") == "ok"
+        others = [n for n in (1, 2, 3) if n != old]
+        wait_for("a new leader", lambda: leader_of(c.client, others, term))
+        c.client.put("k", "during")
+        assert c.control("heal") == "ok"
+        wait_for("the old leader to follow", lambda: statuses(c.client, [old]).get(
+            old, {}).get("role") == "follower")
+        assert c.client.get("k") == "during"
+    finally:
+        assert c.stop() == 0
+    capsys.readouterr()
+    assert main(["conform", "raft", "--logs", str(tmp_path / "data")]) == 0
