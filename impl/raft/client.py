@@ -56,6 +56,10 @@ class Client:
         """The value of ``key`` (None if absent), linearizably: the read goes through the log."""
         return self._run({"op": "get", "key": key})
 
+    def cas(self, key: str, expect: str | None, value: str) -> bool:
+        """Set ``key`` to ``value`` if it holds ``expect`` (None: absent); whether it did."""
+        return bool(self._run({"op": "cas", "key": key, "expect": expect, "value": value}))
+
     def delete(self, key: str) -> bool:
         """Remove ``key``; returns whether it existed."""
         return bool(self._run({"op": "delete", "key": key}))

@@ -29,7 +29,8 @@ step can be checked against the spec by trace refinement (``protospec conform ra
 
 Choices beyond the spec, which leave its steps unchanged: a new leader appends a no-op entry
 (section 8, so it learns what is committed); a candidate re-asks peers that have not answered
-every heartbeat interval; a leader sends the next entry as soon as a follower acknowledges one.
+every heartbeat interval; a leader sends the next entry as soon as a follower acknowledges one
+(only when the acknowledgement is news, so retransmissions do not multiply).
 
 Two deliberate bugs can be switched on (``bug=``) to show that conformance checking catches
 them: ``commit_old_term`` (a leader commits an entry of an earlier term by counting replicas,
@@ -488,6 +489,7 @@ class RaftCore:
             self._emit("handle_append_entries_response", recv=m)
             return
         j = m.src
+        progressed = m.success and m.match_index > self.match_index[j]
         if m.success:
             self.next_index[j] = m.match_index + 1
             self.match_index[j] = m.match_index
@@ -495,7 +497,10 @@ class RaftCore:
             self.next_index[j] = max(self.next_index[j] - 1, 1)
         self._emit("handle_append_entries_response", recv=m)
         self._advance_commit_index()
-        if not m.success or self.next_index[j] <= len(self.log):
+        # Keep the pipeline moving only on news: a duplicate or stale success (from a
+        # heartbeat's retransmission) must not start a second chain of sends, or the chains
+        # multiply with every heartbeat while a follower lags.
+        if not m.success or (progressed and self.next_index[j] <= len(self.log)):
             self._append_entries(j)
 
     def _advance_commit_index(self) -> None:

@@ -18,11 +18,12 @@ during an fsync share the next one (group commit).
 
 **Wire protocol** (:mod:`impl.runtime.wire`): length-prefixed frames on one port, at most
 ``--max-frame`` bytes (default 64 MiB). A client frame is a JSON request, answered with a JSON
-frame carrying the request's ``rid`` (so a client may pipeline): ``{"op": "put"|"get"|"delete",
-"key", "value"?, "client", "seq", "rid"?}`` -> ``{"ok": true, "result": ...}`` once applied, or
-``{"ok": false, "error": "not_leader", "leader": "host:port" or null}``; ``{"op": "status"}``
--> the node's role, term, leader, log length, commit index and pid. A frame over the maximum is
-answered ``{"ok": false, "error": "frame_too_large", ...}`` and the connection closed.
+frame carrying the request's ``rid`` (so a client may pipeline):
+``{"op": "put"|"get"|"delete"|"cas", "key", "value"?, "expect"? (cas), "client", "seq",
+"rid"?}`` -> ``{"ok": true, "result": ...}`` once applied, or ``{"ok": false, "error":
+"not_leader", "leader": "host:port" or null}``; ``{"op": "status"}`` -> the node's role,
+term, leader, log length, commit index and pid. A frame over the maximum is answered
+``{"ok": false, "error": "frame_too_large", ...}`` and the connection closed.
 
 **Peers** send Raft messages sealed with an HMAC-SHA256 under the cluster secret (from
 ``--secret-file`` or the ``PROTOSPEC_CLUSTER_SECRET`` environment variable; a node without one
@@ -273,7 +274,7 @@ class Node:
                     "term": c.current_term, "leader": self._hint(), "log_len": len(c.log),
                     "commit": c.commit_index, "applied": self.kv.applied, "pid": os.getpid(),
                     "boot": self.boot, "refused": self.refused}
-        if op not in ("put", "get", "delete"):
+        if op not in ("put", "get", "delete", "cas"):
             return {"ok": False, "error": f"unknown op {op!r}"}
         if self.core.role is not Role.LEADER:
             return {"ok": False, "error": "not_leader", "leader": self._hint()}
@@ -282,7 +283,8 @@ class Node:
             # lease; a deposed leader cut off by a partition answers stale reads.
             return {"ok": True, "result": self.kv.data.get(str(req.get("key")))}
         command = encode_command(op, str(req.get("key")), req.get("value"),
-                                 client=str(req.get("client", "")), seq=int(req.get("seq", 0)))
+                                 client=str(req.get("client", "")), seq=int(req.get("seq", 0)),
+                                 expect=req.get("expect"))
         index = self.core.propose(command)
         if index is None:
             return {"ok": False, "error": "not_leader", "leader": self._hint()}

@@ -43,13 +43,13 @@ def test_thirty_seeded_runs_with_every_fault_conform_and_keep_their_promises():
         assert result.ok, f"seed {seed}:\n{format_failure(result)}"
         assert check_run(run) == [], f"seed {seed}"
         events += result.events
-    assert events > 30_000  # the runs are not trivially short
+    assert events > 20_000  # the runs are not trivially short
 
 
-def test_a_leader_committing_an_old_terms_entry_is_caught_at_the_second_seed():
+def test_a_leader_committing_an_old_terms_entry_is_caught_at_the_third_seed():
     seed, result = first_failing_seed("commit_old_term")
     f = result.failure
-    assert (seed, f.kind, f.event_index) == (1, "unexplained", 953)
+    assert (seed, f.kind, f.event_index) == (2, "unexplained", 281)
     assert f.event["action"] == "advance_commit_index"
     assert "guard is false" in f.nearest.blocked_at
 
@@ -57,7 +57,7 @@ def test_a_leader_committing_an_old_terms_entry_is_caught_at_the_second_seed():
 def test_a_vote_granted_without_the_log_check_is_caught_at_the_first_seed():
     seed, result = first_failing_seed("vote_without_log_check")
     f = result.failure
-    assert (seed, f.kind, f.event_index) == (0, "unexplained", 201)
+    assert (seed, f.kind, f.event_index) == (0, "unexplained", 180)
     assert f.event["action"] == "handle_request_vote_request"
     assert any("sent a message the spec step does not send" in m.what
                for m in f.nearest.mismatches)
@@ -69,7 +69,7 @@ def test_against_the_matching_spec_variant_the_buggy_votes_break_an_invariant():
     seed, result = first_failing_seed("vote_without_log_check",
                                       Raft.with_variant("vote_without_log_check"))
     f = result.failure
-    assert (seed, f.kind, f.property_name) == (1, "invariant", "state_machine_safety")
+    assert (seed, f.kind, f.property_name) == (1, "invariant", "leader_completeness")
 
 
 def tampered(events, index, fn):
@@ -122,7 +122,7 @@ def test_copies_made_by_the_network_must_be_logged():
     events = [e for e in run_schedule(Schedule.random(0)).events
               if e["action"] != "duplicate_message"]
     f = check(events).failure
-    assert (f.event_index, f.event["action"]) == (36, "handle_append_entries_request")
+    assert (f.event_index, f.event["action"]) == (35, "handle_append_entries_request")
     assert "not in its domain" in f.nearest.blocked_at
 
 

@@ -130,3 +130,12 @@ def test_a_retried_command_takes_effect_once_and_gets_the_first_result():
     kv.apply(2, encode_command("put", "k", "2", client="d", seq=1))
     assert kv.apply(3, put) is None  # the first result, and the map is unchanged
     assert kv.data == {"k": "2"}
+
+
+def test_compare_and_set_applies_only_when_the_key_holds_the_expected_value():
+    kv = KVStore()
+    cas = [encode_command("cas", "k", "1", client="c", seq=1, expect=None),
+           encode_command("cas", "k", "2", client="c", seq=2, expect="0"),
+           encode_command("cas", "k", "3", client="c", seq=3, expect="1")]
+    assert [kv.apply(i, c) for i, c in enumerate(cas, start=1)] == [True, False, True]
+    assert kv.data == {"k": "3"}
