@@ -22,7 +22,6 @@ import platform
 import secrets
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from protospec.impl.raft.client import Client, Unavailable, request  # noqa: E40
 from protospec.impl.raft.core import Entry  # noqa: E402
 from protospec.impl.raft.server import SECRET_ENV  # noqa: E402
 from protospec.impl.raft.storage import Snapshot, Storage  # noqa: E402
+
 from tests.impl.test_tcp_cluster import free_ports  # noqa: E402
 
 
