@@ -53,7 +53,7 @@ class Client:
         return self._run({"op": "put", "key": key, "value": value})
 
     def get(self, key: str) -> str | None:
-        """The value of ``key`` (None if absent), linearizably: the read goes through the log."""
+        """The value of ``key`` (None if absent), linearizably (ReadIndex on the leader)."""
         return self._run({"op": "get", "key": key})
 
     def cas(self, key: str, expect: str | None, value: str) -> bool:

@@ -6,6 +6,7 @@ given. A driver (``impl.raft.sim`` or ``impl.raft.server``) owns all IO and uses
 
 * :meth:`RaftCore.tick` — one unit of logical time has passed;
 * :meth:`RaftCore.step` — a message arrived; :meth:`RaftCore.propose` — a client command;
+  :meth:`RaftCore.read_index` — a linearizable read without a log entry (ReadIndex);
 * :meth:`RaftCore.ready` — what the steps so far produced, as a :class:`Ready`;
 * :meth:`RaftCore.advance` — the driver has handled that Ready.
 
@@ -135,6 +136,9 @@ class AppendEntriesResponse:
     dst: int
     success: bool
     match_index: int  # prev_log_index + len(entries) on success, 0 otherwise
+    # The id of the request answered: lets a leader tell which heartbeat round a follower
+    # acknowledged (ReadIndex). Not part of the spec's message, which the mapping ignores.
+    request_id: str = ""
 
 
 Message = RequestVoteRequest | RequestVoteResponse | AppendEntriesRequest | AppendEntriesResponse
@@ -165,10 +169,13 @@ class Ready:
     events: tuple[dict[str, Any], ...] = ()
     messages: tuple[Message, ...] = ()
     committed: tuple[tuple[int, Entry], ...] = ()
+    #: ReadIndex reads now confirmed: (ctx, read_index) each; the driver answers a read from
+    #: its state machine once it has applied up to read_index (after this Ready's committed).
+    reads: tuple[tuple[Any, int], ...] = ()
 
     def empty(self) -> bool:
         return not (self.hard_state or self.log_from is not None or self.events
-                    or self.messages or self.committed)
+                    or self.messages or self.committed or self.reads)
 
 
 @dataclass
@@ -179,6 +186,17 @@ class _Unready:
     log_from: int | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    reads: list[tuple[Any, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Read:
+    """A ReadIndex read waiting for a majority to confirm this leader (dissertation 6.4)."""
+
+    ctx: Any
+    index: int | None  # the read index; None until the leader has committed in its term
+    round: int  # heartbeats of this round or later confirm it
+    acks: set[int]
 
 
 class RaftCore:
@@ -221,6 +239,9 @@ class RaftCore:
         self._unready = _Unready()
         self._outstanding: Ready | None = None  # handed out by ready(), not yet advanced
         self._handed_out = 0  # the last index handed out to apply (>= last_applied)
+        self._reads: list[_Read] = []  # leaders only: ReadIndex reads not yet confirmed
+        self._read_round = 0  # leaders only: bumped by each read_index()
+        self._request_round: dict[str, int] = {}  # AppendEntries id -> round, while reads wait
         self._emit("restart", log=[[e.term, e.command] for e in self.log], boot=boot)
 
     # -- the driver's verbs --------------------------------------------------------------------
@@ -252,6 +273,52 @@ class RaftCore:
             return None
         return self._client_request(command)
 
+    def read_index(self, ctx: Any) -> bool:
+        """ReadIndex (Raft dissertation, section 6.4): a linearizable read without a log entry.
+
+        On a leader: remember the commit index (once the leader has committed an entry of its
+        own term, which its no-op gives it), send a heartbeat round, and when a majority has
+        answered a heartbeat of this round or later in the current term — so no other leader
+        can have committed anything newer — hand out ``(ctx, index)`` in :attr:`Ready.reads`.
+        The driver answers the read once it has applied ``index``. Returns False (nothing
+        registered) on a node that does not lead; reads still waiting when the node stops
+        leading are dropped, and the driver fails them.
+        """
+        if self.role is not Role.LEADER:
+            return False
+        self._read_round += 1
+        self._reads.append(_Read(ctx, self._read_index_now(), self._read_round, {self.id}))
+        for j in self.peers:
+            self._append_entries(j)
+        self._release_reads()
+        return True
+
+    def _read_index_now(self) -> int | None:
+        """The commit index, if the leader has committed an entry of its term (section 8)."""
+        c = self.commit_index
+        return c if c and self.log[c - 1].term == self.current_term else None
+
+    def _release_reads(self) -> None:
+        if not self._reads:
+            self._request_round.clear()
+            return
+        now = self._read_index_now()
+        waiting = []
+        for r in self._reads:
+            if r.index is None:
+                r.index = now
+            if r.index is not None and len(r.acks) >= self.quorum:
+                self._unready.reads.append((r.ctx, r.index))
+            else:
+                waiting.append(r)
+        self._reads = waiting
+        if not waiting:
+            self._request_round.clear()
+
+    def _drop_reads(self) -> None:
+        self._reads = []
+        self._request_round.clear()
+
     def step(self, m: Message) -> None:
         """Handle one message from the network (section 5.1: the term check comes first)."""
         if m.dst != self.id:
@@ -279,7 +346,7 @@ class RaftCore:
         """Whether :meth:`ready` would return something to handle."""
         u = self._unready
         return bool(u.hard_state or u.log_from is not None or u.events or u.messages
-                    or self.commit_index > self._handed_out)
+                    or u.reads or self.commit_index > self._handed_out)
 
     def ready(self) -> Ready:
         """Everything produced since the previous Ready, as an immutable value.
@@ -301,7 +368,7 @@ class RaftCore:
             self._handed_out = self.commit_index
         entries = tuple(self.log[u.log_from - 1:]) if u.log_from is not None else ()
         rd = Ready(u.hard_state, u.log_from, entries, tuple(u.events), tuple(u.messages),
-                   committed)
+                   committed, tuple(u.reads))
         if not rd.empty():
             self._outstanding = rd
         return rd
@@ -402,6 +469,7 @@ class RaftCore:
 
     def _update_term(self, m: Message) -> None:
         """update_term: a later term makes us a follower in it, with no vote (section 5.1)."""
+        self._drop_reads()
         self.current_term = m.term
         self.role = Role.FOLLOWER
         self.voted_for = None
@@ -437,6 +505,8 @@ class RaftCore:
         m = AppendEntriesRequest(self._next_id(), self.current_term, self.id, j, prev,
                                  self.log[prev - 1].term if prev else 0, entries,
                                  min(self.commit_index, last))
+        if self._reads:
+            self._request_round[m.id] = self._read_round
         self._emit("append_entries", sent=[m])
 
     def _handle_append_entries_request(self, m: AppendEntriesRequest) -> None:
@@ -478,7 +548,7 @@ class RaftCore:
 
     def _reply_append(self, m: AppendEntriesRequest, success: bool, match: int) -> None:
         reply = AppendEntriesResponse(self._next_id(), self.current_term, self.id, m.src,
-                                      success, match)
+                                      success, match, m.id)
         self._emit("handle_append_entries_request", recv=m, sent=[reply])
 
     def _handle_append_entries_response(self, m: AppendEntriesResponse) -> None:
@@ -489,6 +559,11 @@ class RaftCore:
             self._emit("handle_append_entries_response", recv=m)
             return
         j = m.src
+        acked_round = self._request_round.pop(m.request_id, None)
+        if acked_round is not None and m.term == self.current_term:
+            for r in self._reads:
+                if r.round <= acked_round:
+                    r.acks.add(j)
         progressed = m.success and m.match_index > self.match_index[j]
         if m.success:
             self.next_index[j] = m.match_index + 1
@@ -502,6 +577,7 @@ class RaftCore:
         # multiply with every heartbeat while a follower lags.
         if not m.success or (progressed and self.next_index[j] <= len(self.log)):
             self._append_entries(j)
+        self._release_reads()
 
     def _advance_commit_index(self) -> None:
         """advance_commit_index: commit the highest entry a majority stores, if it is of the
@@ -517,6 +593,8 @@ class RaftCore:
             return
         self.commit_index = new
         self._emit("advance_commit_index")
+        if self._reads:
+            self._release_reads()  # reads waiting for a commit in this term may go now
 
     # -- events --------------------------------------------------------------------------------
 
@@ -577,7 +655,7 @@ def message_from_dict(d: dict[str, Any]) -> Message:
     """The inverse of :func:`message_to_dict`; raises ValueError on a malformed message."""
     try:
         cls = _CLASSES[d["type"]]
-        fields = {name: d[name] for name in cls.__slots__}
+        fields = {name: d[name] for name in cls.__slots__ if name in d or name != "request_id"}
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a Raft message: {d!r} (missing {exc})") from None
     if cls is AppendEntriesRequest:

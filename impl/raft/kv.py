@@ -1,9 +1,10 @@
 """The replicated state machine: a key-value map with put, get, delete and compare-and-set.
 
-Every operation, reads included, goes through the Raft log: a client's command is applied when
-its entry is committed, in log order, on every node. A read therefore returns the value as of
-its position in the log, which is between its invocation and its response: reads are
-linearizable without a read-index protocol (at the cost of a log entry per read).
+Every write goes through the Raft log: a client's command is applied when its entry is
+committed, in log order, on every node. A get may too (the simulator's clients, and the server
+with ``--reads-through-log``): it then returns the value as of its position in the log, which
+is between its invocation and its response. By default the server answers gets with ReadIndex
+instead (:meth:`impl.raft.core.RaftCore.read_index`): linearizable, with no log entry.
 
 Commands are compact JSON strings (``{"op": "put", "key": ..., "value": ..., "client": ...,
 "seq": ...}``), so the log stores exactly what the client sent. Each client numbers its commands;

@@ -73,13 +73,14 @@ class Node:
     def __init__(self, node_id: int, cluster: list[str], data: Path, *, secret: bytes,
                  tick_ms: int = 20, config: Config | None = None, seed: int | None = None,
                  bug: str | None = None, fsync: bool = True, max_frame: int = MAX_FRAME,
-                 events_max_bytes: int = 64 << 20) -> None:
+                 events_max_bytes: int = 64 << 20, reads_through_log: bool = False) -> None:
         self.id = node_id
         self.cluster = cluster
         self.data = data
         self.secret = secret
         self.tick_s = tick_ms / 1000
         self.fsync = fsync
+        self.reads_through_log = reads_through_log  # else ReadIndex: no log entry per get
         self.max_frame = max_frame
         data.mkdir(parents=True, exist_ok=True)
         self.storage, rec = Storage.open(data / "raft.log")  # raises CorruptLog: see main()
@@ -94,6 +95,9 @@ class Node:
                              bug=bug)
         self.kv = KVStore()
         self.waiters: dict[int, tuple[str, asyncio.Future]] = {}  # index -> (command, future)
+        self.reads: dict[int, tuple[str, asyncio.Future]] = {}  # ReadIndex ctx -> (key, future)
+        self.confirmed: list[tuple[int, int]] = []  # (read index, ctx): confirmed, not applied
+        self._read_ctx = 0
         self.queues: dict[int, asyncio.Queue] = {}
         self.refused = 0  # unauthenticated peer frames refused
         self._dirty: asyncio.Event | None = None
@@ -139,6 +143,20 @@ class Node:
                     waiter[1].set_result({"ok": True, "result": result})
                 else:
                     waiter[1].set_result({"ok": False, "error": "retry"})
+        self.confirmed.extend((index, ctx) for ctx, index in rd.reads)
+        self._answer_reads()
+
+    def _answer_reads(self) -> None:
+        """Answer each confirmed read whose read index the state machine has applied."""
+        still = []
+        for index, ctx in self.confirmed:
+            if index > self.kv.applied:
+                still.append((index, ctx))
+                continue
+            read = self.reads.pop(ctx, None)
+            if read is not None and not read[1].done():
+                read[1].set_result({"ok": True, "result": self.kv.data.get(read[0])})
+        self.confirmed = still
 
     async def ticker(self) -> None:
         next_at = time.monotonic()
@@ -161,6 +179,11 @@ class Node:
             if not fut.done():
                 fut.set_result({"ok": False, "error": "not_leader", "leader": self._hint()})
             del self.waiters[index]
+        for ctx, (_, fut) in list(self.reads.items()):
+            if not fut.done():
+                fut.set_result({"ok": False, "error": "not_leader", "leader": self._hint()})
+            del self.reads[ctx]
+        self.confirmed.clear()
 
     def _hint(self) -> str | None:
         lead = self.core.leader_id
@@ -282,6 +305,15 @@ class Node:
             # The bug: answer from the local state machine, with no log entry, read index or
             # lease; a deposed leader cut off by a partition answers stale reads.
             return {"ok": True, "result": self.kv.data.get(str(req.get("key")))}
+        if op == "get" and not self.reads_through_log:
+            self._read_ctx += 1
+            ctx = self._read_ctx
+            if not self.core.read_index(ctx):
+                return {"ok": False, "error": "not_leader", "leader": self._hint()}
+            fut = asyncio.get_running_loop().create_future()
+            self.reads[ctx] = (str(req.get("key")), fut)
+            self.kick()
+            return await fut
         command = encode_command(op, str(req.get("key")), req.get("value"),
                                  client=str(req.get("client", "")), seq=int(req.get("seq", 0)),
                                  expect=req.get("expect"))
@@ -374,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bug", choices=BUGS, help="run a deliberately broken node")
     p.add_argument("--no-fsync", action="store_true",
                    help="do not fsync raft.log (UNSAFE: for benchmarks only)")
+    p.add_argument("--reads-through-log", action="store_true",
+                   help="put every get through the log (default: ReadIndex, no log write)")
     p.add_argument("--max-frame", type=int, default=MAX_FRAME,
                    help=f"largest frame accepted, in bytes (default {MAX_FRAME})")
     p.add_argument("--events-max-bytes", type=int, default=64 << 20,
@@ -394,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         node = Node(args.id, cluster, Path(args.data), secret=secret, tick_ms=args.tick_ms,
                     config=Config(args.election_ticks, args.heartbeat_ticks), seed=args.seed,
                     bug=args.bug, fsync=not args.no_fsync, max_frame=args.max_frame,
-                    events_max_bytes=args.events_max_bytes)
+                    events_max_bytes=args.events_max_bytes,
+                    reads_through_log=args.reads_through_log)
     except CorruptLog as exc:
         print(f"node {args.id} refuses to start: {exc}", file=sys.stderr, flush=True)
         return 2

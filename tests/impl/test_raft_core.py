@@ -251,3 +251,64 @@ def test_advancing_a_ready_that_was_not_handed_out_is_refused():
     c.ready()
     with pytest.raises(RuntimeError, match="not the outstanding"):
         c.advance(rd)
+
+
+def leader_with_committed_noop() -> RaftCore:
+    c = core()
+    elect(c)
+    c.step(AppendEntriesResponse("2.0.5", c.current_term, 2, 1, True, 1))
+    drain(c)
+    assert c.commit_index == 1
+    return c
+
+
+def heartbeats(rd) -> dict[int, AppendEntriesRequest]:
+    return {m.dst: m for m in rd.messages if isinstance(m, AppendEntriesRequest)}
+
+
+def test_a_read_index_is_handed_out_once_a_majority_answers_a_heartbeat_sent_after_it():
+    # Raft dissertation, section 6.4: confirm leadership with a heartbeat round, then read
+    # at the commit index, with no log entry.
+    c = leader_with_committed_noop()
+    log_len = len(c.log)
+    assert c.read_index("r1")
+    rd = drain(c)
+    assert rd.reads == () and set(heartbeats(rd)) == {2, 3} and len(c.log) == log_len
+    hb = heartbeats(rd)[3]
+    c.step(AppendEntriesResponse("3.0.9", c.current_term, 3, 1, True, 1, hb.id))
+    assert drain(c).reads == (("r1", 1),)
+
+
+def test_an_answer_to_a_heartbeat_sent_before_the_read_does_not_confirm_it():
+    c = leader_with_committed_noop()
+    c.tick()
+    while not heartbeats(rd := drain(c)):
+        c.tick()
+    old = heartbeats(rd)[3]
+    c.read_index("r1")
+    drain(c)
+    c.step(AppendEntriesResponse("3.0.9", c.current_term, 3, 1, True, 1, old.id))
+    assert drain(c).reads == ()
+
+
+def test_a_new_leader_reads_only_after_committing_an_entry_of_its_term():
+    # Section 8 / dissertation 6.4: until its no-op commits, a new leader does not know
+    # the commit index.
+    c = core()
+    elect(c)
+    c.read_index("r1")
+    rd = drain(c)
+    hb = heartbeats(rd)[2]
+    c.step(AppendEntriesResponse("2.0.9", c.current_term, 2, 1, True, 0, hb.id))
+    assert drain(c).reads == ()  # confirmed, but no entry of this term is committed yet
+    c.step(AppendEntriesResponse("2.0.10", c.current_term, 2, 1, True, 1))
+    assert drain(c).reads == (("r1", 1),)
+
+
+def test_reads_waiting_when_the_leader_steps_down_are_dropped_and_followers_refuse_them():
+    c = leader_with_committed_noop()
+    c.read_index("r1")
+    drain(c)
+    c.step(AppendEntriesResponse("2.0.9", c.current_term + 1, 2, 1, False, 0))
+    drain(c)
+    assert c.role is Role.FOLLOWER and not c.read_index("r2") and not c.has_ready()

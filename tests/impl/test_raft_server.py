@@ -117,3 +117,20 @@ def test_a_frame_over_the_maximum_gets_a_clear_error_reply(tmp_path: Path):
         assert cluster.status(1)["ok"]  # the node is fine
     finally:
         cluster.stop_all()
+
+
+def test_gets_are_answered_by_read_index_without_a_log_entry(tmp_path: Path):
+    cluster = Cluster(tmp_path, nodes=3)
+    for n in (1, 2, 3):
+        cluster.start(n)
+    client = Client(cluster.addrs, client_id="r", timeout=20, request_timeout=1)
+    try:
+        client.put("k", "v")
+        leader = wait_for("the leader", lambda: next(
+            (n for n in (1, 2, 3) if cluster.status(n).get("role") == "leader"), None))
+        before = cluster.status(leader)["log_len"]
+        assert [client.get("k") for _ in range(5)] == ["v"] * 5
+        assert client.get("absent") is None
+        assert cluster.status(leader)["log_len"] == before
+    finally:
+        cluster.stop_all()
