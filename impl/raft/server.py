@@ -406,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bug", choices=BUGS, help="run a deliberately broken node")
     p.add_argument("--no-fsync", action="store_true",
                    help="do not fsync raft.log (UNSAFE: for benchmarks only)")
+    p.add_argument("--log-heartbeats", action="store_true",
+                   help="log every heartbeat (default: heartbeats that change nothing are "
+                        "sent without an event, so an idle node's event log stays still)")
     p.add_argument("--reads-through-log", action="store_true",
                    help="put every get through the log (default: ReadIndex, no log write)")
     p.add_argument("--max-frame", type=int, default=MAX_FRAME,
@@ -426,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         node = Node(args.id, cluster, Path(args.data), secret=secret, tick_ms=args.tick_ms,
-                    config=Config(args.election_ticks, args.heartbeat_ticks), seed=args.seed,
+                    config=Config(args.election_ticks, args.heartbeat_ticks,
+                                  quiet_heartbeats=not args.log_heartbeats), seed=args.seed,
                     bug=args.bug, fsync=not args.no_fsync, max_frame=args.max_frame,
                     events_max_bytes=args.events_max_bytes,
                     reads_through_log=args.reads_through_log)

@@ -312,3 +312,85 @@ def test_reads_waiting_when_the_leader_steps_down_are_dropped_and_followers_refu
     c.step(AppendEntriesResponse("2.0.9", c.current_term + 1, 2, 1, False, 0))
     drain(c)
     assert c.role is Role.FOLLOWER and not c.read_index("r2") and not c.has_ready()
+
+
+def quiet_core(node: int = 1, **kw) -> RaftCore:
+    c = RaftCore(node, [1, 2, 3], rng=random.Random(0), config=Config(10, 3, True), **kw)
+    drain(c)
+    return c
+
+
+def heartbeat_round(c: RaftCore):
+    for _ in range(c.config.heartbeat_ticks):
+        c.tick()
+    return drain(c)
+
+
+def answer(c: RaftCore, rd, j: int) -> None:
+    m = heartbeats(rd)[j]
+    c.step(AppendEntriesResponse(f"{j}.0.{m.id}", c.current_term, j, c.id, True,
+                                 m.prev_log_index + len(m.entries), m.id))
+
+
+def test_a_follower_known_to_be_up_to_date_gets_quiet_heartbeats_that_log_nothing():
+    c = quiet_core()
+    elect(c)
+    rd = heartbeat_round(c)
+    answer(c, rd, 2)  # the no-op reaches node 2 and commits
+    drain(c)
+    answer(c, heartbeat_round(c), 2)  # node 2 acknowledges the new commit index
+    drain(c)
+    rd = heartbeat_round(c)
+    quiet = heartbeats(rd)[2]
+    assert quiet.quiet and not heartbeats(rd)[3].quiet  # node 3 never answered
+    assert [e["sent"][0]["dst"] for e in rd.events] == [3]  # only the loud one is logged
+
+
+def test_a_quiet_heartbeat_that_changes_nothing_resets_the_timer_and_logs_nothing():
+    c = quiet_core(node=2, log=[Entry(2, "a")], current_term=2)
+    c.step(AppendEntriesRequest("1.0.1", 2, 1, 2, 1, 2, (), 0))  # loud: learn the leader
+    drain(c)
+    c.election_elapsed = 5
+    c.step(AppendEntriesRequest("1.0.2", 2, 1, 2, 1, 2, (), 0, True))
+    rd = drain(c)
+    assert rd.events == () and c.election_elapsed == 0
+    assert rd.messages[0].quiet and rd.messages[0].success
+
+
+def test_a_quiet_heartbeat_that_would_change_state_is_not_acted_on():
+    # Its step would move the commit index, which the spec must see: ask for a logged one.
+    c = quiet_core(node=2, log=[Entry(2, "a")], current_term=2)
+    c.step(AppendEntriesRequest("1.0.2", 2, 1, 2, 1, 2, (), 1, True))
+    rd = drain(c)
+    assert rd.events == () and c.commit_index == 0
+    assert rd.messages[0].quiet and not rd.messages[0].success
+
+
+def test_a_leader_asked_for_a_logged_heartbeat_sends_one_next_round():
+    c = quiet_core()
+    elect(c)
+    answer(c, heartbeat_round(c), 2)
+    drain(c)
+    answer(c, heartbeat_round(c), 2)
+    drain(c)
+    quiet = heartbeats(heartbeat_round(c))[2]
+    c.step(AppendEntriesResponse("2.0.99", c.current_term, 2, 1, False, 0, quiet.id, True))
+    drain(c)
+    assert not heartbeats(heartbeat_round(c))[2].quiet
+
+
+def test_reads_share_a_heartbeat_round_and_quiet_answers_confirm_them():
+    c = quiet_core()
+    elect(c)
+    answer(c, heartbeat_round(c), 2)
+    drain(c)
+    answer(c, heartbeat_round(c), 2)
+    drain(c)
+    c.read_index("r1")
+    c.read_index("r2")  # before the round has left: it shares it
+    rd = drain(c)
+    assert len(heartbeats(rd)) == 2 and heartbeats(rd)[2].quiet
+    hb = heartbeats(rd)[2]
+    c.step(AppendEntriesResponse("2.0.50", c.current_term, 2, 1, True, len(c.log), hb.id, True))
+    rd = drain(c)
+    assert rd.reads == (("r1", 1), ("r2", 1)) and rd.events == ()

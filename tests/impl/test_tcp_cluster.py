@@ -247,3 +247,25 @@ def test_an_isolated_leader_is_replaced_and_the_logs_conform(tmp_path: Path, cap
         assert c.stop() == 0
     capsys.readouterr()
     assert main(["conform", "raft", "--logs", str(tmp_path / "data")]) == 0
+
+
+def test_an_idle_cluster_does_not_log_its_heartbeats(tmp_path: Path):
+    cluster = Cluster(tmp_path)
+    client = Client(cluster.addrs, client_id="idle", timeout=WAIT_S, request_timeout=0.5)
+    try:
+        for n in (1, 2, 3):
+            cluster.start(n)
+        client.put("k", "v")
+        wait_for("every node to apply the put", lambda: all(
+            cluster.status(n).get("applied", 0) >= 2 for n in (1, 2, 3)))
+        time.sleep(0.5)  # the commit index reaches every follower in a logged heartbeat
+
+        def lines() -> int:
+            return sum(len((tmp_path / f"node{n}" / "events.jsonl").read_bytes().splitlines())
+                       for n in (1, 2, 3))
+
+        before = lines()
+        time.sleep(1.0)  # 25 heartbeat rounds at the server's default timing
+        assert lines() == before
+    finally:
+        cluster.stop_all()
