@@ -12,7 +12,7 @@ from pathlib import Path
 from protospec.impl.raft.client import Client
 from protospec.impl.raft.core import RequestVoteRequest, message_to_dict
 from protospec.impl.runtime.storage import record_spans
-from protospec.impl.runtime.wire import MAX_FRAME, frame, seal_peer
+from protospec.impl.runtime.wire import MAX_FRAME, frame, recv_frame, seal_peer
 
 from tests.impl.test_tcp_cluster import ROOT, Cluster, wait_for
 
@@ -132,5 +132,25 @@ def test_gets_are_answered_by_read_index_without_a_log_entry(tmp_path: Path):
         assert [client.get("k") for _ in range(5)] == ["v"] * 5
         assert client.get("absent") is None
         assert cluster.status(leader)["log_len"] == before
+    finally:
+        cluster.stop_all()
+
+
+def test_pipelined_requests_on_one_connection_are_each_answered_with_their_rid(tmp_path):
+    cluster = Cluster(tmp_path, nodes=1)
+    cluster.start(1)
+    try:
+        wait_for("a leader", lambda: cluster.status(1).get("role") == "leader")
+        host, _, port = cluster.addrs[0].rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            for rid in range(1, 6):  # five requests before reading any reply
+                req = {"op": "put", "key": f"p{rid}", "value": str(rid), "client": "pipe",
+                       "seq": rid, "rid": rid}
+                sock.sendall(frame(json.dumps(req).encode()))
+            replies = [json.loads(recv_frame(sock)) for _ in range(5)]
+        assert sorted(r["rid"] for r in replies) == [1, 2, 3, 4, 5]
+        assert all(r["ok"] for r in replies)
+        client = Client(cluster.addrs, client_id="check", timeout=10, request_timeout=1)
+        assert [client.get(f"p{k}") for k in range(1, 6)] == ["1", "2", "3", "4", "5"]
     finally:
         cluster.stop_all()
