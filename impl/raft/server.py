@@ -62,6 +62,7 @@ __all__ = ["SECRET_ENV", "Node", "main"]
 
 SECRET_ENV = "PROTOSPEC_CLUSTER_SECRET"
 QUEUE_LIMIT = 1000  # messages waiting for one peer; beyond this they are dropped
+QUEUE_BYTES = 64 << 20  # ... and bytes (a few large entries must not hold gigabytes)
 PEER_CONNECT_TIMEOUT_S = 1.0
 PEER_SEND_TIMEOUT_S = 2.0  # a peer that does not take our bytes this long is reconnected
 EVENTS_SYNC_S = 1.0  # the event log is fsynced this often (and at shutdown)
@@ -99,6 +100,7 @@ class Node:
         self.confirmed: list[tuple[int, int]] = []  # (read index, ctx): confirmed, not applied
         self._read_ctx = 0
         self.queues: dict[int, asyncio.Queue] = {}
+        self.queued: dict[int, int] = {p: 0 for p in range(1, len(cluster) + 1)}  # bytes
         self.refused = 0  # unauthenticated peer frames refused
         self._dirty: asyncio.Event | None = None
         self._disk = ThreadPoolExecutor(1, thread_name_prefix=f"raft{node_id}-disk")
@@ -133,8 +135,10 @@ class Node:
         self.events.write([{**ev, "t": now} for ev in rd.events])
         for m in rd.messages:
             q = self.queues.get(m.dst)
-            if q is not None and q.qsize() < QUEUE_LIMIT:
-                q.put_nowait(frame(seal_peer(self.secret, message_to_dict(m))))
+            if q is not None and q.qsize() < QUEUE_LIMIT and self.queued[m.dst] < QUEUE_BYTES:
+                data = frame(seal_peer(self.secret, message_to_dict(m)))
+                self.queued[m.dst] += len(data)
+                q.put_nowait(data)
         for index, entry in rd.committed:
             result = self.kv.apply(index, entry.command)
             waiter = self.waiters.pop(index, None)
@@ -202,7 +206,7 @@ class Node:
                 _, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
                                                    PEER_CONNECT_TIMEOUT_S)
             except (TimeoutError, OSError):
-                _clear(q)
+                self._clear(peer)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
                 continue
@@ -210,14 +214,22 @@ class Node:
             try:
                 while True:
                     data = await q.get()
+                    self.queued[peer] -= len(data)
                     writer.write(data)
                     await asyncio.wait_for(writer.drain(), PEER_SEND_TIMEOUT_S)
             except (OSError, ConnectionError, TimeoutError):
-                _clear(q)
+                self._clear(peer)
             finally:
                 writer.close()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    def _clear(self, peer: int) -> None:
+        """Drop what waits for an unreachable peer (Raft retransmits what matters)."""
+        q = self.queues[peer]
+        while not q.empty():
+            q.get_nowait()
+        self.queued[peer] = 0
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One inbound connection: sealed Raft messages from a peer, or client requests."""
@@ -338,11 +350,6 @@ class Node:
 def _split(addr: str) -> tuple[str, int]:
     host, _, port = addr.rpartition(":")
     return host, int(port)
-
-
-def _clear(q: asyncio.Queue) -> None:
-    while not q.empty():
-        q.get_nowait()
 
 
 def _next_boot(path: Path) -> int:
