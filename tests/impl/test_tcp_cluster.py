@@ -269,3 +269,27 @@ def test_an_idle_cluster_does_not_log_its_heartbeats(tmp_path: Path):
         assert lines() == before
     finally:
         cluster.stop_all()
+
+
+def test_a_nemesis_schedule_kills_and_restarts_a_node_at_its_times(tmp_path: Path):
+    nemesis = tmp_path / "nemesis.txt"
+    nemesis.write_text("# seconds command\n3 kill 2\n4 restart 2\n")
+    data = tmp_path / "data"
+    proc = subprocess.run(
+        [sys.executable, "-m", "protospec", "cluster", "raft", "--base-port", "0", "--data",
+         str(data), "--nemesis", str(nemesis), "--for", "8"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    applied = [line.split(" ", 1)[1] for line in (data / "nemesis.log").read_text().splitlines()]
+    assert applied == ["kill 2", "restart 2"]
+    # Both applied without error: the kill found node 2 running, the restart found it dead.
+    assert "nemesis: kill 2" in proc.stdout and "nemesis: restart 2" in proc.stdout
+
+
+def test_a_nemesis_file_with_an_unknown_command_is_refused_before_anything_starts(tmp_path):
+    nemesis = tmp_path / "nemesis.txt"
+    nemesis.write_text("1 explode 2\n")
+    assert main(["cluster", "raft", "--data", str(tmp_path / "d"), "--nemesis",
+                 str(nemesis)]) == 2
+    assert not (tmp_path / "d").exists()

@@ -52,6 +52,7 @@ from .conform import load_target
 #: process (implementations that authenticate peers read it).
 SECRET_ENV = "PROTOSPEC_CLUSTER_SECRET"
 STOP_GRACE_S = 5.0
+COMMANDS = ("kill", "stop", "restart", "isolate", "partition", "heal", "delay", "status")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -262,8 +263,7 @@ class Cluster:
                                             "running": bool(p.proc and p.proc.poll() is None)}
                                    for k, p in self.procs.items()})
         else:
-            raise UsageError(f"unknown command {verb!r} (kill, stop, restart, isolate, "
-                             f"partition, heal, delay, status)")
+            raise UsageError(f"unknown command {verb!r} (known: {', '.join(COMMANDS)})")
         return ""
 
 
@@ -348,6 +348,9 @@ def _read_nemesis(path: Path) -> list[tuple[float, str]]:
                              f"got {raw.strip()!r}") from None
         if not command.strip():
             raise UsageError(f"--nemesis: {path}, line {number}: no command after {when}")
+        if command.split()[0] not in COMMANDS:
+            raise UsageError(f"--nemesis: {path}, line {number}: unknown command "
+                             f"{command.split()[0]!r} (known: {', '.join(COMMANDS)})")
         out.append((at, command.strip()))
     return sorted(out, key=lambda item: item[0])
 
