@@ -85,6 +85,12 @@ class Node:
         self.max_frame = max_frame
         data.mkdir(parents=True, exist_ok=True)
         self.storage, rec = Storage.open(data / "raft.log")  # raises CorruptLog: see main()
+        if rec.snapshot is not None:
+            # Storage can compact, but the core does not yet start from a snapshot (no
+            # InstallSnapshot either): refuse rather than start with a log missing its prefix.
+            self.storage.close()
+            raise CorruptLog(str(data / "raft.log"), 0, 1, "it starts with a snapshot, which "
+                             "this version of the server cannot start from")
         if rec.note:
             print(f"node {node_id}: {rec.note}", file=sys.stderr, flush=True)
         self.boot = _next_boot(data / "boot")

@@ -38,8 +38,9 @@ def free_ports(n: int) -> list[int]:
 class Cluster:
     """The server processes this test started, by node id."""
 
-    def __init__(self, data: Path, nodes: int = 3) -> None:
+    def __init__(self, data: Path, nodes: int = 3, extra: tuple[str, ...] = ()) -> None:
         self.data = data
+        self.extra = list(extra)
         self.addrs = [f"127.0.0.1:{p}" for p in free_ports(nodes)]
         self.procs: dict[int, subprocess.Popen] = {}
         self.secret = secrets.token_hex(16)
@@ -47,7 +48,7 @@ class Cluster:
     def argv(self, node: int) -> list[str]:
         return [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node),
                 "--cluster", ",".join(self.addrs), "--data", str(self.data / f"node{node}"),
-                "--seed", str(node)]
+                "--seed", str(node), *self.extra]
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
@@ -250,7 +251,9 @@ def test_an_isolated_leader_is_replaced_and_the_logs_conform(tmp_path: Path, cap
 
 
 def test_an_idle_cluster_does_not_log_its_heartbeats(tmp_path: Path):
-    cluster = Cluster(tmp_path)
+    # Long election timeouts (1-2 s): on a loaded machine a late heartbeat must not start an
+    # election in the window watched.
+    cluster = Cluster(tmp_path, extra=("--election-ticks", "50"))
     client = Client(cluster.addrs, client_id="idle", timeout=WAIT_S, request_timeout=0.5)
     try:
         for n in (1, 2, 3):
