@@ -68,6 +68,10 @@ PEER_SEND_TIMEOUT_S = 2.0  # a peer that does not take our bytes this long is re
 EVENTS_SYNC_S = 1.0  # the event log is fsynced this often (and at shutdown)
 
 
+class CannotStart(Exception):
+    """The node's data is readable but not something this server can start from."""
+
+
 class Node:
     """One server process's state: the core, its disk, its peers and waiting clients."""
 
@@ -89,8 +93,9 @@ class Node:
             # Storage can compact, but the core does not yet start from a snapshot (no
             # InstallSnapshot either): refuse rather than start with a log missing its prefix.
             self.storage.close()
-            raise CorruptLog(str(data / "raft.log"), 0, 1, "it starts with a snapshot, which "
-                             "this version of the server cannot start from")
+            raise CannotStart(f"{data / 'raft.log'} starts with a snapshot (of index "
+                              f"{rec.snapshot.index}), which this version of the server "
+                              f"cannot start from; the file was left unchanged")
         if rec.note:
             print(f"node {node_id}: {rec.note}", file=sys.stderr, flush=True)
         self.boot = _next_boot(data / "boot")
@@ -447,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
                     bug=args.bug, fsync=not args.no_fsync, max_frame=args.max_frame,
                     events_max_bytes=args.events_max_bytes,
                     reads_through_log=args.reads_through_log)
-    except CorruptLog as exc:
+    except (CorruptLog, CannotStart) as exc:
         print(f"node {args.id} refuses to start: {exc}", file=sys.stderr, flush=True)
         return 2
     try:
