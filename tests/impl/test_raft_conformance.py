@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import time
 from pathlib import Path
 
 from protospec.explorer.refinement import format_failure, refine
@@ -183,3 +185,36 @@ def test_with_quiet_heartbeats_seeded_runs_with_every_fault_still_conform():
         assert result.ok, f"seed {seed}:\n{format_failure(result)}"
         assert check_run(run) == [], f"seed {seed}"
     assert quiet_sent > 500  # the runs did exchange quiet heartbeats
+
+
+def write_per_node_logs(folder: Path, events, keep: dict[int, int] | None = None) -> None:
+    per_node: dict[int, list] = {}
+    for e in events:
+        if e["n"]:
+            per_node.setdefault(e["n"], []).append(e)
+    for n, evs in per_node.items():
+        evs = evs[:(keep or {}).get(n, len(evs))]
+        (folder / f"node{n}").mkdir()
+        lines = [json.dumps({**e, "i": i}) for i, e in enumerate(evs)]
+        (folder / f"node{n}" / "events.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_logs_of_a_running_cluster_are_cut_consistently_and_say_so(tmp_path: Path):
+    # Node 1's file was read early: later files receive messages it had not logged yet.
+    events = run_schedule(Schedule.random(4, faults=("drop", "reorder"))).events
+    write_per_node_logs(tmp_path, events, keep={1: 40})
+    merged, notes, _ = load_logs(tmp_path)
+    assert notes and all("the cluster is running" in n for n in notes)
+    result = check(merged)
+    assert result.ok, format_failure(result)
+
+
+def test_logs_of_a_stopped_cluster_are_never_cut(tmp_path: Path):
+    events = run_schedule(Schedule.random(4, faults=("drop", "reorder"))).events
+    write_per_node_logs(tmp_path, events, keep={1: 40})
+    old = time.time() - 3600
+    for f in tmp_path.rglob("events.jsonl"):
+        os.utime(f, (old, old))
+    merged, notes, _ = load_logs(tmp_path)
+    assert notes == []
+    assert not check(merged).ok  # a receive of a message no log sends: reported, not hidden
