@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from protospec.impl.raft.core import Entry
+from protospec.impl.raft.events import EventLog, read_events, segments
 from protospec.impl.raft.kv import KVStore, encode_command
 from protospec.impl.raft.storage import (
     CorruptLog,
@@ -139,3 +140,28 @@ def test_compare_and_set_applies_only_when_the_key_holds_the_expected_value():
            encode_command("cas", "k", "3", client="c", seq=3, expect="1")]
     assert [kv.apply(i, c) for i, c in enumerate(cas, start=1)] == [True, False, True]
     assert kv.data == {"k": "3"}
+
+
+def test_the_event_log_rotates_and_reads_back_every_segment_in_order(tmp_path: Path):
+    log = EventLog(tmp_path / "events.jsonl", max_bytes=200)
+    for k in range(30):
+        log.write([{"n": 1, "action": "timeout", "k": k}])
+    log.close()
+    assert len(segments(tmp_path / "events.jsonl")) > 3
+    events, note = read_events(tmp_path / "events.jsonl")
+    assert [e["k"] for e in events] == list(range(30)) and note == ""
+
+
+def test_only_the_live_event_file_may_end_in_an_incomplete_line(tmp_path: Path):
+    log = EventLog(tmp_path / "events.jsonl", max_bytes=100)
+    for k in range(5):
+        log.write([{"n": 1, "action": "timeout", "k": k}])
+    log.close()
+    live = tmp_path / "events.jsonl"
+    live.write_bytes(live.read_bytes() + b'{"n": 1, "act')
+    events, note = read_events(live)
+    assert "ignored an incomplete last line" in note and len(events) == 5
+    first = segments(live)[0]
+    first.write_bytes(first.read_bytes()[:-3])
+    with pytest.raises(ValueError, match="rotated segment"):
+        read_events(live)
