@@ -44,6 +44,7 @@ in full), and the network's contents (only what goes in and out of it).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ from protospec.specs.raft import (
 __all__ = ["RaftConformance", "RaftMapping", "load_logs"]
 
 _UNBOUNDED = 1 << 40  # a bound no run reaches
+LIVE_S = 10.0  # a log written to this recently belongs to a running cluster
 _ROLES = {"follower": FOLLOWER, "candidate": CANDIDATE, "leader": LEADER}
 _STEP = SpecStep.of
 
@@ -285,9 +287,16 @@ def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
     """The events of a real cluster's logs, merged into one causal order.
 
     ``path`` is a folder searched recursively for ``events.jsonl`` files (one per node, as
-    ``impl.raft.server`` writes them) or one such file. Returns the merged events, notes (e.g.
-    a torn last line skipped) and the number of nodes (the largest node id seen in messages).
-    Raises ValueError for unreadable logs.
+    ``impl.raft.server`` writes them, with their rotated segments) or one such file. Returns the
+    merged events, notes (e.g. an incomplete last line ignored) and the number of nodes (the
+    largest node id seen in messages). Raises ValueError for unreadable logs.
+
+    **Logs of a running cluster.** The files are read one after another while the nodes go on
+    writing, so a later file may record receiving a message whose sending happened after an
+    earlier file was read. When a log was written to in the last ``LIVE_S`` seconds, each
+    node's log is cut before its first receive of a message no log sends (a consistent cut),
+    and a note says so; the steps after the cut are checked next time. Logs of a stopped
+    cluster are never cut: there, such a receive is a failure to report.
     """
     from protospec.impl.raft.events import read_events  # the implementation's own reader
 
@@ -301,6 +310,8 @@ def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
         if note:
             notes.append(note)
         streams.append(events)
+    if any(time.time() - f.stat().st_mtime < LIVE_S for f in files):
+        notes += _consistent_cut(files, streams)
     nodes = 0
     for stream in streams:
         for ev in stream:
@@ -313,6 +324,26 @@ def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
         receives=lambda ev: [ev[k]["id"] for k in ("msg", "recv") if k in ev],
         order=lambda ev: ev.get("t", 0))
     return merged, notes, nodes
+
+
+def _consistent_cut(files: list[Path], streams: list[list[dict[str, Any]]]) -> list[str]:
+    """Cut each stream before its first receive of a message no stream sends (repeatedly, as
+    a cut can remove sends); the notes saying where."""
+    notes = []
+    while True:
+        sent = {m["id"] for stream in streams for ev in stream for m in ev.get("sent", ())}
+        changed = False
+        for k, stream in enumerate(streams):
+            for i, ev in enumerate(stream):
+                if any(ev[key]["id"] not in sent for key in ("recv", "msg") if key in ev):
+                    notes.append(f"{files[k]}: the cluster is running; checked the first {i} "
+                                 f"events (event {i + 1} receives a message whose sending "
+                                 f"no log shows yet)")
+                    del stream[i:]
+                    changed = True
+                    break
+        if not changed:
+            return notes
 
 
 class RaftConformance:
@@ -405,8 +436,6 @@ class RaftConformance:
         argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node_id),
                 "--cluster", ",".join(cluster), "--data", str(data)]
         return argv + (["--bug", bug] if bug else [])
-
-    server_argv = node_argv  # the name `protospec cluster` used before the interface
 
     def usage_hints(self, cluster: Sequence[str], data: Path) -> list[str]:
         addrs = ",".join(cluster)
