@@ -52,8 +52,8 @@ from protospec.specs.pbft import (
     Commit,
     MsgType,
     NewView,
-    PrePrepare,
     Prepare,
+    PrePrepare,
     State,
     ViewChange,
 )

@@ -149,6 +149,7 @@ class Replica:
         self.new_view: dict[str, Any] | None = None  # the NEW-VIEW of the current view
         self.future: list[dict[str, Any]] = []  # messages of views not yet entered
         self.fetching = 0
+        self.my_checkpoint: dict[str, Any] | None = None  # the last checkpoint it multicast
         self.ticks = 0
         self.vc_deadline = 0
         self.vc_attempt = 0
@@ -277,6 +278,8 @@ class Replica:
 
     def _store_checkpoint(self, m: dict[str, Any]) -> None:
         self.checkpoints.setdefault(m["n"], {}).setdefault(m["src"], m)
+        if m["src"] == self.id:
+            self.my_checkpoint = m
 
     def _store_view_change(self, m: dict[str, Any]) -> None:
         self.view_changes.setdefault(m["v"], {})[m["src"]] = m
@@ -521,10 +524,12 @@ class Replica:
         self.out.reply(handle, reply)
 
     def _resend_unfinished(self) -> None:
-        """Re-send this replica's messages of the current view for requests not yet executed
-        (and its last checkpoint, and the NEW-VIEW if it is primary): messages get lost."""
+        """Re-send this replica's messages of the current view above its stable checkpoint
+        (and its last checkpoint, and the NEW-VIEW if it is primary): messages get lost, and
+        a replica that was down needs them to catch up with the requests after the last
+        stable checkpoint (before it, state transfer brings it up to date)."""
         for (v, n), s in sorted(self.log.items()):
-            if v != self.view or n <= self.last_exec:
+            if v != self.view or n <= self.h:
                 continue
             for msg in (s.pp if s.pp and s.pp["src"] == self.id else None,
                         s.prepares.get(self.id), s.commits.get(self.id)):
@@ -532,9 +537,9 @@ class Replica:
                     self._resend(msg)
         if self.new_view is not None and self.new_view["src"] == self.id:
             self._resend(self.new_view)
-        mine = self.checkpoints.get(max(self.checkpoints, default=-1), {}).get(self.id)
-        if mine is not None:
-            self._resend(mine)
+        if self.my_checkpoint is not None:
+            self._resend(self.my_checkpoint)
+        self.fetching = 0  # a state transfer whose answer was lost may be asked for again
         if self.primary(self.view) == self.id:
             for req, _ in list(self.pending.values()):
                 self._assign(req)
