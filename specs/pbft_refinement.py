@@ -22,8 +22,9 @@ view-change's content from the log (Castro & Liskov, section 4.4, with 4.3's che
 
 * ``start_view_change(i, v, h, P)`` — h must be *stable in the spec's sense*: every sequence
   number up to h is committed-local at some correct replica; P may hold only certificates i has
-  prepared (in the spec) above h, and must hold, for every request i sent a commit for above h,
-  a certificate of that view or a later one. (The spec's own P, every certificate the spec
+  prepared (in the spec) above h, and must hold, for every sequence number above h at which i
+  sent a commit, a certificate of that view or a later one (a later view's certificate may
+  name another request: then the first was never committed-local, which ``agreement`` checks). (The spec's own P, every certificate the spec
   counts as prepared, can be larger: it counts a faulty backup's prepare as received before
   the real replica has it.)
 * ``send_new_view(v, V, min_s)`` and ``accept_new_view(i, v, V, min_s)`` — V names 2f+1
@@ -119,7 +120,7 @@ class CheckpointedPBFT:
             return None
         for c in s.msgs:
             if c.type is MsgType.COMMIT and c.sender == i and c.seq > h and not any(
-                    w >= c.view and n == c.seq and m == c.req for w, n, m in P):
+                    w >= c.view and n == c.seq for w, n, _ in P):
                 return None
         return s._replace(view=_except(s.view, i, v), active=_except(s.active, i, False),
                           msgs=s.msgs | {ViewChange(MsgType.VIEW_CHANGE, v, P, i)})
