@@ -24,9 +24,9 @@ view-change's content from the log (Castro & Liskov, section 4.4, with 4.3's che
   number up to h is committed-local at some correct replica; P may hold only certificates i has
   prepared (in the spec) above h, and must hold, for every sequence number above h at which i
   sent a commit, a certificate of that view or a later one (a later view's certificate may
-  name another request: then the first was never committed-local, which ``agreement`` checks). (The spec's own P, every certificate the spec
-  counts as prepared, can be larger: it counts a faulty backup's prepare as received before
-  the real replica has it.)
+  name another request: then the first was never committed-local, which ``agreement``
+  checks). The spec's own P, every certificate the spec counts as prepared, can be larger: it
+  counts a faulty backup's prepare as received before the real replica has it.
 * ``send_new_view(v, V, min_s)`` and ``accept_new_view(i, v, V, min_s)`` — V names 2f+1
   view-changes: a correct sender's must have been sent; a faulty sender's may carry any
   certificates that exist. min-s is the largest h in V and stable; O is the spec's

@@ -9,6 +9,7 @@ import shlex
 from dataclasses import replace
 
 import pytest
+
 from protospec.explorer.cli.main import main
 from protospec.explorer.conformance import check_events, history_problems, lookup
 from protospec.impl.pbft.byzantine import STRATEGIES
@@ -44,7 +45,8 @@ def test_each_byzantine_strategy_alone_leaves_the_correct_replicas_conforming(st
 
 
 def test_the_forgers_messages_are_dropped_by_authentication():
-    schedule = replace(random_schedule(4, strategies=("forger",), faults=()), byzantine=((4, "forger"),))
+    schedule = replace(random_schedule(4, strategies=("forger",), faults=()),
+                       byzantine=((4, "forger"),))
     r = run_schedule(schedule)
     assert r.facts["forged_dropped"] > 0
     assert r.acked == len(schedule.ops)  # and the forgeries cost no request
