@@ -100,3 +100,14 @@ def test_correct_replicas_execute_one_sequence_under_an_equivocating_primary():
     r = run_schedule(random_schedule(0, strategies=("equivocating_primary",)))
     assert r.schedule.byzantine == ((1, "equivocating_primary"),)
     assert r.facts["view_changes"] > 0 and check_run(r) == []
+
+
+def test_the_chart_of_a_forger_run_shows_each_forgery_and_the_drops_it_caused():
+    from protospec.impl.pbft.chart import chart, demo_schedule
+
+    schedule = demo_schedule("forger")
+    r = run_schedule(schedule)
+    text = chart(r.events, 4, dict(schedule.byzantine), rows=1000)
+    forged = sum(e["action"] == "byzantine_forge" for e in r.events)
+    assert forged > 0 and text.count("* forge ") == forged
+    assert text.count("DROP forged") == r.facts["forged_dropped"]
