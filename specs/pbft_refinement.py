@@ -34,6 +34,13 @@ view-change's content from the log (Castro & Liskov, section 4.4, with 4.3's che
   ``new_primary_ignores_certificates`` still applies), and only entries above min-s are
   pre-prepared and prepared. The new primary's logged O must equal the spec's O above min-s.
 
+**Unlogged steps.** A replica can crash after its step is on disk but before the step's
+events are written (the simulator's ``crash_unlogged``). Its ``restart`` event lists the own
+messages it recovered (pre-prepares, prepares, commits, its last view-change, the new-view of
+its view) and its view; each must be in the spec state. If one is missing, the check may insert
+the replica's own steps that send them (up to ``max_hidden``) before the restart, and nowhere
+else.
+
 Everything else is the spec's own code, and its invariants ``agreement`` and ``validity`` are
 checked on every state the run reaches.
 """
@@ -162,6 +169,7 @@ class PbftMapping(Mapping):
     """Events of ``impl/pbft``'s correct replicas to steps of ``specs/pbft.py``."""
 
     max_states = 16
+    max_hidden = 64  # one crash_unlogged may hide many steps (see ``hidden``)
 
     def __init__(self, nodes: int, faulty: Iterable[int], variant: str | None = None) -> None:
         base = PBFT.with_variant(variant)
@@ -222,7 +230,9 @@ class PbftMapping(Mapping):
         action, node = event["action"], event["n"]
         i = node - 1
         out: list[Mismatch] = []
-        if action == "execute":
+        if action == "restart":
+            out += self._restart_mismatches(event, after)
+        elif action == "execute":
             m = self.value(event["req"])
             if not self.spec.committed_local(after, i, event["v"], event["seq"], m):
                 out.append(Mismatch(f"committed-local(m{m}, v{event['v']}, n{event['seq']}) "
@@ -244,8 +254,75 @@ class PbftMapping(Mapping):
                                     msg, None))
         return out
 
+    def recovered(self, event: dict[str, Any]) -> list[tuple[Any, SpecStep]]:
+        """The spec messages of a restart event's recovered own steps, each with the spec step
+        that sends it."""
+        i = event["n"] - 1
+        own = event.get("own") or {}
+        out: list[tuple[Any, SpecStep]] = []
+        for v, n, r in own.get("pre_prepare", ()):
+            m = self.value(r)
+            out.append((PrePrepare(MsgType.PRE_PREPARE, v, n, m),
+                        _STEP("send_pre_prepare", v=v, n=n, m=m)))
+        for kind, cls, mtype in (("prepare", Prepare, MsgType.PREPARE),
+                                 ("commit", Commit, MsgType.COMMIT)):
+            for v, n, r in own.get(kind, ()):
+                m = self.value(r)
+                out.append((cls(mtype, v, n, m, i), _STEP(f"send_{kind}", i=i, v=v, n=n, m=m)))
+        if "view_change" in own:
+            v, h, P = own["view_change"]
+            certs = self.certs(P)
+            out.append((ViewChange(MsgType.VIEW_CHANGE, v, certs, i),
+                        _STEP("start_view_change", i=i, v=v, h=h, P=certs)))
+        return out
+
+    def _restart_mismatches(self, event: dict[str, Any], after: State) -> list[Mismatch]:
+        i = event["n"] - 1
+        out = [Mismatch(f"replica {i} recovered its own message", msg, None)
+               for msg, _ in self.recovered(event) if msg not in after.msgs]
+        if "active" in event and (after.view[i], after.active[i]) != (event["view"],
+                                                                     event["active"]):
+            out.append(Mismatch(f"(view, active) of replica {i} after its restart",
+                                (event["view"], event["active"]),
+                                (after.view[i], after.active[i])))
+        return out
+
     def hidden(self, event: dict[str, Any], state: State) -> Iterator[SpecStep]:
-        return iter(())
+        """Before a restart only: the next of the replica's own steps that its records show and
+        the spec state lacks (a crash after the fsync, before the event was written).
+
+        One step at a time, the first enabled one in the order the replica takes them (per
+        view: its view-change, the new-view, then pre-prepares, prepares and commits by
+        sequence number), so the inferred steps form a chain rather than every interleaving:
+        one lost step may hold many (accepting a new-view replays the messages it buffered)."""
+        if event["action"] != "restart":
+            return
+        i = event["n"] - 1
+        # Sort key: (view, phase: 0 view-change, 1 new-view, 2 normal case; n; kind).
+        kind = {"send_pre_prepare": 0, "send_prepare": 1, "send_commit": 2}
+        candidates: list[tuple[tuple, SpecStep]] = []
+        for msg, step in self.recovered(event):
+            if msg not in state.msgs:
+                a = dict(step.args)
+                key = (a["v"], 0, 0, 0) if step.action == "start_view_change" else \
+                    (a["v"], 2, a["n"], kind[step.action])
+                candidates.append((key, step))
+        nv = (event.get("own") or {}).get("new_view")
+        if nv is not None and (state.view[i], state.active[i]) != (nv[0], True):
+            v, min_s, V = nv
+            step = _STEP("send_new_view", v=v, V=self.vset(V), min_s=min_s) \
+                if self.spec.primary(v) == i else \
+                _STEP("accept_new_view", i=i, v=v, V=self.vset(V), min_s=min_s)
+            candidates.append(((v, 1, 0, 0), step))
+        for _, step in sorted(candidates, key=lambda c: c[0]):
+            args = dict(step.args)
+            m = args.get("m")
+            if m is not None and m != NULL and m not in state.issued:
+                yield _STEP("client_request", m=m)
+                return
+            if self.spec.step(state, step.action, **args) is not None:  # enabled
+                yield step
+                return
 
     def describe(self, event: dict[str, Any]) -> str:
         parts = [f"node {event['n']}: {event['action']}"]

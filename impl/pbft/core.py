@@ -162,12 +162,36 @@ class Replica:
         self.replies = {k: list(v) for k, v in self.stable_state["replies"].items()}
         self.last_exec = self.h
         self.vc_deadline = VIEW_CHANGE_TICKS
-        self.out.event("restart", boot=boot, view=self.view, h=self.h, **self._identity())
+        self.out.event("restart", boot=boot, view=self.view, active=self.active, h=self.h,
+                       own=self._own_durable(), **self._identity())
         self._try_execute()
 
     def _identity(self) -> dict[str, Any]:
         """What the restart event says about the replica (Byzantine ones say what they are)."""
         return {}
+
+    def _own_durable(self) -> dict[str, Any]:
+        """The protocol steps of its own that the replica recovered from its records: what a
+        crash between an fsync and the step's event (``crash_unlogged``) may have hidden from
+        the event log. Pre-prepares, prepares and commits as [view, n, request id]; its last
+        view-change as [view, h, P]; the new-view of its view as [view, min-s, V]."""
+        out: dict[str, Any] = {"pre_prepare": [], "prepare": [], "commit": []}
+        for (v, n), s in sorted(self.log.items()):
+            if s.pp is not None and s.pp["src"] == self.id:
+                out["pre_prepare"].append([v, n, request_id(s.pp["req"])])
+            for kind, msgs in (("prepare", s.prepares), ("commit", s.commits)):
+                if self.id in msgs:
+                    out[kind].append([v, n, msgs[self.id]["req"]])
+        vc = self.my_view_change
+        if vc is not None:
+            out["view_change"] = [vc["v"], vc["h"], [[c["pp"]["v"], c["pp"]["n"],
+                                                      request_id(c["pp"]["req"])]
+                                                     for c in vc["P"]]]
+        nv = self.new_view
+        if nv is not None and nv["v"] == self.view:
+            min_s = max(m["h"] for m in nv["V"])
+            out["new_view"] = [nv["v"], min_s, _v_summary(nv["V"])]
+        return out
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -3,9 +3,8 @@ clients that wait for f+1 matching replies.
 
 A :class:`PbftSchedule` is the runtime's schedule plus ``byzantine``: which replicas lie and
 how (:mod:`impl.pbft.byzantine`). The network faults (drops, duplicates, reordering,
-partitions) and crash-restarts come from the runtime; a crash between an fsync and the sends it
-guards (``crash_unlogged``) is run as a plain crash here, because the PBFT mapping infers no
-unlogged steps (docs/specs/pbft.md).
+partitions) and crash-restarts (including the crash between an fsync and the step's events and
+sends, ``crash_unlogged``, and torn writes) come from the runtime.
 
 Each operation ``(at_ms, client, op, key, value)`` is a put or a get. A client multicasts its
 request to every replica (section 4.1 lets it send to the primary first; sending to all at once
@@ -22,10 +21,10 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from protospec.impl.runtime.sim import FAULT_FAMILIES, Fault, Schedule, Sim, random_faults
+from protospec.impl.runtime.sim import FAULT_FAMILIES, Schedule, Sim, random_faults
 
 from .auth import body, client_keyring, replica_keyring
 from .byzantine import STRATEGIES, make_byzantine
@@ -100,8 +99,6 @@ def random_schedule(seed: int, *, nodes: int = 4, duration_ms: int = 3000,
     liars = dict(byz)
     fixed = []
     for fault in fault_list:
-        if fault.kind == "crash_unlogged":
-            fault = Fault(fault.at_ms, "crash", fault.arg)
         if fault.kind in ("crash", "crash_torn", "restart") and fault.arg in liars:
             continue
         fixed.append(fault)
@@ -224,10 +221,7 @@ def run_schedule(schedule: PbftSchedule) -> SimResult:
     """Run one schedule to its end."""
     schedule.validate_pbft()
     clients = _Clients(schedule.ops, schedule.nodes, schedule.bug)
-    plain = replace(schedule, faults=tuple(  # crash_unlogged runs as a crash (module docstring)
-        Fault(f.at_ms, "crash", f.arg) if f.kind == "crash_unlogged" else f
-        for f in schedule.faults))
-    sim = Sim(plain, schedule.nodes, make_factory(schedule), clients)
+    sim = Sim(schedule, schedule.nodes, make_factory(schedule), clients)
     events = sim.run()
     liars = dict(schedule.byzantine)
     executed: dict[int, list[list[str | None]]] = {
