@@ -51,7 +51,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from protospec import action
+from protospec import UsageError, action
 from protospec.explorer.conformance import LoadedLogs, SimRun, register
 from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge
 from protospec.specs.pbft import (
@@ -395,9 +395,15 @@ class PbftConformance:
 
     def random_schedule(self, seed: int, *, nodes: int, faults: Sequence[str], bug: str | None,
                         duration_ms: int, ops: int) -> Any:
+        """``nodes`` is the replica count n = 3f+1 (4, 7, ...); conform's default of 3 runs
+        the smallest PBFT cluster, 4 replicas."""
         from protospec.impl.pbft.sim import random_schedule
 
-        return random_schedule(seed, nodes=nodes if nodes >= 4 else 4, faults=faults, bug=bug,
+        nodes = 4 if nodes == 3 else nodes
+        if nodes < 4 or (nodes - 1) % 3:
+            raise UsageError(f"--nodes: PBFT runs n = 3f+1 replicas (4, 7, 10, ...), got "
+                             f"{nodes}")
+        return random_schedule(seed, nodes=nodes, faults=faults, bug=bug,
                                duration_ms=duration_ms, ops=ops)
 
     def parse_schedule(self, text: str) -> Any:

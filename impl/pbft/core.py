@@ -831,8 +831,6 @@ class Replica:
         for x in later:
             self.step(x)
 
-    # -- restart support -------------------------------------------------------------------
-
     def __repr__(self) -> str:
         return f"Replica({self.id}, view={self.view}, exec={self.last_exec}, h={self.h})"
 

@@ -111,3 +111,8 @@ def test_the_chart_of_a_forger_run_shows_each_forgery_and_the_drops_it_caused():
     forged = sum(e["action"] == "byzantine_forge" for e in r.events)
     assert forged > 0 and text.count("* forge ") == forged
     assert text.count("DROP forged") == r.facts["forged_dropped"]
+
+
+def test_a_replica_count_that_is_not_3f_plus_1_is_bad_input(capsys):
+    assert main(["conform", "pbft", "--nodes", "5", "--runs", "1"]) == 2
+    assert "n = 3f+1" in capsys.readouterr().err
