@@ -2,7 +2,10 @@
 ``specs/pbft.py``.
 
 * :mod:`impl.pbft.auth` — HMAC authenticators per pair of principals (section 4.1 / 5.1);
-* :mod:`impl.pbft.core` — the sans-IO replica: normal case, checkpoints, view change;
+* :mod:`impl.pbft.core` — the sans-IO replica (inputs, recovery, the normal case), with
+  :mod:`impl.pbft.checkpoints` (checkpoints, garbage collection, state transfer) and
+  :mod:`impl.pbft.viewchange` (view changes) as mixins and :mod:`impl.pbft.protocol`
+  (constants, message helpers);
 * :mod:`impl.pbft.byzantine` — pluggable Byzantine behaviours for up to f replicas;
 * :mod:`impl.pbft.sim` — the deterministic simulator with clients waiting for f+1 replies;
 * :mod:`impl.pbft.server` and :mod:`impl.pbft.client` — one replica on asyncio TCP and a client.

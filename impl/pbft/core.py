@@ -1,5 +1,6 @@
 """A sans-IO PBFT replica of a key-value store, as a core of the :mod:`impl.runtime.core`
-contract.
+contract. This module holds the inputs, recovery and the normal case; checkpoints
+(:mod:`impl.pbft.checkpoints`) and view changes (:mod:`impl.pbft.viewchange`) are mixins.
 
 Source: Castro & Liskov, "Practical Byzantine Fault Tolerance", OSDI '99: section 4.2 (normal
 case), 4.3 (garbage collection: checkpoints, stable checkpoints, watermarks), 4.4 (view
@@ -42,8 +43,6 @@ Bug switches (``bug=``): ``quorum_2f`` (certificates of 2f instead of 2f+1),
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,55 +50,24 @@ from typing import Any
 from protospec.impl.runtime.core import Outbox, Ready, decode_record, encode_record
 
 from .auth import Keyring, body, replica_name
+from .checkpoints import Checkpoints
+from .protocol import (
+    BUGS,
+    CHECKPOINT_EVERY,
+    LOG_SIZE,
+    REQUEST_TICKS,
+    RESEND_TICKS,
+    VIEW_CHANGE_TICKS,
+    apply_request,
+    kept,
+    own,
+    request_id,
+    v_summary,
+)
+from .viewchange import ViewChanges
 
-__all__ = ["BUGS", "CHECKPOINT_EVERY", "Replica", "apply_request", "request_id"]
-
-BUGS = ("quorum_2f", "new_primary_ignores_certificates", "execute_on_prepared",
-        "client_accepts_first_reply")
-CHECKPOINT_EVERY = 4  # K: a checkpoint every K sequence numbers (section 4.3)
-LOG_SIZE = 16  # L: the high watermark is h + L
-REQUEST_TICKS = 30  # a backup waits this long for a request to execute before suspecting
-VIEW_CHANGE_TICKS = 40  # ... and this long (doubling per attempt) for a view change to finish
-RESEND_TICKS = 15  # unfinished work is re-sent this often (the network may drop messages)
-
-
-def request_id(req: dict[str, Any] | None) -> str | None:
-    """The identity of a client request (what the spec's requests are): equal operations of
-    one client with one timestamp are one request. None is the null request."""
-    if req is None:
-        return None
-    return json.dumps([req.get("client"), req.get("ts"), req.get("op"), req.get("key"),
-                       req.get("value")], separators=(",", ":"))
-
-
-def apply_request(data: dict[str, Any], req: dict[str, Any] | None) -> Any:
-    """Run one request on the store; its result (a put answers None, a get the value)."""
-    if req is None:
-        return None
-    if req.get("op") == "put":
-        data[str(req.get("key"))] = req.get("value")
-        return None
-    return data.get(str(req.get("key")))
-
-
-def kept(m: dict[str, Any]) -> dict[str, Any]:
-    """A received message as a replica stores it: without dst, its id kept as ``mid`` (so the
-    events can name the messages a step used; ``mid`` is not authenticated)."""
-    out = {k: v for k, v in m.items() if k not in ("dst", "id")}
-    if "id" in m:
-        out["mid"] = m["id"]
-    return out
-
-
-def own(sent: list[dict[str, Any]], fallback: dict[str, Any]) -> dict[str, Any]:
-    """This replica's copy of a message it multicast (``fallback`` if there are no peers)."""
-    return {k: v for k, v in sent[0].items() if k not in ("dst", "id")} if sent else fallback
-
-
-def digest(state: dict[str, Any]) -> str:
-    """The digest of a checkpoint's state (store and reply cache)."""
-    return hashlib.sha256(json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
-                          ).hexdigest()[:32]
+__all__ = ["BUGS", "CHECKPOINT_EVERY", "REQUEST_TICKS", "Replica", "Slot", "apply_request",
+           "request_id"]
 
 
 @dataclass
@@ -114,7 +82,7 @@ class Slot:
     sent_commit: bool = False
 
 
-class Replica:
+class Replica(Checkpoints, ViewChanges):
     """One PBFT replica. Invariants: every message in ``log`` and ``checkpoints`` is in the
     record log; ``last_exec >= h`` once the stable checkpoint's state is installed."""
 
@@ -190,7 +158,7 @@ class Replica:
         nv = self.new_view
         if nv is not None and nv["v"] == self.view:
             min_s = max(m["h"] for m in nv["V"])
-            out["new_view"] = [nv["v"], min_s, _v_summary(nv["V"])]
+            out["new_view"] = [nv["v"], min_s, v_summary(nv["V"])]
         return out
 
     # -- helpers ---------------------------------------------------------------------------
@@ -573,269 +541,5 @@ class Replica:
         for j in self.others():
             self.out.send(j, msg["type"], **fields)
 
-    # -- checkpoints and garbage collection (section 4.3) -----------------------------------
-
-    def _checkpoint(self, n: int) -> None:
-        state = {"data": dict(self.data), "replies": {k: list(v) for k, v in
-                                                       self.replies.items()}}
-        self.snapshots[n] = state
-        sent = self.multicast("checkpoint", n=n, digest=digest(state))
-        mine = own(sent, {})
-        self._store_checkpoint(mine)
-        self.persist(mine)
-        self._check_stable(n)
-
-    def _on_checkpoint(self, m: dict[str, Any]) -> None:
-        n = m["n"]
-        if not isinstance(n, int) or n <= self.h or m["src"] in self.checkpoints.get(n, {}):
-            return
-        self._store_checkpoint(kept(m))
-        self.persist(m)
-        self._check_stable(n)
-
-    def _check_stable(self, n: int) -> None:
-        """A checkpoint with 2f+1 matching digests is stable: discard the log up to it."""
-        if n <= self.h:
-            return
-        by_digest: dict[str, list[dict[str, Any]]] = {}
-        for m in self.checkpoints.get(n, {}).values():
-            by_digest.setdefault(m["digest"], []).append(m)
-        for d, msgs in by_digest.items():
-            if len(msgs) < self.quorum:
-                continue
-            proof = sorted(msgs, key=lambda m: m["src"])[:self.quorum]
-            mine = self.snapshots.get(n)
-            if mine is not None and digest(mine) == d:
-                self._make_stable(n, proof, mine)
-            elif self.last_exec < n:
-                self._fetch(n, proof)
-            return
-
-    def _make_stable(self, n: int, proof: list[dict[str, Any]], state: dict[str, Any]) -> None:
-        self.h, self.proof, self.stable_state = n, proof, state
-        self.out.persist({"k": "stable", "h": n, "proof": proof, "state": state})
-        self.out.event("stable_checkpoint", h=n)
-        self._collect_garbage()
-
-    def _collect_garbage(self) -> None:
-        self.log = {k: s for k, s in self.log.items() if k[1] > self.h}
-        self.checkpoints = {k: c for k, c in self.checkpoints.items() if k > self.h}
-        self.snapshots = {k: c for k, c in self.snapshots.items() if k > self.h}
-        self.committed = {k: c for k, c in self.committed.items() if k > self.h}
-
-    def _fetch(self, n: int, proof: list[dict[str, Any]]) -> None:
-        if self.fetching >= n:
-            return
-        self.fetching = n
-        for m in proof:
-            if m["src"] != self.id:
-                self.send_to(m["src"], "fetch", n=n)
-
-    def verify_proof(self, proof: Any, n: int) -> str | None:
-        """The digest 2f+1 valid checkpoint messages for n agree on, or None."""
-        if not isinstance(proof, list):
-            return None
-        ok = {m["src"]: m["digest"] for m in proof
-              if isinstance(m, dict) and m.get("n") == n and self.verify(m)}
-        digests = set(ok.values())
-        return digests.pop() if len(ok) >= self.quorum and len(digests) == 1 else None
-
-    def _on_fetch(self, m: dict[str, Any]) -> None:
-        if self.h >= m["n"] and self.h > 0:
-            fields = {"h": self.h, "proof": self.proof, "state": self.stable_state}
-            self.send_to(m["src"], "state", **fields)
-
-    def _on_state(self, m: dict[str, Any]) -> None:
-        """State transfer: install a stable checkpoint's state that 2f+1 replicas vouch for."""
-        h = m["h"]
-        if not isinstance(h, int) or h <= self.last_exec or h <= 0:
-            return
-        d = self.verify_proof(m["proof"], h)
-        if d is None or digest(m["state"]) != d:
-            return
-        self.data = dict(m["state"]["data"])
-        self.replies = {k: list(v) for k, v in m["state"]["replies"].items()}
-        self.last_exec = h
-        for rid in [r for r, (req, _) in self.pending.items()
-                    if self.executed_ts(req["client"]) >= req["ts"]]:
-            self.pending.pop(rid)
-        if h > self.h:
-            self._make_stable(h, m["proof"], m["state"])
-        self.out.event("state_transfer", h=h)
-        self._try_execute()
-
-    # -- view changes (section 4.4) --------------------------------------------------------
-
-    def certificates(self) -> list[dict[str, Any]]:
-        """P: for every n above h, the prepared certificate of the highest view this replica
-        holds (its pre-prepare and 2f prepares, with their authenticators)."""
-        best: dict[int, tuple[int, dict[str, Any]]] = {}
-        for (v, n), s in self.log.items():
-            if n <= self.h:
-                continue
-            cert = self.prepare_certificate(v, n)
-            if cert is not None and (n not in best or v > best[n][0]):
-                best[n] = (v, {"pp": s.pp, "prepares": cert[:self.quorum - 1]})
-        return [best[n][1] for n in sorted(best)]
-
-    def start_view_change(self, v: int) -> None:
-        """Move to view v: stop accepting messages of the old view, multicast VIEW-CHANGE."""
-        if v <= self.view:
-            return
-        self.vc_attempt = self.vc_attempt + 1 if not self.active else 1
-        self.view, self.active = v, False
-        self.assigned, self.new_view = {}, None
-        self.vc_deadline = self.ticks + VIEW_CHANGE_TICKS * 2 ** min(self.vc_attempt - 1, 4)
-        self.out.persist({"k": "view", "v": v, "active": False})
-        certs = self.certificates()
-        sent = self.multicast("view_change", v=v, h=self.h, C=self.proof, P=certs)
-        mine = own(sent, {})
-        self.my_view_change = mine
-        self.view_changes.setdefault(v, {})[self.id] = mine
-        self.persist(mine)
-        self.out.event("start_view_change", v=v, h=self.h,
-                       P=[[c["pp"]["v"], c["pp"]["n"], request_id(c["pp"]["req"])]
-                          for c in certs],
-                       sent=[x["id"] for x in sent])
-        self._maybe_new_view(v)
-
-    def valid_certificate(self, c: Any, v: int) -> tuple[int, int, str | None] | None:
-        """(view, n, request id) of a prepared certificate from a view-change for v, if its
-        pre-prepare and 2f prepares carry valid MACs for this replica and match."""
-        if not isinstance(c, dict) or not isinstance(c.get("prepares"), list):
-            return None
-        pp = c.get("pp")
-        if not isinstance(pp, dict) or pp.get("type") != "pre_prepare" or not self.verify(pp):
-            return None
-        w, n = pp.get("v"), pp.get("n")
-        if not isinstance(w, int) or not isinstance(n, int) or w >= v or \
-                pp["src"] != self.primary(w):
-            return None
-        rid = request_id(pp.get("req"))
-        if pp.get("req") is not None and not self.verify_request(pp["req"]):
-            return None
-        backups = {p["src"] for p in c["prepares"]
-                   if isinstance(p, dict) and p.get("type") == "prepare" and p.get("v") == w
-                   and p.get("n") == n and p.get("req") == rid and self.verify(p)
-                   and p["src"] != self.primary(w)}
-        return (w, n, rid) if len(backups) >= self.quorum - 1 else None
-
-    def valid_view_change(self, m: Any, v: int) -> bool:
-        if not isinstance(m, dict) or m.get("type") != "view_change" or m.get("v") != v:
-            return False
-        if not self.verify(m) or not isinstance(m.get("P"), list):
-            return False
-        h = m.get("h")
-        if not isinstance(h, int) or (h > 0 and self.verify_proof(m.get("C"), h) is None):
-            return False
-        return all(self.valid_certificate(c, v) is not None and c["pp"]["n"] > h
-                   for c in m["P"])
-
-    def _on_view_change(self, m: dict[str, Any]) -> None:
-        v = m["v"]
-        if not isinstance(v, int) or v < self.view or (v == self.view and self.active):
-            return
-        if m["src"] in self.view_changes.get(v, {}) or not self.valid_view_change(m, v):
-            return
-        stored = kept(m)
-        self.view_changes.setdefault(v, {})[m["src"]] = stored
-        # Section 4.5: f+1 replicas ask for views above ours: join the smallest of them.
-        higher = {src: w for w, by in self.view_changes.items() if w > self.view
-                  for src in by}
-        if len(higher) >= self.f + 1:
-            self.start_view_change(min(higher.values()))
-        self._maybe_new_view(v)
-
-    def compute_o(self, vcs: list[dict[str, Any]], v: int) -> tuple[int, int, list[list[Any]]]:
-        """min-s, max-s and O from the view-changes in V (section 4.4)."""
-        min_s = max(m["h"] for m in vcs)
-        best: dict[int, tuple[int, Any]] = {}
-        for m in vcs:
-            for c in m["P"]:
-                pp = c["pp"]
-                if pp["n"] > min_s and (pp["n"] not in best or pp["v"] > best[pp["n"]][0]):
-                    best[pp["n"]] = (pp["v"], pp["req"])
-        if self.bug == "new_primary_ignores_certificates":
-            best = {}
-        max_s = max(best, default=min_s)
-        o = [[n, best[n][1] if n in best else None] for n in range(min_s + 1, max_s + 1)]
-        return min_s, max_s, o
-
-    def _maybe_new_view(self, v: int) -> None:
-        if self.primary(v) != self.id or self.view != v or self.active:
-            return
-        vcs = self.view_changes.get(v, {})
-        if len(vcs) < self.quorum or self.id not in vcs:
-            return
-        chosen = [vcs[j] for j in sorted(vcs)][:self.quorum]
-        if self.id not in {m["src"] for m in chosen}:
-            chosen = [vcs[self.id]] + [vcs[j] for j in sorted(vcs) if j != self.id][
-                :self.quorum - 1]
-        min_s, max_s, o = self.compute_o(chosen, v)
-        sent = self.multicast("new_view", v=v, V=chosen, O=o)
-        nv = own(sent, {"type": "new_view", "src": self.id, "v": v, "V": chosen, "O": o})
-        self._enter_view(v, nv, min_s, max_s)
-        self.out.event("send_new_view", v=v, min_s=min_s, V=_v_summary(chosen),
-                       O=[[n, request_id(r)] for n, r in o], sent=[x["id"] for x in sent],
-                       recv=[m["mid"] for m in chosen if "mid" in m])
-        for n, req in o:
-            self.assigned[request_id(req) or f"null:{n}"] = n
-            self.send_pre_prepare(v, n, req, event=False)
-        for req, _ in list(self.pending.values()):
-            self._assign(req)
-
-    def _enter_view(self, v: int, nv: dict[str, Any], min_s: int, max_s: int) -> None:
-        self.view, self.active, self.new_view = v, True, nv
-        self.vc_attempt = 0
-        self.out.persist({"k": "view", "v": v, "active": True})
-        self.persist(nv)
-        self._store_new_view(nv)
-        self.next_seq = max(min_s, max_s) + 1
-        self.pending = {rid: (req, self.ticks) for rid, (req, _) in self.pending.items()}
-        self.view_changes = {w: by for w, by in self.view_changes.items() if w > v}
-
-    def _on_new_view(self, m: dict[str, Any]) -> None:
-        v = m["v"]
-        if not isinstance(v, int) or v < self.view or (v == self.view and self.active):
-            return
-        if m["src"] != self.primary(v) or m["src"] == self.id:
-            return
-        vcs = m.get("V")
-        if not isinstance(vcs, list) or len({x.get("src") for x in vcs if isinstance(x, dict)}
-                                             ) < self.quorum or len(vcs) != self.quorum:
-            return
-        if not all(self.valid_view_change(x, v) for x in vcs):
-            return
-        min_s, max_s, o = self.compute_o(vcs, v)
-        if o != m.get("O"):
-            return  # O does not follow from V: a faulty primary's new-view is rejected
-        if min_s > self.last_exec:
-            d = self.verify_proof(max(vcs, key=lambda x: x["h"])["C"], min_s)
-            if d is not None:
-                self._fetch(min_s, max(vcs, key=lambda x: x["h"])["C"])
-        self._enter_view(v, kept(m), min_s, max_s)
-        sent_ids: list[str] = []
-        for n, req in o:
-            s = self.slot(v, n)
-            s.sent_prepare = True
-            if not self._in_window(n):
-                continue
-            sent = self.multicast("prepare", v=v, n=n, req=request_id(req))
-            mine = own(sent, {})
-            s.prepares[self.id] = mine
-            self.persist(mine)
-            sent_ids += [x["id"] for x in sent]
-        self.out.event("accept_new_view", v=v, min_s=min_s, V=_v_summary(vcs),
-                       O=[[n, request_id(r)] for n, r in o], recv=[m["id"]], sent=sent_ids)
-        later, self.future = self.future, []
-        for x in later:
-            self.step(x)
-
     def __repr__(self) -> str:
         return f"Replica({self.id}, view={self.view}, exec={self.last_exec}, h={self.h})"
-
-
-def _v_summary(vcs: list[dict[str, Any]]) -> list[list[Any]]:
-    """V as the events record it: [sender, h, P as [view, n, request id] triples]."""
-    return [[m["src"], m["h"], [[c["pp"]["v"], c["pp"]["n"], request_id(c["pp"]["req"])]
-                                for c in m["P"]]] for m in vcs]
