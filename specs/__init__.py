@@ -5,4 +5,5 @@
 exactly these, and know no protocol otherwise.
 """
 
-IMPLEMENTATIONS = ("raft_refinement", "two_phase_commit_refinement", "multi_paxos_refinement")
+IMPLEMENTATIONS = ("raft_refinement", "two_phase_commit_refinement", "multi_paxos_refinement",
+                   "pbft_refinement")
