@@ -21,6 +21,10 @@ A spec is a class. Reading it top to bottom should feel like reading a TLA+ modu
         @invariant
         def atomicity(self, s): ...                              # named state predicates
 
+        @liveness
+        def every_rm_decides(self):                              # temporal properties
+            return eventually(lambda s: all(r in DECIDED for r in s.rm_state))
+
     @TwoPhaseCommit.variant("tm_commits_early", breaks="atomicity")
     class TMCommitsEarly(TwoPhaseCommit):                        # a known mistake put back
         '''The TM commits without waiting for every RM to prepare.'''
@@ -43,6 +47,8 @@ Rules the engine relies on:
   of the search are pickled, and a pickle round trip keeps values, not object identities.
 * Enumeration order is deterministic: actions in definition order (base class first), argument
   tuples in the order of their domains.
+* ``@action(fair="weak" | "strong")`` makes every argument instance of the action weakly or
+  strongly fair, for ``@liveness`` properties (docs/liveness.md).
 """
 
 from __future__ import annotations
