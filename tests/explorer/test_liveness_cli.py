@@ -116,6 +116,29 @@ def test_prop_always_eventually_fails_once_the_tm_has_decided(capsys):
     assert data["violations"][0]["property"] == "tm_waits"
 
 
+def test_prop_eventually_always_holds_once_the_tm_has_decided_for_good(capsys):
+    code, data = run_json(["check", "two_phase_commit", "--prop",
+                           "settles: eventually_always(tm_state == 'done')"], capsys)
+    assert code == 0
+    assert data["properties_checked"][-1] == "settles"
+
+
+def test_a_report_of_a_failed_sometimes_check_has_no_trace_to_draw(tmp_path, capsys):
+    page = tmp_path / "report.html"
+    code, _, _ = run(["check", "two_phase_commit", "--prop", "crowded: sometimes(len(msgs) > 10)",
+                      "--html", str(page)], capsys)
+    assert code == 1
+    assert "Reachability check crowded violated" in page.read_text()
+    assert "there is no trace to show" in page.read_text()
+
+
+def test_list_shows_liveness_properties_and_fair_actions(capsys):
+    code, out, _ = run(["list", "-v"], capsys)
+    assert code == 0
+    assert "liveness every_rm_decides:" in out
+    assert "tm_commit (weak)" in out
+
+
 def test_prop_sometimes_reports_a_vacuous_predicate(capsys):
     code, out, _ = run(["check", "two_phase_commit", "--prop",
                         "crowded: sometimes(len(msgs) > 10)"], capsys)
