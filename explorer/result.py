@@ -142,7 +142,6 @@ class Stats:
     edges: int = 0  # steps in the edge log (when the search recorded one)
     spilled: bool = False  # the store and waiting states moved to disk (--memory)
     liveness_s: float = 0.0  # time spent checking liveness after the search
-    liveness_bytes: int = 0  # memory the liveness check's graph arrays took at their peak
     # Temporal properties that could not be checked (the search was incomplete), with why.
     liveness_unchecked: str | None = None
 
@@ -175,7 +174,6 @@ class Stats:
             "edges": self.edges,
             "spilled": self.spilled,
             "liveness_s": round(self.liveness_s, 4),
-            "liveness_bytes": self.liveness_bytes,
             "liveness_unchecked": self.liveness_unchecked,
         }
 

@@ -50,7 +50,7 @@ _RUN = textwrap.dedent("""
     assert r.ok, [v.property for v in r.violations]
     s = r.stats
     print(json.dumps(dict(distinct=s.distinct_states, edges=s.edges, seconds=dt,
-                          liveness_s=s.liveness_s, liveness_bytes=s.liveness_bytes,
+                          liveness_s=s.liveness_s,
                           store_bytes_per_state=s.store_bytes_per_state,
                           checked=r.properties_checked, rss0=rss0, rss1=rss1)))
     sys.stdout.flush()
