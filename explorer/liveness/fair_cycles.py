@@ -51,7 +51,8 @@ class FairComponents:
 def _scc(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int32)
-    m = csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    # float64 data: what csgraph works on, so that it does not make a converted copy.
+    m = csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     del src, dst
     _, comp = connected_components(m, directed=True, connection="strong")
     return comp.astype(np.int32, copy=False)  # int32: one per state, and 4 bytes per edge below
