@@ -483,6 +483,8 @@ class _BFS:
                 self.stats.complete = False
                 self.stats.stopped_by = "max_depth"
                 break
+            if len(store.level_starts) < self.depth + 2:
+                store.mark_level()  # the next level's states get ids from here on
             if control.folder is not None and store.spilled:
                 next_frontier.spill_to(control.folder / "spill" / f"level-{self.depth + 1}.bin")
             c_states: list[Any] = []
@@ -543,7 +545,6 @@ class _BFS:
             self.level_start += n_frontier
             if len(next_frontier):
                 self.depth += 1
-                store.mark_level()
             frontier, next_frontier = next_frontier, Level()
 
     def check_steps(self, s: Any, c_states: list[Any], start: int, end: int,
@@ -738,7 +739,6 @@ class _BFS:
         if not len(frontier):  # stopped at the end of a level: go on with the next one
             if len(next_frontier):
                 self.depth += 1
-                self.store.mark_level()
             frontier, next_frontier = next_frontier, Level()
         return frontier, next_frontier
 
