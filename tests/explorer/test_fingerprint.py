@@ -16,6 +16,7 @@ from typing import NamedTuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from protospec.explorer import check
 from protospec.explorer import fingerprint as fpmod
 from protospec.explorer.errors import SpecError

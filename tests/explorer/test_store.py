@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from protospec.explorer.bfs import explore
 from protospec.explorer.spec import ActionInstance
 from protospec.explorer.store import StateStore
-
 from tests.explorer.toy_specs import Grid
 
 ROOT = Path(__file__).resolve().parents[2]
