@@ -576,13 +576,15 @@ class _BFS:
             act_arr_labels = act_arr
             act_arr = np.asarray(self.label_action, dtype=np.int64)[act_arr]
         self.fired += np.bincount(act_arr, minlength=n_actions)
-        ids = store.lookup(fp_arr)
-        unknown = np.flatnonzero(ids < 0)
-        if len(unknown):
-            _, first = np.unique(fp_arr[unknown], return_index=True)
-            new_pos = unknown[np.sort(first)]
+        # Distinct fingerprints of the batch first (successors repeat a lot within a batch),
+        # then one store lookup for those; the first occurrence of each new one is kept.
+        if self.record:
+            uniq, first, inverse = np.unique(fp_arr, return_index=True, return_inverse=True)
         else:
-            new_pos = unknown
+            uniq, first = np.unique(fp_arr, return_index=True)
+        ids_u = store.lookup(uniq)
+        unknown_u = np.flatnonzero(ids_u < 0)
+        new_pos = np.sort(first[unknown_u])
         off_arr = np.array(c_off, dtype=np.int64)
         parent_of = first_src + np.searchsorted(off_arr, new_pos, side="right") - 1
         constraint, outside = self.constraint, self.outside
@@ -608,8 +610,9 @@ class _BFS:
         if search.states is not None:
             search.states.extend(c_states[p] for p in keep_idx.tolist())
         if self.record and len(fp_arr):
-            if len(unknown):
-                ids[unknown] = store.lookup(fp_arr[unknown])
+            if len(unknown_u):
+                ids_u[unknown_u] = store.lookup(uniq[unknown_u])
+            ids = ids_u[inverse]
             src = first_src + np.searchsorted(off_arr, np.arange(len(fp_arr)), side="right") - 1
             inside = ids >= 0  # steps into states outside the constraint are not in the graph
             store.add_edges(src[inside], ids[inside], act_arr_labels[inside])
