@@ -15,6 +15,8 @@ RSS is the run's own):
 * ``fingerprint cost``: ``fingerprint()`` and ``hash()`` timed over the same successors (the
   first 100,000 generated, in search order), and the difference times the run's generated
   successors, as a share of the ``after`` run's time;
+* ``--hash-run``: this engine once more with ``hash()`` in place of ``fingerprint()``, for the
+  fingerprint's end-to-end cost measured directly;
 * ``edges``: bytes per edge of the edge log (``record_edges``) on two_phase_commit rms=6.
 
 The machines these run on are shared and noisy: read ratios from one run, not absolute figures
@@ -46,6 +48,9 @@ _RUN = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from protospec.explorer import check
     from protospec.explorer.loader import load_spec
+    if {with_hash!r}:  # this engine, but with hash() in place of the structural fingerprint
+        import protospec.explorer.bfs as bfs
+        bfs.fingerprint = hash
     spec = load_spec({spec!r})(**{params!r})
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t0 = time.perf_counter()
@@ -143,6 +148,9 @@ def main() -> None:
     ap.add_argument("--configs", nargs="*", default=[k for k in CONFIGS if k != "2pc-5"],
                     choices=list(CONFIGS))
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--hash-run", action="store_true",
+                    help="also run this engine with hash() instead of fingerprint(): the "
+                         "fingerprint's end-to-end cost, measured directly")
     args = ap.parse_args()
     before_root = export_tree(args.before)
     rows = []
@@ -154,8 +162,13 @@ def main() -> None:
     for key in args.configs:
         spec, params = CONFIGS[key]
         fill = dict(spec=spec, params=params)
-        before = _python(_RUN.format(root=str(before_root), **fill))
-        after = _python(_RUN.format(root=str(ROOT), **fill))
+        before = _python(_RUN.format(root=str(before_root), with_hash=False, **fill))
+        after = _python(_RUN.format(root=str(ROOT), with_hash=False, **fill))
+        if args.hash_run:
+            hashed = _python(_RUN.format(root=str(ROOT), with_hash=True, **fill))
+            print(f"{key}: this engine with hash() {hashed['seconds']:.1f} s, with "
+                  f"fingerprint() {after['seconds']:.1f} s "
+                  f"({after['seconds'] / hashed['seconds'] - 1:+.1%})", flush=True)
         if before["distinct"] != after["distinct"]:
             raise SystemExit(f"{key}: before found {before['distinct']} states, after "
                              f"{after['distinct']}")
