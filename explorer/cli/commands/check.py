@@ -151,6 +151,9 @@ def _run_meta(spec, args: argparse.Namespace) -> dict:
         "variant": spec.variant_name,
         "properties": [n for n, _ in spec.invariant_fns] + [n for n, _ in
                                                             spec.action_property_fns],
+        "inv": getattr(args, "inv", None),
+        "action_prop": getattr(args, "action_prop", None),
+        "constraint": getattr(args, "constraint", None),
         "max_depth": args.max_depth,
         "keep_going": bool(args.keep_going),
         "deadlock": args.deadlock,
