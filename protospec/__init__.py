@@ -19,10 +19,10 @@ import os as _os
 _here = _os.path.dirname(_os.path.abspath(__file__))
 if not _os.path.isdir(_os.path.join(_here, "explorer")):
     # A source checkout: explorer/, specs/ and impl/ sit beside this folder, not inside it.
-    __path__.append(_os.path.dirname(_here))  # type: ignore[name-defined]  # noqa: F821
+    __path__.append(_os.path.dirname(_here))
 
 from .explorer import *  # noqa: E402, F403  (the engine's curated public names)
 from .explorer import __all__ as _engine_all  # noqa: E402
-from .explorer import __version__  # noqa: E402
+from .explorer import __version__ as __version__  # noqa: E402
 
 __all__ = list(_engine_all)

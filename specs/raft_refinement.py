@@ -382,8 +382,8 @@ class RaftConformance:
         """The command that starts one node of a real cluster."""
         import sys
 
-        argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node_id), "--cluster",
-                ",".join(cluster), "--data", str(data)]
+        argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node_id),
+                "--cluster", ",".join(cluster), "--data", str(data)]
         return argv + (["--bug", bug] if bug else [])
 
     @staticmethod

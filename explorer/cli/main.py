@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 f"during `protospec {args.command}` (a spec must not exit the "
                                 f"process)", markup=False, highlight=False)
         return EXIT_ERROR
-    except BaseException as exc:  # noqa: BLE001 - the guard of the exit-code contract
+    except BaseException as exc:  # the guard of the exit-code contract
         if isinstance(exc, GeneratorExit):
             raise
         return _internal_error(exc, args.command, debug)

@@ -12,8 +12,20 @@ from typing import Any, NamedTuple
 import pytest
 
 from protospec.explorer import Param, Spec, SpecError, UsageError, action, check
-from protospec.explorer.invariants import EvaluationError, ExpressionError, compile_expression, explain
-from protospec.specs.two_phase_commit import Decision, Prepared, RMState, State, TMState, TwoPhaseCommit
+from protospec.explorer.invariants import (
+    EvaluationError,
+    ExpressionError,
+    compile_expression,
+    explain,
+)
+from protospec.specs.two_phase_commit import (
+    Decision,
+    Prepared,
+    RMState,
+    State,
+    TMState,
+    TwoPhaseCommit,
+)
 
 W, P, C, A = RMState.WORKING, RMState.PREPARED, RMState.COMMITTED, RMState.ABORTED
 

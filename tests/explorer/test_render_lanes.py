@@ -8,7 +8,12 @@ from typing import NamedTuple
 import pytest
 
 from protospec.explorer import Spec, Step, Trace, action, check
-from protospec.explorer.chart_hints import attach_chart_hints, chart_hints, messages_of, remove_message
+from protospec.explorer.chart_hints import (
+    attach_chart_hints,
+    chart_hints,
+    messages_of,
+    remove_message,
+)
 from protospec.explorer.itf import read_trace, write_trace
 from protospec.explorer.render.changes import describe_changes
 from protospec.explorer.render.lanes import infer_chart, lane_of_step

@@ -15,7 +15,13 @@ import json
 import pytest
 
 from protospec.explorer.cli.main import main
-from protospec.explorer.history import Verdict, check_linearizable, get_model, minimal_window, parse_history
+from protospec.explorer.history import (
+    Verdict,
+    check_linearizable,
+    get_model,
+    minimal_window,
+    parse_history,
+)
 from protospec.explorer.history.render import Picture, render_text
 from protospec.impl.raft.sim import (
     FAULT_KINDS,

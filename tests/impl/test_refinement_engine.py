@@ -7,7 +7,14 @@ from typing import NamedTuple
 import pytest
 
 from protospec.explorer import Param, Spec, action, from_state, invariant
-from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge, format_failure, refine
+from protospec.explorer.refinement import (
+    Mapping,
+    Mismatch,
+    SpecStep,
+    causal_merge,
+    format_failure,
+    refine,
+)
 
 
 class S(NamedTuple):
