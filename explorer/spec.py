@@ -566,15 +566,20 @@ class Spec:
             self.action_property_fns = _select(
                 self, self.action_property_fns, list(action_properties), "action property")
         if temporal is not None:
-            wanted = list(temporal)
-            known = [n for n, _ in self.liveness_fns + self.sometimes_fns]
-            for name in wanted:
-                if name not in known:
-                    raise UsageError(f"spec {self.name!r} has no liveness or sometimes property "
-                                     f"{name!r} (its temporal properties: "
-                                     f"{', '.join(known) or 'none'})")
-            self.liveness_fns = [(n, f) for n, f in self.liveness_fns if n in wanted]
-            self.sometimes_fns = [(n, f) for n, f in self.sometimes_fns if n in wanted]
+            self.restrict_temporal(temporal)
+
+    def restrict_temporal(self, names: Iterable[str]) -> None:
+        """Check only the named liveness and sometimes properties (``--prop NAME``; an empty
+        list: none); unknown names are a UsageError."""
+        wanted = list(names)
+        known = [n for n, _ in self.liveness_fns + self.sometimes_fns]
+        for name in wanted:
+            if name not in known:
+                raise UsageError(f"spec {self.name!r} has no liveness or sometimes property "
+                                 f"{name!r} (its temporal properties: "
+                                 f"{', '.join(known) or 'none'})")
+        self.liveness_fns = [(n, f) for n, f in self.liveness_fns if n in wanted]
+        self.sometimes_fns = [(n, f) for n, f in self.sometimes_fns if n in wanted]
 
     def add_property(self, name: str, kind: str, fn: Callable[..., bool],
                      doc: str = "") -> None:
