@@ -13,6 +13,7 @@ import random
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from protospec.explorer.liveness import FAIR_STRONG, FAIR_WEAK, StateGraph, find_lasso
 
 from .liveness_reference import (

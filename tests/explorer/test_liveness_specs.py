@@ -15,6 +15,7 @@ import itertools
 from typing import Any
 
 import pytest
+
 from protospec.explorer import Spec, Trace, check
 from protospec.explorer.loader import load_spec
 
