@@ -494,6 +494,8 @@ class _BFS:
                 self.stats.complete = False
                 self.stats.stopped_by = "max_depth"
                 break
+            if len(store.level_starts) < self.depth + 2:
+                store.mark_level()  # the next level's states get ids from here on
             if control.folder is not None and store.spilled:
                 next_frontier.spill_to(control.folder / "spill" / f"level-{self.depth + 1}.bin")
             c_states: list[Any] = []
@@ -544,6 +546,8 @@ class _BFS:
                             stop = self.between_batches(frontier, chunk[k + 1:],
                                                         next_frontier, level_start + pos)
                         if stop:
+                            self.stats.queued = n_frontier - pos + len(next_frontier)
+                        if stop:
                             break
                 if stop:
                     break
@@ -552,7 +556,6 @@ class _BFS:
             self.level_start += n_frontier
             if len(next_frontier):
                 self.depth += 1
-                store.mark_level()
             frontier, next_frontier = next_frontier, Level()
 
     def check_steps(self, s: Any, c_states: list[Any], start: int, end: int,
@@ -584,13 +587,15 @@ class _BFS:
             act_arr_labels = act_arr
             act_arr = np.asarray(self.label_action, dtype=np.int64)[act_arr]
         self.fired += np.bincount(act_arr, minlength=n_actions)
-        ids = store.lookup(fp_arr)
-        unknown = np.flatnonzero(ids < 0)
-        if len(unknown):
-            _, first = np.unique(fp_arr[unknown], return_index=True)
-            new_pos = unknown[np.sort(first)]
+        # Distinct fingerprints of the batch first (successors repeat a lot within a batch),
+        # then one store lookup for those; the first occurrence of each new one is kept.
+        if self.record:
+            uniq, first, inverse = np.unique(fp_arr, return_index=True, return_inverse=True)
         else:
-            new_pos = unknown
+            uniq, first = np.unique(fp_arr, return_index=True)
+        ids_u = store.lookup(uniq)
+        unknown_u = np.flatnonzero(ids_u < 0)
+        new_pos = np.sort(first[unknown_u])
         off_arr = np.array(c_off, dtype=np.int64)
         parent_of = first_src + np.searchsorted(off_arr, new_pos, side="right") - 1
         constraint, outside = self.constraint, self.outside
@@ -619,8 +624,9 @@ class _BFS:
         if search.states is not None:
             search.states.extend(c_states[p] for p in keep_idx.tolist())
         if self.record and len(fp_arr):
-            if len(unknown):
-                ids[unknown] = store.lookup(fp_arr[unknown])
+            if len(unknown_u):
+                ids_u[unknown_u] = store.lookup(uniq[unknown_u])
+            ids = ids_u[inverse]
             src = first_src + np.searchsorted(off_arr, np.arange(len(fp_arr)), side="right") - 1
             inside = ids >= 0  # steps into states outside the constraint are not in the graph
             store.add_edges(src[inside], ids[inside], act_arr_labels[inside])
@@ -657,7 +663,8 @@ class _BFS:
         reason = None
         if control.stop_requested:
             reason = "interrupted"
-        elif control.time_limit_s is not None and self.elapsed() >= control.time_limit_s:
+        elif (control.time_limit_s is not None
+              and time.perf_counter() - self.started >= control.time_limit_s):
             reason = "time_limit"
         if reason is not None:
             self.stats.complete = False
@@ -755,7 +762,6 @@ class _BFS:
         if not len(frontier):  # stopped at the end of a level: go on with the next one
             if len(next_frontier):
                 self.depth += 1
-                self.store.mark_level()
             frontier, next_frontier = next_frontier, Level()
         return frontier, next_frontier
 

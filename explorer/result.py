@@ -141,8 +141,8 @@ class Stats:
     store_bytes_per_state: float = 0.0  # the state store's arrays (0 if spilled to disk)
     edges: int = 0  # steps in the edge log (when the search recorded one)
     spilled: bool = False  # the store and waiting states moved to disk (--memory)
+    queued: int = 0  # states waiting to be expanded when the search stopped
     liveness_s: float = 0.0  # time spent checking liveness after the search
-    liveness_bytes: int = 0  # memory the liveness check's graph arrays took at their peak
     # Temporal properties that could not be checked (the search was incomplete), with why.
     liveness_unchecked: str | None = None
 
@@ -174,8 +174,8 @@ class Stats:
             "store_bytes_per_state": round(self.store_bytes_per_state, 1),
             "edges": self.edges,
             "spilled": self.spilled,
+            "queued": self.queued,
             "liveness_s": round(self.liveness_s, 4),
-            "liveness_bytes": self.liveness_bytes,
             "liveness_unchecked": self.liveness_unchecked,
         }
 

@@ -21,6 +21,10 @@ A spec is a class. Reading it top to bottom should feel like reading a TLA+ modu
         @invariant
         def atomicity(self, s): ...                              # named state predicates
 
+        @liveness
+        def every_rm_decides(self):                              # temporal properties
+            return eventually(lambda s: all(r in DECIDED for r in s.rm_state))
+
     @TwoPhaseCommit.variant("tm_commits_early", breaks="atomicity")
     class TMCommitsEarly(TwoPhaseCommit):                        # a known mistake put back
         '''The TM commits without waiting for every RM to prepare.'''
@@ -43,6 +47,8 @@ Rules the engine relies on:
   of the search are pickled, and a pickle round trip keeps values, not object identities.
 * Enumeration order is deterministic: actions in definition order (base class first), argument
   tuples in the order of their domains.
+* ``@action(fair="weak" | "strong")`` makes every argument instance of the action weakly or
+  strongly fair, for ``@liveness`` properties (docs/liveness.md).
 """
 
 from __future__ import annotations
@@ -562,15 +568,20 @@ class Spec:
             self.action_property_fns = _select(
                 self, self.action_property_fns, list(action_properties), "action property")
         if temporal is not None:
-            wanted = list(temporal)
-            known = [n for n, _ in self.liveness_fns + self.sometimes_fns]
-            for name in wanted:
-                if name not in known:
-                    raise UsageError(f"spec {self.name!r} has no liveness or sometimes property "
-                                     f"{name!r} (its temporal properties: "
-                                     f"{', '.join(known) or 'none'})")
-            self.liveness_fns = [(n, f) for n, f in self.liveness_fns if n in wanted]
-            self.sometimes_fns = [(n, f) for n, f in self.sometimes_fns if n in wanted]
+            self.restrict_temporal(temporal)
+
+    def restrict_temporal(self, names: Iterable[str]) -> None:
+        """Check only the named liveness and sometimes properties (``--prop NAME``; an empty
+        list: none); unknown names are a UsageError."""
+        wanted = list(names)
+        known = [n for n, _ in self.liveness_fns + self.sometimes_fns]
+        for name in wanted:
+            if name not in known:
+                raise UsageError(f"spec {self.name!r} has no liveness or sometimes property "
+                                 f"{name!r} (its temporal properties: "
+                                 f"{', '.join(known) or 'none'})")
+        self.liveness_fns = [(n, f) for n, f in self.liveness_fns if n in wanted]
+        self.sometimes_fns = [(n, f) for n, f in self.sometimes_fns if n in wanted]
 
     def add_property(self, name: str, kind: str, fn: Callable[..., bool],
                      doc: str = "") -> None:

@@ -47,12 +47,14 @@ forever without becoming leader. Raft guarantees no more than that: two candidat
 the vote in every term, forever, unless randomized timeouts make it unlikely, and an
 exhaustive check explores the unlucky schedules too (with terms bounded by ``max_term``, a
 split in the last term is never retried, so "eventually a leader" fails in the model for a
-reason that is not a bug). Fairness: timeouts,
-vote requests and becoming leader are weakly fair; handling a message is *strongly* fair (a
-message sent again and again after losses is eventually handled); restarts, losses and
-duplicates are not fair, so they may stop, or not. The variant ``strict_log_comparison`` grants
-no vote to a candidate whose log is only as up-to-date as the voter's: with empty logs nobody
-is ever elected, and no safety property notices.
+reason that is not a bug). Fairness: timeouts and becoming leader are weakly fair; sending a
+vote request is *strongly* fair (the network holds at most ``max_msgs`` messages, and other
+traffic, such as a deposed leader's AppendEntries, may fill it again and again, so the request
+is enabled only now and then); handling a message is strongly fair too (a message sent again
+and again after losses is eventually handled); restarts, losses and duplicates are not fair,
+so they may stop, or not. The variant ``strict_log_comparison`` grants no vote to a candidate
+whose log is only as up-to-date as the voter's: with empty logs nobody is ever elected, and no
+safety property notices.
 
 Left out, as in raft.tla: membership changes, log compaction and snapshots, client sessions,
 and the state machine itself (an entry is applied once committed). Election Safety, Leader
@@ -254,7 +256,7 @@ class Raft(Spec):
             votes_granted=except_at(s.votes_granted, i, frozenset((i,))),
         )
 
-    @action(i="Server", j="Server", fair="weak")
+    @action(i="Server", j="Server", fair="strong")
     def request_vote(self, s: State, i: int, j: int) -> State | None:
         """RequestVote(i, j): candidate i asks j, which has not yet granted it, for its vote."""
         if (i == j or s.state[i] is not CANDIDATE or j in s.votes_granted[i]

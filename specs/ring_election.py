@@ -249,8 +249,8 @@ class ForwardsSmallerIds(RingElection):
 
 @RingElection.variant("participant_swallows_all", breaks="stable_leader")
 class ParticipantSwallowsAll(RingElection):
-    """A participant swallows every election message, larger ids too: when two processes start
-    at once, the largest id can be swallowed on its way round and nobody is ever elected."""
+    """A participant swallows every election message, larger ids too: the largest id can be
+    swallowed on its way round and is never elected (agreement breaks too)."""
 
     def larger_id(self, s: State, q: int, j: int, msgs: frozenset[Msg],
                   participant: tuple[bool, ...]) -> State:

@@ -206,14 +206,36 @@ def print_spec_error(exc: SpecError) -> None:
 
 
 class Progress:
-    """A progress line on stderr for runs over a second; silent when stderr is not a terminal."""
+    """Progress on stderr for runs over a second.
 
-    def __init__(self, label: str, enabled: bool | None = None) -> None:
+    On a terminal: a live line (rich), updated in place. Elsewhere (CI, nohup, a pipe): a plain
+    line every ``every_s`` seconds, so that a long run in a log still shows it is alive.
+    ``enabled=False`` (``--no-progress``) silences both.
+    """
+
+    def __init__(self, label: str, enabled: bool | None = None, every_s: float = 10.0) -> None:
         self.label = label
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = enabled is not False
+        self.live = sys.stderr.isatty()
+        self.every_s = every_s
         self.started = time.perf_counter()
+        self._last_line = self.started
         self._live = None
         self._task = None
+
+    @staticmethod
+    def rss_mib() -> float:
+        """The process's resident memory now, in MiB (peak memory where /proc is missing)."""
+        try:
+            with open("/proc/self/statm") as f:
+                pages = int(f.read().split()[1])
+            import os
+
+            return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     def _ensure(self) -> None:
         if self._live is None:
@@ -227,7 +249,17 @@ class Progress:
             self._task = self._live.add_task(self.label)
 
     def update(self, text: str) -> None:
-        if not self.enabled or time.perf_counter() - self.started < 1.0:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not self.live:
+            if now - self._last_line >= self.every_s:
+                self._last_line = now
+                sys.stderr.write(f"protospec: {self.label}: {text} "
+                                 f"[{now - self.started:,.0f} s]\n")
+                sys.stderr.flush()
+            return
+        if now - self.started < 1.0:
             return
         self._ensure()
         self._live.update(self._task, description=f"{self.label}: {text}")

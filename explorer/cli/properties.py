@@ -122,7 +122,7 @@ def apply_property_arguments(spec: Spec, args: argparse.Namespace) -> None:
     props = _requests(args, "action_prop", "--action-prop")
     temps = _requests(args, "prop", "--prop")
     if temps is None and (invs is not None or props is not None):
-        spec.restrict_properties(temporal=[])  # --inv/--action-prop alone: a safety run
+        spec.restrict_temporal([])  # --inv/--action-prop alone: a safety run
     if props is None and invs is not None:
         props = []
     if temps is not None:
@@ -162,7 +162,7 @@ def _apply_temporal(spec: Spec, requests: list[PropertyRequest]) -> None:
                 f"{r.name!r}{did_you_mean(r.name, known)} (its temporal properties: "
                 f"{', '.join(known) or 'none'}). To check a new one, write --prop "
                 f"'NAME: eventually(EXPR)' (or always_eventually, leads_to, sometimes).")
-    spec.restrict_properties(temporal=declared)
+    spec.restrict_temporal(declared)
     for r in requests:
         if r.declared:
             continue

@@ -50,10 +50,12 @@ class FairComponents:
 
 def _scc(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    m = csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+        return np.zeros(0, dtype=np.int32)
+    # float64 data: what csgraph works on, so that it does not make a converted copy.
+    m = csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    del src, dst
     _, comp = connected_components(m, directed=True, connection="strong")
-    return comp.astype(np.int64)
+    return comp.astype(np.int32, copy=False)  # int32: one per state, and 4 bytes per edge below
 
 
 def _member(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -83,8 +85,10 @@ def fair_components(g: StateGraph, allowed: np.ndarray) -> FairComponents:
     while True:
         rounds += 1
         if not alive.any():
-            return FairComponents(np.full(n, -1, dtype=np.int64), rounds)
-        e_in = alive[g.src] & alive[g.dst] & proper
+            return FairComponents(np.full(n, -1, dtype=np.int32), rounds)
+        e_in = alive[g.src]
+        e_in &= alive[g.dst]
+        e_in &= proper
         comp = _scc(n, g.src[e_in], g.dst[e_in])
         comp[~alive] = -1
         ncomp = int(comp.max()) + 1 if n else 0
@@ -97,11 +101,14 @@ def fair_components(g: StateGraph, allowed: np.ndarray) -> FairComponents:
         alive &= ~trivial
         comp[trivial] = -1
         # Fair instances taken on an edge inside a component: keys comp * nl + label.
-        inside = e_in & (comp[g.src] == comp[g.dst]) & (comp[g.src] >= 0) & fair_label
-        taken = unique(comp[g.src[inside]] * nl + g.label[inside])
+        inside = comp[g.src] == comp[g.dst]
+        inside &= e_in
+        inside &= fair_label
+        inside &= comp[g.src] >= 0
+        taken = unique(comp[g.src[inside]].astype(np.int64) * nl + g.label[inside])
         live_pair = alive[en_state]
         ps, pl = en_state[live_pair], en_label[live_pair]
-        pkey = comp[ps] * nl + pl
+        pkey = comp[ps].astype(np.int64) * nl + pl
         ptaken = _member(pkey, taken)
         # Strong fairness: enabled in the component, never taken there -> remove those states.
         bad = strong[pl] & ~ptaken

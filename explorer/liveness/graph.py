@@ -97,7 +97,8 @@ class StateGraph:
             fair = self.fairness[self.label] > 0 if len(self.label) else np.zeros(0, bool)
             sel = self.proper & fair
             key = unique(self.src[sel].astype(np.int64) * self.n_labels + self.label[sel])
-            self._enabled = (key // self.n_labels, key % self.n_labels)
+            self._enabled = ((key // self.n_labels).astype(np.int32),
+                             (key % self.n_labels).astype(np.int32))
         return self._enabled
 
     @property

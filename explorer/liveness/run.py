@@ -70,7 +70,6 @@ def check(spec: Spec, *, liveness: bool = True, **kwargs: Any) -> CheckResult:
                                                _empty_trace(spec)))
     if formulas:
         g = graph_of(search)
-        stats.liveness_bytes = _graph_bytes(g)
         cache: dict[tuple, Any] = {}
         for name, _ in formulas:
             found = check_formula(g, table.instances[name], table.mask, cache)
@@ -106,13 +105,6 @@ def graph_of(search: Search) -> StateGraph:
     parents = store.parents.view()
     init = np.flatnonzero(parents < 0)
     return StateGraph(len(store), init, src, dst, lab, fairness)
-
-
-def _graph_bytes(g: StateGraph) -> int:
-    """The bytes of the arrays the check holds besides the store's edge log (an estimate of
-    its peak: the graph's derived arrays and one SCC decomposition's sparse matrix)."""
-    n, m = g.n, len(g.src)
-    return int(m * (1 + 8 + 4 + 4) + n * (8 + 8 + 1 + 1))
 
 
 def lasso_trace(search: Search, lasso: Lasso) -> Trace:

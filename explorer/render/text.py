@@ -126,7 +126,7 @@ def format_stats(result: CheckResult) -> str:
         f"depth {s.depth}, {s.elapsed_s:.2f} s ({s.states_per_s:,.0f} states/s), "
         f"peak memory {s.peak_rss_bytes / 2**20:,.0f} MiB",
     ]
-    if s.edges and (s.liveness_s or s.liveness_bytes):
+    if s.edges and s.liveness_s:
         lines.append(f"Liveness: {s.edges:,} steps logged, checked in {s.liveness_s:.2f} s")
     if s.outside_constraint:
         lines.append(f"{s.outside_constraint:,} successor states fell outside the constraint "

@@ -7,7 +7,7 @@ max_msgs=1; liveness property ``electable_candidate_wins``) and two_phase_commit
 (``every_rm_decides``). Each is run twice, each time in a fresh subprocess so that peak RSS is
 the run's own:
 
-* ``safety``: the temporal properties removed (``restrict_properties(temporal=[])``): the plain
+* ``safety``: the temporal properties removed (``restrict_temporal([])``): the plain
   breadth-first search, no predicate recorded, no edge logged;
 * ``liveness``: ``explorer.check`` with the spec's liveness properties: predicates recorded per
   state, every step logged in the store's edge log, then the fair-cycle check.
@@ -41,7 +41,7 @@ _RUN = textwrap.dedent("""
     from protospec.explorer.loader import load_spec
     spec = load_spec({spec!r})(**{params!r})
     if {mode!r} == "safety":
-        spec.restrict_properties(temporal=[])
+        spec.restrict_temporal([])
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t0 = time.perf_counter()
     r = check(spec)
@@ -50,7 +50,7 @@ _RUN = textwrap.dedent("""
     assert r.ok, [v.property for v in r.violations]
     s = r.stats
     print(json.dumps(dict(distinct=s.distinct_states, edges=s.edges, seconds=dt,
-                          liveness_s=s.liveness_s, liveness_bytes=s.liveness_bytes,
+                          liveness_s=s.liveness_s,
                           store_bytes_per_state=s.store_bytes_per_state,
                           checked=r.properties_checked, rss0=rss0, rss1=rss1)))
     sys.stdout.flush()

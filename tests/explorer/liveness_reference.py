@@ -107,6 +107,56 @@ def violated_recurring(g: Graph, goal: set[int]) -> bool:
     return False
 
 
+def _fair_sets(g: Graph, allowed: set[int]) -> list[set[int]]:
+    """The state sets of every fair infinity set among ``allowed`` states."""
+    cand = [(a, b, lab) for a, b, lab in g.edges if a in allowed and b in allowed]
+    cand += [(s, s, None) for s in allowed if g.deadlocked(s)]
+    out = []
+    for k in range(1, len(cand) + 1):
+        for subset in combinations(cand, k):
+            states = {a for a, _, _ in subset} | {b for _, b, _ in subset}
+            if _strongly_connected(states, list(subset)) and g.fair(states, list(subset)):
+                out.append(states)
+    return out
+
+
+def shortest_prefix(g: Graph, goal: set[int], trigger: set[int] | None, initial_only: bool,
+                    recurring: bool = False) -> int | None:
+    """The fewest steps from an initial state to the start of a violating cycle: through a
+    trigger state and then goal-free states into a state of a fair goal-free infinity set (for
+    ◇□: any path to a state outside the goal in a fair infinity set). None if none exists."""
+    everything = set(range(g.n))
+    if recurring:
+        targets = {s for states in _fair_sets(g, everything) if states - goal
+                   for s in states - goal}
+        allowed, trig, initial_only = everything, everything, False
+    else:
+        allowed = everything - goal
+        targets = {s for states in _fair_sets(g, allowed) for s in states}
+        trig = everything if trigger is None else trigger
+    # Breadth-first over (state, phase): phase 0 before the trigger, 1 after it.
+    if initial_only:
+        frontier = {(s, 1) for s in g.init if s in allowed and s in trig}
+    else:
+        frontier = {(s, 0) for s in g.init}
+    seen: set[tuple[int, int]] = set()
+    steps = 0
+    while frontier:
+        # Noticing the trigger costs no step.
+        frontier |= {(s, 1) for s, ph in frontier if ph == 0 and s in trig and s in allowed}
+        if any(ph == 1 and s in targets for s, ph in frontier):
+            return steps
+        seen |= frontier
+        nxt = set()
+        for s, ph in frontier:
+            for a, b, _ in g.edges:
+                if a == s and a != b and (ph == 0 or b in allowed) and (b, ph) not in seen:
+                    nxt.add((b, ph))
+        frontier = nxt
+        steps += 1
+    return None
+
+
 def lasso_problem(g: Graph, states: list[int], labels: list[int], loop: int,
                   goal: set[int], trigger: set[int] | None, initial_only: bool,
                   recurring: bool = False) -> str | None:

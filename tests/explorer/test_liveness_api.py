@@ -4,12 +4,12 @@ check makes of them end to end (search, edge log, fair cycles, replayed lasso)."
 from __future__ import annotations
 
 import pytest
-from protospec.explorer.liveness.run import check
 
 from protospec import (
     Param,
     Spec,
     SpecError,
+    UsageError,
     action,
     always_eventually,
     eventually,
@@ -17,6 +17,7 @@ from protospec import (
     liveness,
     sometimes,
 )
+from protospec.explorer.liveness.run import check
 
 
 class Ping(Spec):
@@ -205,3 +206,19 @@ def test_a_liveness_method_must_return_a_formula():
 def test_the_helpers_need_state_predicates():
     with pytest.raises(TypeError):
         eventually(True)  # type: ignore[arg-type]
+
+
+def test_liveness_with_fairness_is_refused_under_symmetry_reduction():
+    with pytest.raises(UsageError, match="symmetry"):
+        check(PingStrong(), canon=lambda s: s)
+
+
+def test_liveness_without_fairness_runs_under_symmetry_reduction():
+    # Stuck's predicates see only the state; with no fair action the reduced graph is exact.
+    class Unfair(Stuck):
+        @action
+        def go(self, s: int) -> int | None:
+            return 1 if s == 0 else None
+
+    found = {v.property for v in check(Unfair(), canon=lambda s: s).violations}
+    assert "reaches_two" in found

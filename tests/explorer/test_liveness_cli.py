@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+import xml.etree.ElementTree as ET
 
 from protospec.explorer.cli.main import main
 from protospec.explorer.itf import read_trace
 from protospec.explorer.liveness.run import check
 from protospec.explorer.loader import load_spec
+from protospec.explorer.render.dot import render
 from protospec.explorer.render.html import result_html
 from protospec.explorer.render.sequence import sequence_dot
 
@@ -114,6 +116,29 @@ def test_prop_always_eventually_fails_once_the_tm_has_decided(capsys):
     assert data["violations"][0]["property"] == "tm_waits"
 
 
+def test_prop_eventually_always_holds_once_the_tm_has_decided_for_good(capsys):
+    code, data = run_json(["check", "two_phase_commit", "--prop",
+                           "settles: eventually_always(tm_state == 'done')"], capsys)
+    assert code == 0
+    assert data["properties_checked"][-1] == "settles"
+
+
+def test_a_report_of_a_failed_sometimes_check_has_no_trace_to_draw(tmp_path, capsys):
+    page = tmp_path / "report.html"
+    code, _, _ = run(["check", "two_phase_commit", "--prop", "crowded: sometimes(len(msgs) > 10)",
+                      "--html", str(page)], capsys)
+    assert code == 1
+    assert "Reachability check crowded violated" in page.read_text()
+    assert "there is no trace to show" in page.read_text()
+
+
+def test_list_shows_liveness_properties_and_fair_actions(capsys):
+    code, out, _ = run(["list", "-v"], capsys)
+    assert code == 0
+    assert "liveness every_rm_decides:" in out
+    assert "tm_commit (weak)" in out
+
+
 def test_prop_sometimes_reports_a_vacuous_predicate(capsys):
     code, out, _ = run(["check", "two_phase_commit", "--prop",
                         "crowded: sometimes(len(msgs) > 10)"], capsys)
@@ -161,3 +186,14 @@ def test_the_sequence_chart_and_html_report_show_the_cycle():
     page = result_html(result, draw=False)
     assert page.count('<tr class="cycle">') == 5
     assert "back to state 4: steps 5..9 repeat forever" in page
+
+
+def test_graphviz_draws_the_cycle_and_the_way_back():
+    spec = load_spec("circuit_breaker").with_variant("success_weakly_fair")()
+    (v,) = check(spec, until=frozenset({"recloses"})).violations
+    root = ET.fromstring(render(sequence_dot(v.trace, violation=v.property, kind=v.kind), "svg"))
+    svg = "{http://www.w3.org/2000/svg}"
+    classes = [(g.get("class") or "").split() for g in root.iter(f"{svg}g")]
+    assert sum("cycle" in c for c in classes) == 5  # steps 5..9
+    [back] = [g for g in root.iter(f"{svg}g") if g.get("id") == "loop-back"]
+    assert "back to state 4" in " ".join(t.text or "" for t in back.iter(f"{svg}text"))

@@ -15,6 +15,7 @@ import itertools
 from typing import Any
 
 import pytest
+
 from protospec.explorer import Spec, Trace, check
 from protospec.explorer.loader import load_spec
 
@@ -35,22 +36,23 @@ HOLDS = [
     ("raft", {"max_term": 2, "max_log_length": 1}),
 ]
 
-# (spec, variant, parameters, broken property): a bug or a missing fairness.
+# (spec, variant, parameters, broken property, lasso length, loop): a bug or a missing
+# fairness; lengths and loops as the checker computed them (the prefix is a shortest one).
 BROKEN = [
-    ("two_phase_commit", "rm_may_never_hear", {}, "every_rm_decides"),
-    ("two_phase_commit", "tm_may_crash", {}, "every_rm_decides"),
-    ("mutual_exclusion", "forgets_deferred_replies", {}, "no_starvation"),
-    ("failure_detector", "gst_never_comes", {}, "eventual_accuracy"),
-    ("failure_detector", "timeout_below_delay", {}, "eventual_accuracy"),
-    ("bully_election", "no_coordinator_timeout", {}, "stable_leader"),
-    ("ring_election", "participant_swallows_all", {}, "stable_leader"),
-    ("message_queue", "no_requeue_on_crash", {}, "every_message_processed"),
-    ("barrier", "release_skips_last", {}, "everyone_finishes"),
-    ("circuit_breaker", "success_weakly_fair", {}, "recloses"),
-    ("saga", "compensates_failed_step", {}, "saga_ends"),
-    ("paxos", "accept_needs_higher_ballot", {}, "value_eventually_chosen"),
+    ("two_phase_commit", "rm_may_never_hear", {}, "every_rm_decides", 8, 8),
+    ("two_phase_commit", "tm_may_crash", {}, "every_rm_decides", 4, 4),
+    ("mutual_exclusion", "forgets_deferred_replies", {}, "no_starvation", 14, 14),
+    ("failure_detector", "gst_never_comes", {}, "eventual_accuracy", 24, 10),
+    ("failure_detector", "timeout_below_delay", {}, "eventual_accuracy", 28, 13),
+    ("bully_election", "no_coordinator_timeout", {}, "stable_leader", 5, 5),
+    ("ring_election", "participant_swallows_all", {}, "stable_leader", 8, 8),
+    ("message_queue", "no_requeue_on_crash", {}, "every_message_processed", 10, 10),
+    ("barrier", "release_skips_last", {}, "everyone_finishes", 18, 18),
+    ("circuit_breaker", "success_weakly_fair", {}, "recloses", 9, 4),
+    ("saga", "compensates_failed_step", {}, "saga_ends", 4, 2),
+    ("paxos", "accept_needs_higher_ballot", {}, "value_eventually_chosen", 6, 6),
     ("raft", "strict_log_comparison", {"max_term": 2, "max_log_length": 1},
-     "electable_candidate_wins"),
+     "electable_candidate_wins", 12, 6),
 ]
 
 
@@ -71,24 +73,26 @@ def test_the_correct_spec_satisfies_its_liveness_properties(name: str,
     assert {n for n, _ in spec.liveness_fns} <= set(result.properties_checked)
 
 
-@pytest.mark.parametrize(("name", "variant", "params", "broken"), BROKEN, ids=_ids(BROKEN))
+@pytest.mark.parametrize(("name", "variant", "params", "broken", "length", "loop"), BROKEN,
+                         ids=_ids(BROKEN))
 def test_the_variant_fails_with_a_fair_lasso_that_replays(name: str, variant: str,
-                                                          params: dict[str, Any],
-                                                          broken: str) -> None:
+                                                          params: dict[str, Any], broken: str,
+                                                          length: int, loop: int) -> None:
     cls = load_spec(name).with_variant(variant)
     spec = cls(**params)
     result = check(spec, until=frozenset({broken}))
     found = [v for v in result.violations if v.property == broken]
     assert found, [v.property for v in result.violations]
     (v,) = found
-    assert v.kind == "liveness" and v.trace.loop is not None
+    assert v.kind == "liveness"
+    assert (len(v.trace), v.trace.loop) == (length, loop)
     formula = dict(spec.liveness_fns)[broken]
     instance = dict(formula.instances())[v.instance]
     assert_fair_lasso(spec, v.trace, instance)
 
 
 def test_every_variant_that_breaks_a_liveness_property_is_checked_here() -> None:
-    here = {(name, variant) for name, variant, _, _ in BROKEN}
+    here = {(row[0], row[1]) for row in BROKEN}
     for name in {row[0] for row in HOLDS}:
         base = load_spec(name)
         temporal = {p.name for p in base.liveness_properties()}

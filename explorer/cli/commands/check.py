@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
 
 from ...bfs import Progress as SearchProgress
-from ...exitcodes import ExitCode
+from ...bfs import SearchControl
+from ...errors import UsageError
 from ...itf import write_trace
 from ...liveness.run import check, temporal_names
 from ...render.text import format_coverage, format_params, format_stats, format_violation
@@ -34,13 +44,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Explore every reachable state of SPEC breadth-first, checking every "
                     "invariant on every state and every action property on every step. "
                     "Exit 0 if no property is violated, 1 if one is (with the shortest "
-                    "counterexample), 2 on a usage or spec error.")
+                    "counterexample), 2 on a usage or spec error, 3 if the search stopped "
+                    "before exploring every state (interrupted, a limit reached). Ctrl-C or "
+                    "SIGTERM stops within a second, writes a checkpoint and prints the "
+                    "command that resumes it.")
     add_spec_arguments(p)
     add_run_arguments(p)
     p.add_argument("--max-depth", type=int, metavar="N",
-                   help="explore at most N steps from the initial states")
+                   help="explore at most N steps from the initial states (exit 3 if cut)")
     p.add_argument("--max-states", type=int, metavar="N",
-                   help="stop after N distinct states")
+                   help="stop after N distinct states (exit 3 if cut)")
+    p.add_argument("--time-limit", type=_duration, metavar="DURATION",
+                   help="stop after this long (e.g. 90s, 30m, 2h), with a checkpoint (exit 3)")
+    p.add_argument("--memory", type=_size, metavar="SIZE",
+                   help="memory for the state store and waiting states (e.g. 512M, 4G); above "
+                        "it they move to disk in the run folder and the run goes on "
+                        "(default: 80%% of the memory available at start)")
+    p.add_argument("--run-dir", metavar="DIR",
+                   help="the run's folder for checkpoints and spilled tables (default: a new "
+                        "folder under ~/.cache/protospec/runs, removed when the run completes)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the interrupted run whose folder (or checkpoint) is DIR")
+    p.add_argument("--checkpoint-every", type=float, default=10.0, metavar="MINUTES",
+                   help="write a checkpoint every MINUTES minutes (default 10; 0: only when "
+                        "interrupted)")
     p.add_argument("--continue", dest="keep_going", action="store_true",
                    help="keep going after a violation, to report every violated property")
     p.add_argument("--coverage", action="store_true",
@@ -70,6 +97,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="show progress on stderr (default: only when stderr is a terminal)")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="never show progress")
+    p.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                   help="when stderr is not a terminal, print a progress line this often "
+                        "(default 10)")
     add_render_arguments(p)
 
 
@@ -98,6 +128,104 @@ def validate_bounds(args: argparse.Namespace) -> None:
     check_render_targets(args)  # before the run, not after it: a long run is not wasted
 
 
+def _duration(text: str) -> float:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90s, 30m, 2h)")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _size(text: str) -> int:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 512M, 4G)")
+    return int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " "))
+
+
+def available_memory() -> int | None:
+    """The memory the system reports as available (Linux: MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _run_meta(spec, args: argparse.Namespace) -> dict:
+    """What a checkpoint must agree with to be resumed by this command line."""
+    return {
+        "spec": spec.name,
+        "params": {k: repr(v) for k, v in spec.param_values.items()},
+        "variant": spec.variant_name,
+        "properties": [n for n, _ in spec.invariant_fns] + [n for n, _ in
+                                                            spec.action_property_fns],
+        "inv": getattr(args, "inv", None),
+        "action_prop": getattr(args, "action_prop", None),
+        "constraint": getattr(args, "constraint", None),
+        # The checkpoint holds the temporal properties' predicate values and (for liveness)
+        # the edge log: a resumed run must record the very same ones.
+        "temporal": temporal_names(spec, getattr(args, "liveness", None) is not False),
+        "prop": getattr(args, "prop", None),
+        "max_depth": args.max_depth,
+        "keep_going": bool(args.keep_going),
+        "deadlock": args.deadlock,
+    }
+
+
+def _resume_folder(args: argparse.Namespace, meta: dict) -> tuple[Path, Path]:
+    """(run folder, checkpoint folder) named by --resume, checked against this command line."""
+    import json
+
+    given = Path(args.resume)
+    checkpoint = given / "checkpoint" if (given / "checkpoint").is_dir() else given
+    if not (checkpoint / "meta.json").is_file():
+        raise UsageError(f"--resume {args.resume}: no checkpoint there (expected the run "
+                         f"folder printed when the run stopped)")
+    saved = json.loads((checkpoint / "meta.json").read_text())
+    diffs = [k for k in meta if saved.get(k) != meta[k]]
+    if diffs:
+        detail = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {meta[k]!r}" for k in diffs)
+        raise UsageError(f"--resume {args.resume}: the checkpoint was written by a different "
+                         f"configuration ({detail}); resume with the same spec, parameters "
+                         f"and options")
+    return checkpoint.parent if checkpoint.name == "checkpoint" else given, checkpoint
+
+
+def resume_command(args: argparse.Namespace, folder: Path) -> str:
+    """The command line that continues this run from its checkpoint in ``folder``."""
+    argv = list(getattr(args, "argv", None) or sys.argv[1:])
+    if "check" not in argv:  # called as a library (e.g. main([...]) in a test)
+        argv = ["check", *([args.spec] if args.spec else [])]
+        for item in args.param or []:
+            argv += ["-p", item]
+        if args.variant:
+            argv += ["--variant", args.variant]
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--resume", "--run-dir"):
+            skip = True
+            continue
+        if a.startswith(("--resume=", "--run-dir=")):
+            continue
+        out.append(a)
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    head = "protospec" if prog == "protospec" else f"{shlex.quote(sys.executable)} -m protospec"
+    return f"{head} {shlex.join(out)} --resume {shlex.quote(str(folder))}"
+
+
+def _default_run_folder(spec) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(base) / "protospec" / "runs" / f"{spec.name}-{stamp}-{os.getpid()}"
+
+
 def run(args: argparse.Namespace) -> int:
     apply_config(args, "check")
     validate_bounds(args)
@@ -106,20 +234,72 @@ def run(args: argparse.Namespace) -> int:
         return print_explanations(spec, args)
     apply_property_arguments(spec, args)
     trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
-    progress = Progress(f"check {spec.name}", enabled=args.progress)
+    meta = _run_meta(spec, args)
+    resume_from = None
+    own_folder = False
+    if args.resume:
+        folder, resume_from = _resume_folder(args, meta)
+    elif args.run_dir:
+        folder = Path(args.run_dir)
+        if (folder / "checkpoint").exists() and not args.force:
+            raise UsageError(f"--run-dir {args.run_dir} holds a checkpoint of another run; "
+                             f"resume it with --resume {args.run_dir}, or pass --force to "
+                             f"replace it")
+    else:
+        folder, own_folder = _default_run_folder(spec), True
+    if args.checkpoint_every is not None and args.checkpoint_every < 0:
+        raise UsageError("--checkpoint-every must be 0 or more minutes")
+    memory = args.memory
+    if memory is None:
+        avail = available_memory()
+        memory = int(avail * 0.8) if avail else None
+    control = SearchControl(
+        folder=folder, memory_bytes=memory,
+        checkpoint_every_s=(args.checkpoint_every * 60 if args.checkpoint_every else None),
+        time_limit_s=args.time_limit, meta=meta)
+    progress = Progress(f"check {spec.name}", enabled=args.progress,
+                        every_s=args.progress_every)
 
     def on_progress(p: SearchProgress) -> None:
         progress.update(f"{p.distinct:,} distinct states, depth {p.depth}, {p.queued:,} queued, "
-                        f"{p.distinct / max(p.elapsed_s, 1e-9):,.0f} states/s")
+                        f"{p.distinct / max(p.elapsed_s, 1e-9):,.0f} states/s, "
+                        f"memory {progress.rss_mib():,.0f} MiB"
+                        + (" (store spilled to disk)" if p.spilled else ""))
 
+    def on_signal(signum: int, frame: object) -> None:
+        if control.stop_requested:  # a second Ctrl-C: stop now, without a checkpoint
+            raise KeyboardInterrupt
+        control.request_stop()
+
+    handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread: no signal handling
+            handlers[sig] = signal.signal(sig, on_signal)
     try:
         liveness = args.liveness is not False
         result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
                        keep_going=args.keep_going, progress=on_progress,
-                       until=variant_target(spec, liveness),
-                       check_deadlock=args.deadlock, liveness=liveness)
+                       until=variant_target(spec, liveness), check_deadlock=args.deadlock,
+                       control=control, resume=resume_from, liveness=liveness)
     finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
         progress.close()
+    shutil.rmtree(folder / "spill", ignore_errors=True)  # spilled tables die with the run
+    if result.stats.complete or result.violations or control.checkpoint_written is None:
+        # Nothing to resume: a checkpoint of this run (or the one it resumed) is stale.
+        shutil.rmtree(folder / "checkpoint", ignore_errors=True)
+        if own_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        args.resume_info = None
+    else:
+        args.resume_info = {
+            "folder": str(folder),
+            "command": resume_command(args, folder),
+            "checkpoint_bytes": control.checkpoint_bytes,
+            "checkpoint_seconds": round(control.checkpoint_seconds, 3),
+        }
+    args.checkpoint_error = control.checkpoint_error
     return report(result, args, trace_path)
 
 
@@ -130,10 +310,18 @@ def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
     if trace_path is not None and with_trace:
         v = with_trace[0]
         write_trace(v.trace, trace_path, violation=v.property)
-    code = 1 if result.violations else \
-        (int(ExitCode.INCOMPLETE) if result.stats.liveness_unchecked else 0)
+    incomplete = result.mode == "check" and not result.stats.complete and not result.violations
+    # Liveness is decided only after a complete search: unchecked temporal properties are an
+    # unknown outcome too.
+    code = 1 if result.violations else 3 if (incomplete or result.stats.liveness_unchecked) \
+        else 0
+    resume = getattr(args, "resume_info", None)
     if args.json:
         data = result.to_dict()
+        if result.mode == "check":
+            data["complete"] = result.stats.complete
+            data["incomplete_reason"] = result.stats.incomplete_reason
+            data["resume"] = resume
         if trace_path is not None:
             data["trace_out"] = str(trace_path) if with_trace else None
         print_json(data)
@@ -155,6 +343,10 @@ def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
     if not result.violations:
         if result.mode == "check" and result.stats.complete:
             con.print("No violation: every reachable state was explored.", markup=False)
+        elif result.mode == "check":
+            con.print(f"Incomplete ({result.stats.incomplete_reason}): no violation among the "
+                      f"states explored, but not every reachable state was explored.",
+                      markup=False)
         else:
             con.print("No violation found (the search was not exhaustive).", markup=False)
     if result.stats.liveness_unchecked:
@@ -170,4 +362,13 @@ def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
                       f"`protospec show {trace_path}` prints it)", markup=False)
         else:
             con.print(f"No counterexample, so {trace_path} was not written.", markup=False)
+    if result.mode == "check" and result.stats.queued and incomplete:
+        con.print(f"{result.stats.queued:,} states were waiting in the queue.", markup=False)
+    if resume:
+        con.print(f"Checkpoint written to {resume['folder']} "
+                  f"({resume['checkpoint_bytes'] / 2**20:,.1f} MiB in "
+                  f"{resume['checkpoint_seconds']:.1f} s). Resume with:", markup=False)
+        con.print(f"  {resume['command']}", markup=False)
+    elif getattr(args, "checkpoint_error", None):
+        con.print(f"No checkpoint: {args.checkpoint_error}.", markup=False)
     return code

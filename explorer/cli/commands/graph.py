@@ -1,9 +1,10 @@
 """``protospec graph``: draw the state graph of a small spec; and the chart options of the others.
 
-``graph`` explores the spec breadth-first through ``spec.successors`` (it needs every edge, which
-the fingerprint-only explorer does not keep), up to ``--max-states`` states, and writes the
-picture. It refuses bigger spaces with a message saying how to make it draw: a graph of
-thousands of states is a grey blur, not an explanation.
+``graph`` explores the spec with the engine's breadth-first search, asking its state store to
+log every step (``record_edges``) and to keep the states themselves (a graph worth drawing is
+small), up to ``--max-states`` states, and writes the picture. It refuses bigger spaces with a
+message saying how to make it draw: a graph of thousands of states is a grey blur, not an
+explanation.
 
 This module also holds what ``check``, ``simulate`` and ``show`` share for pictures:
 ``--render FILE`` (a message sequence chart of the counterexample: .dot, .svg, .png or .pdf)
@@ -15,10 +16,10 @@ code stays what the check decided.
 from __future__ import annotations
 
 import argparse
-from collections import deque
 from pathlib import Path
 from typing import Any
 
+from ...bfs import explore
 from ...chart_hints import attach_chart_hints
 from ...errors import ProtospecError, UsageError
 from ...render.dot import DotFailed, DotMissing, dot_available, format_of, write_rendered
@@ -27,7 +28,7 @@ from ...render.sequence import sequence_dot
 from ...render.stategraph import StateGraph, state_graph_dot
 from ...render.text import format_params
 from ...result import CheckResult, Trace
-from ...spec import Spec
+from ...spec import ActionInstance, Spec
 from ..common import add_spec_arguments, confirm_overwrite, err_console, instantiate, out_console
 
 __all__ = ["add_render_arguments", "check_render_targets", "explore_graph", "register", "run",
@@ -58,51 +59,44 @@ class GraphTooBig(UsageError):
 
 
 def explore_graph(spec: Spec, max_states: int) -> StateGraph:
-    """Every reachable state and step of ``spec``, breadth-first; GraphTooBig past the cap."""
-    index: dict[Any, int] = {}
-    graph = StateGraph(states=[], edges=[])
-    parent_edge: dict[int, int] = {}
-    queue: deque[int] = deque()
-    constraint = spec.constraint
+    """Every reachable state and step of ``spec``, breadth-first; GraphTooBig past the cap.
 
-    def add(state: Any) -> int:
-        if state in index:
-            return index[state]
-        if len(graph.states) >= max_states:
-            raise GraphTooBig(
-                f"spec {spec.name!r} has more than {max_states} reachable states: too many to "
-                f"draw readably. Draw a smaller configuration (fewer processes or values with "
-                f"-p NAME=VALUE), or raise the limit with --max-states "
-                f"{max_states * 4} (dot may then take minutes and the picture will be dense).")
-        index[state] = len(graph.states)
-        graph.states.append(state)
-        bad = spec.check_state(state)
+    States are numbered as the engine numbers them (breadth-first, in enumeration order); the
+    steps are the store's edge log, in the order they were generated.
+    """
+    search = explore(spec, max_states=max_states + 1, keep_going=True, check_deadlock=False,
+                     record_edges=True, keep_states=True)
+    store = search.store
+    if len(store) > max_states:
+        raise GraphTooBig(
+            f"spec {spec.name!r} has more than {max_states} reachable states: too many to "
+            f"draw readably. Draw a smaller configuration (fewer processes or values with "
+            f"-p NAME=VALUE), or raise the limit with --max-states "
+            f"{max_states * 4} (dot may then take minutes and the picture will be dense).")
+    states = search.states or []
+    graph = StateGraph(states=list(states), edges=[])
+    parents = store.parents.view()
+    graph.initial = {i for i in range(len(states)) if parents[i] < 0}
+    for i, s in enumerate(states):
+        bad = spec.check_state(s)
         if bad:
-            graph.violations[index[state]] = bad
-        queue.append(index[state])
-        return index[state]
-
-    for s in spec.init():
-        if constraint is None or constraint(s):
-            graph.initial.add(add(s))
-    while queue:
-        i = queue.popleft()
-        s = graph.states[i]
-        any_successor = False
-        for label, t in spec.successors(s):
-            if constraint is not None and not constraint(t):
-                continue
-            any_successor = True
-            j = add(t)
-            graph.edges.append((i, j, str(label)))
-            k = len(graph.edges) - 1
-            if j not in graph.initial and j not in parent_edge:
-                parent_edge[j] = k  # the first way found to j is a shortest one
-            bad = spec.check_step(s, t)
-            if bad:
-                graph.bad_edges[k] = bad
-        if not any_successor:
-            graph.terminal.add(i)
+            graph.violations[i] = bad
+    names: dict[int, str] = {}
+    has_successor: set[int] = set()
+    parent_edge: dict[int, int] = {}
+    src, dst, lab = (a.tolist() for a in store.edge_arrays())
+    for k, (i, j, label_id) in enumerate(zip(src, dst, lab)):
+        if label_id not in names:
+            action, args = store.label(label_id)
+            names[label_id] = str(ActionInstance(action, args))
+        graph.edges.append((i, j, names[label_id]))
+        has_successor.add(i)
+        if j not in graph.initial and j not in parent_edge:
+            parent_edge[j] = k  # the first way found to j is a shortest one
+        bad = spec.check_step(states[i], states[j])
+        if bad:
+            graph.bad_edges[k] = bad
+    graph.terminal = set(range(len(states))) - has_successor
     graph.path = _shortest_bad_path(graph, parent_edge)
     return graph
 

@@ -63,6 +63,11 @@ def _print_full(con, d: dict) -> None:
         con.print(f"  -p {k}={v['default']}: {v['doc']}", markup=False)
     for k, doc in {**d["invariants"], **d["action_properties"]}.items():
         con.print(f"  property {k}: {doc}", markup=False)
+    for k, doc in {**d.get("liveness", {}), **d.get("sometimes", {})}.items():
+        con.print(f"  liveness {k}: {doc}", markup=False)
+    if d.get("fairness"):
+        fair = ", ".join(f"{a} ({f})" for a, f in d["fairness"].items())
+        con.print(f"  fair actions: {fair}", markup=False)
     for k, v in d["variants"].items():
         con.print(f"  --variant {k}: {v['description']} (breaks {v['breaks']})", markup=False)
 
