@@ -144,7 +144,7 @@ static int fp_value(PyObject *o, u64 *out);
  * set, the same tuple of process states), so most parts are found here instead of walked
  * again. An entry holds a reference, so its address cannot be reused by another object while
  * it is cached; tuples and frozensets of supported (immutable) values never change. */
-#define MEMO_BITS 16
+#define MEMO_BITS 10
 typedef struct {
     PyObject *key;
     u64 fp;

@@ -311,6 +311,7 @@ def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = 
           until: frozenset[str] | None = None, check_deadlock: bool | None = None,
           control: SearchControl | None = None, resume: Path | None = None,
           record_edges: bool = False, canon: Callable[[Any], Any] | None = None,
+          observe: Callable[[Any], None] | None = None,
           symmetry: bool = False) -> CheckResult:
     """Explore every reachable state of ``spec`` breadth-first and check its properties.
 
@@ -329,7 +330,7 @@ def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = 
     search = explore(spec, max_depth=max_depth, max_states=max_states, keep_going=keep_going,
                      progress=progress, until=until, check_deadlock=check_deadlock,
                      control=control, resume=resume, record_edges=record_edges, canon=canon,
-                     symmetry=symmetry)
+                     observe=observe, symmetry=symmetry)
     assert search.result is not None
     return search.result
 
@@ -339,9 +340,14 @@ def explore(spec: Spec, *, max_depth: int | None = None, max_states: int | None 
             until: frozenset[str] | None = None, check_deadlock: bool | None = None,
             control: SearchControl | None = None, resume: Path | None = None,
             record_edges: bool = False, keep_states: bool = False,
-            canon: Callable[[Any], Any] | None = None, symmetry: bool = False) -> Search:
+            canon: Callable[[Any], Any] | None = None,
+            observe: Callable[[Any], None] | None = None, symmetry: bool = False) -> Search:
     """:func:`check`, returning the whole :class:`Search` (its store, edge log if
-    ``record_edges``, every state if ``keep_states``) with the result in ``.result``."""
+    ``record_edges``, every state if ``keep_states``) with the result in ``.result``.
+
+    ``observe(state)`` is called once per stored state, in id order (liveness records its
+    predicates so). If it has ``snapshot()`` and ``restore(data)``, checkpoints keep what it
+    recorded."""
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     fp = fingerprint if canon is None else (lambda s: fingerprint(canon(s)))
     sym = None
@@ -362,6 +368,7 @@ def explore(spec: Spec, *, max_depth: int | None = None, max_states: int | None 
         stop_on = None if keep_going else until
         run = _BFS(spec, search, max_depth, max_states, keep_going or until is not None,
                    progress, deadlock, stop_on, control or SearchControl())
+        run.observe = observe
         search.result = run.run(resume)
         if sym is not None:
             search.result.stats.symmetry = tuple(x.name for x in sym.sets)
@@ -397,6 +404,7 @@ class _BFS:
         self.elapsed_before = 0.0  # time spent before a resume
         # label id -> action number, for coverage when the expander emits label ids
         self.label_action: list[int] = []
+        self.observe: Callable[[Any], None] | None = None  # called on each stored state
 
     # -- properties --------------------------------------------------------------------------
     def violation(self, name: str, kind: str, trace: Trace) -> bool:
@@ -478,6 +486,8 @@ class _BFS:
                 self.outside.add(init_fps[p])
                 continue
             (i,) = store.add(fps[p:p + 1], np.array([-1]))
+            if self.observe is not None:
+                self.observe(s)
             frontier.append(s)
             search.inits.append(s)
             if search.states is not None:
@@ -498,6 +508,8 @@ class _BFS:
                 self.stats.complete = False
                 self.stats.stopped_by = "max_depth"
                 break
+            if len(store.level_starts) < self.depth + 2:
+                store.mark_level()  # the next level's states get ids from here on
             if control.folder is not None and store.spilled:
                 next_frontier.spill_to(control.folder / "spill" / f"level-{self.depth + 1}.bin")
             c_states: list[Any] = []
@@ -558,7 +570,6 @@ class _BFS:
             self.level_start += n_frontier
             if len(next_frontier):
                 self.depth += 1
-                store.mark_level()
             frontier, next_frontier = next_frontier, Level()
 
     def check_steps(self, s: Any, c_states: list[Any], start: int, end: int,
@@ -590,13 +601,15 @@ class _BFS:
             act_arr_labels = act_arr
             act_arr = np.asarray(self.label_action, dtype=np.int64)[act_arr]
         self.fired += np.bincount(act_arr, minlength=n_actions)
-        ids = store.lookup(fp_arr)
-        unknown = np.flatnonzero(ids < 0)
-        if len(unknown):
-            _, first = np.unique(fp_arr[unknown], return_index=True)
-            new_pos = unknown[np.sort(first)]
+        # Distinct fingerprints of the batch first (successors repeat a lot within a batch),
+        # then one store lookup for those; the first occurrence of each new one is kept.
+        if self.record:
+            uniq, first, inverse = np.unique(fp_arr, return_index=True, return_inverse=True)
         else:
-            new_pos = unknown
+            uniq, first = np.unique(fp_arr, return_index=True)
+        ids_u = store.lookup(uniq)
+        unknown_u = np.flatnonzero(ids_u < 0)
+        new_pos = np.sort(first[unknown_u])
         off_arr = np.array(c_off, dtype=np.int64)
         parent_of = first_src + np.searchsorted(off_arr, new_pos, side="right") - 1
         constraint, outside = self.constraint, self.outside
@@ -617,13 +630,17 @@ class _BFS:
             keep_idx, keep_par = new_pos, parent_of
         first_new = len(store)
         store.add(fp_arr[keep_idx], keep_par)
+        observe = self.observe
         for p in keep_idx.tolist():
             next_frontier.append(c_states[p])
+            if observe is not None:
+                observe(c_states[p])
         if search.states is not None:
             search.states.extend(c_states[p] for p in keep_idx.tolist())
         if self.record and len(fp_arr):
-            if len(unknown):
-                ids[unknown] = store.lookup(fp_arr[unknown])
+            if len(unknown_u):
+                ids_u[unknown_u] = store.lookup(uniq[unknown_u])
+            ids = ids_u[inverse]
             src = first_src + np.searchsorted(off_arr, np.arange(len(fp_arr)), side="right") - 1
             inside = ids >= 0  # steps into states outside the constraint are not in the graph
             store.add_edges(src[inside], ids[inside], act_arr_labels[inside])
@@ -721,6 +738,9 @@ class _BFS:
             "level_start": self.level_start, "next_id": next_id,
             "elapsed": self.elapsed(), "inits": self.search.inits,
             "label_action": self.label_action, "action_names": self.action_names,
+            "observer": (self.observe.__self__.snapshot()  # type: ignore[attr-defined]
+                         if hasattr(getattr(self.observe, "__self__", None), "snapshot")
+                         else None),
         }
 
     def load_checkpoint(self, folder: Path) -> tuple[Level, Level]:
@@ -743,6 +763,9 @@ class _BFS:
         self.elapsed_before = snap["elapsed"]
         self.search.inits = snap["inits"]
         self.label_action = snap["label_action"]
+        owner = getattr(self.observe, "__self__", None)
+        if snap.get("observer") is not None and hasattr(owner, "restore"):
+            owner.restore(snap["observer"])
         with open(folder / "frontier.bin", "rb") as f:
             frontier = Level.read(f)
         with open(folder / "next.bin", "rb") as f:
@@ -753,7 +776,6 @@ class _BFS:
         if not len(frontier):  # stopped at the end of a level: go on with the next one
             if len(next_frontier):
                 self.depth += 1
-                self.store.mark_level()
             frontier, next_frontier = next_frontier, Level()
         return frontier, next_frontier
 

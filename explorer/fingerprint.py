@@ -288,7 +288,8 @@ def _describe(value: Any) -> str:
         return "a set (use a frozenset)"
     if dataclasses.is_dataclass(value):
         return f"a mutable dataclass {type(value).__name__} (declare it frozen=True)"
-    return f"a {type(value).__name__} object (hashed by identity, not by value)"
+    return (f"an instance of {type(value).__qualname__}, which is compared by identity, not by "
+            f"value")
 
 
 def find_unsupported(value: Any, path: str = "state") -> str | None:

@@ -138,7 +138,7 @@ class StateStore:
     added by a search that only adds successors of stored states.
     """
 
-    def __init__(self, *, record_edges: bool = False, capacity: int = 1 << 16) -> None:
+    def __init__(self, *, record_edges: bool = False, capacity: int = 1 << 12) -> None:
         self.record_edges = record_edges
         self.fps = GrowArray(np.int64, capacity)
         self.parents = GrowArray(np.int32, capacity)

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
-
 from protospec.explorer import check
 from protospec.explorer.cli.main import main
 from protospec.explorer.symbolic import bmc, load_encoding, prove_inductive
 from protospec.explorer.symbolic.quorum import LEMMAS, prove_lemma
 from protospec.specs.two_phase_commit import TwoPhaseCommit
 
-VARIANTS = list(TwoPhaseCommit.variants())
+# The z3 encoding covers the safety variants (a liveness variant, such as tm_may_crash, breaks
+# no invariant for BMC or induction to find).
+VARIANTS = [name for name, cls in TwoPhaseCommit.variants().items()
+            if cls.variant_info.breaks in {p.name for p in TwoPhaseCommit.invariants()}]
 
 
 def reachable(spec):
