@@ -169,10 +169,10 @@ def explored_path(picture: Picture) -> tuple[list[str], dict]:
 def screenshot(picture: Picture, out: Path, work: Path) -> None:
     import logging
 
-    from protospec.explorer.cli.commands.explore import prepare
-    from protospec.explorer.cli.main import build_parser
     from werkzeug.serving import make_server
 
+    from protospec.explorer.cli.commands.explore import prepare
+    from protospec.explorer.cli.main import build_parser
     from tests.explorer.browser import chromium
 
     app = prepare(build_parser().parse_args(["explore", *picture.argv, "--no-browser"]))

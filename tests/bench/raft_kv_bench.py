@@ -36,7 +36,6 @@ from protospec.impl.raft.client import Client, Unavailable, request  # noqa: E40
 from protospec.impl.raft.core import Entry  # noqa: E402
 from protospec.impl.raft.server import SECRET_ENV  # noqa: E402
 from protospec.impl.raft.storage import Snapshot, Storage  # noqa: E402
-
 from tests.impl.test_tcp_cluster import free_ports  # noqa: E402
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer import check
 from protospec.explorer.cli.commands.explore import prepare
 from protospec.explorer.cli.main import build_parser, main
@@ -19,7 +20,6 @@ from protospec.explorer.values import format_value
 from protospec.explorer.web.app import create_app
 from protospec.explorer.web.walk import Walk, WalkError, search_from
 from protospec.specs.two_phase_commit import TwoPhaseCommit
-
 from tests.explorer.toy_specs import Branching
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,11 +18,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer import check
 from protospec.explorer.itf import trace_from_itf, write_trace
 from protospec.explorer.values import changed_vars, format_value, state_vars
 from protospec.specs.two_phase_commit import TwoPhaseCommit
-
 from tests.explorer.browser import ARTIFACTS, chromium, chromium_or_skip, requested_urls
 
 pytestmark = pytest.mark.slow

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer import check
 from protospec.explorer.cli.main import main
 from protospec.explorer.cli.properties import add_constraint

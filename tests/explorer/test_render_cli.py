@@ -6,8 +6,9 @@ from __future__ import annotations
 import itertools
 import xml.etree.ElementTree as ET
 
-import protospec.explorer.render.dot as dot_module
 import pytest
+
+import protospec.explorer.render.dot as dot_module
 from protospec.explorer import check
 from protospec.explorer.cli.commands.graph import GraphTooBig, explore_graph
 from protospec.explorer.cli.main import main

@@ -10,8 +10,9 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
-import protospec.explorer.render.dot as dot_module
 import pytest
+
+import protospec.explorer.render.dot as dot_module
 from protospec.explorer import check
 from protospec.explorer.chart_hints import attach_chart_hints
 from protospec.explorer.render.dot import dot_available

@@ -7,6 +7,7 @@ import re
 import shlex
 
 import pytest
+
 from protospec.explorer.cli.main import main
 from protospec.explorer.conformance import check_events, lookup
 from protospec.impl.runtime.sim import Fault, Schedule

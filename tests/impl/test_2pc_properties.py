@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from protospec.explorer.conformance import check_events, lookup
 from protospec.impl.runtime.sim import CRASH_KINDS, Fault, Schedule
 from protospec.impl.two_phase_commit.sim import check_run, run_schedule

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer.cli.main import main
 from protospec.explorer.itf import read_trace
 from protospec.impl.raft.sim import Schedule, run_schedule

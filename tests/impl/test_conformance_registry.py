@@ -4,6 +4,7 @@ declared interface (explorer/conformance.py)."""
 from __future__ import annotations
 
 import pytest
+
 from protospec.explorer.conformance import Conformance, lookup, register, registered
 from protospec.explorer.errors import SpecError, UsageError
 

@@ -9,6 +9,7 @@ import re
 import shlex
 
 import pytest
+
 from protospec.explorer.cli.main import main
 from protospec.explorer.conformance import check_events, lookup
 from protospec.explorer.history import Verdict, check_linearizable, get_model, parse_history

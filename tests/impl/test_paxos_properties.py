@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from protospec.explorer.conformance import SimRun, check_events, history_problems, lookup
 from protospec.impl.paxos.sim import check_run, run_schedule
 from protospec.impl.runtime.sim import Schedule

@@ -22,10 +22,10 @@ import zlib
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer.cli.main import main
 from protospec.explorer.history import Verdict, check_linearizable, get_model, parse_history
 from protospec.impl.raft.client import Client, Unavailable
-
 from tests.impl.test_tcp_cluster import ClusterCommand, leader_of, wait_for
 
 NODES = 5

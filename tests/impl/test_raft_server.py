@@ -13,7 +13,6 @@ from protospec.impl.raft.client import Client
 from protospec.impl.raft.core import RequestVoteRequest, message_to_dict
 from protospec.impl.runtime.storage import record_spans
 from protospec.impl.runtime.wire import MAX_FRAME, frame, recv_frame, seal_peer
-
 from tests.impl.test_tcp_cluster import ROOT, Cluster, wait_for
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from protospec.impl.raft.kv import encode_command
 from protospec.impl.raft.sim import Fault, Op, Schedule, SimResult, check_run, run_schedule, shrink
 

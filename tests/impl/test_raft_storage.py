@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from protospec.impl.raft.core import Entry
 from protospec.impl.raft.events import EventLog, read_events, segments
 from protospec.impl.raft.kv import KVStore, encode_command

@@ -5,6 +5,7 @@ figure 1)."""
 from __future__ import annotations
 
 import pytest
+
 from protospec.explorer import UsageError, check
 from protospec.specs.byzantine_generals import (
     ByzantineGenerals,
@@ -13,7 +14,6 @@ from protospec.specs.byzantine_generals import (
     State,
     majority,
 )
-
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from protospec.explorer import check
 from protospec.specs.casper_ffg import CasperFFG, Link, State
-
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from protospec.explorer import check
 from protospec.explorer.cli.main import main
 from protospec.specs.causal_broadcast import CausalBroadcast, Message, MsgId, State
-
 from tests.explorer.test_liveness_specs import assert_fair_lasso
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,

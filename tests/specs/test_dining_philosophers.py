@@ -4,9 +4,9 @@ ordering (Havender 1968) or by a waiter seating N - 1 (Hoare 1985, section 2.5).
 from __future__ import annotations
 
 import pytest
+
 from protospec.explorer import check
 from protospec.specs.dining_philosophers import FREE, DiningPhilosophers, Phase
-
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from protospec.specs.producer_consumer import ProducerConsumer, Sem
 
+from protospec.specs.producer_consumer import ProducerConsumer, Sem
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -4,8 +4,8 @@ Gagne, Operating System Concepts, 10th ed., section 6.1)."""
 from __future__ import annotations
 
 import pytest
-from protospec.specs.race_counter import PC, RaceCounter
 
+from protospec.specs.race_counter import PC, RaceCounter
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -8,8 +8,8 @@ Counts and lengths were measured with explorer.check (docs/specs/raft_membership
 from __future__ import annotations
 
 import pytest
-from protospec.specs.raft_membership import Entry, RaftMembership, Role, State
 
+from protospec.specs.raft_membership import Entry, RaftMembership, Role, State
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -7,7 +7,6 @@ Counts and lengths were measured with explorer.check (docs/specs/raft_snapshot.m
 from __future__ import annotations
 
 from protospec.specs.raft_snapshot import RaftSnapshot, Role, State
-
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

@@ -7,9 +7,9 @@ Counts and lengths were measured with explorer.check (docs/specs/rate_limiter.md
 from __future__ import annotations
 
 import pytest
+
 from protospec.explorer import check
 from protospec.specs.rate_limiter import RateLimiter, State
-
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

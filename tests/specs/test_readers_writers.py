@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import pytest
+
 from protospec.explorer import check
 from protospec.specs.readers_writers import ReadersWriters, Var
-
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
     assert_default_exhausts,

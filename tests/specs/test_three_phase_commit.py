@@ -7,6 +7,7 @@ Counts and lengths were measured with explorer.check (docs/specs/three_phase_com
 from __future__ import annotations
 
 import pytest
+
 from protospec.explorer import check
 from protospec.explorer.cli.main import main
 from protospec.specs.three_phase_commit import (
@@ -19,7 +20,6 @@ from protospec.specs.three_phase_commit import (
     ThreePhaseCommit,
     TMState,
 )
-
 from tests.explorer.test_liveness_specs import assert_fair_lasso
 from tests.specs.catalogue_checks import (
     assert_cli_names_broken_property,
