@@ -166,7 +166,9 @@ class PBFT(Spec):
         self.Request = range(self.requests)
         self.RequestOrNull = range(NULL, self.requests)  # what a log entry may hold
         self.Quorum = [frozenset(q) for q in combinations(self.Replica, quorum)]
-        primaries = {self.primary(v) for v in self.View}
+        # Views past n repeat their primaries (v mod n), and the conformance mapping sizes
+        # ``views`` without bound: look at one round of views only.
+        primaries = {self.primary(v) for v in range(min(self.views, n))}
         self.interchangeable = [i for i in self.Correct if i not in primaries]
 
     def primary(self, v: int) -> int:
