@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
-
 from protospec.explorer import check
 from protospec.explorer.bfs import fingerprint_of, rebuild_trace
 from protospec.specs.two_phase_commit import TwoPhaseCommit
+
 from tests.explorer.toy_specs import Graph, Grid
 
 # a -> b -> c -> f is the short way to f (3 steps); a -> d -> e -> c -> f is longer.

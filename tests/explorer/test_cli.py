@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from protospec.explorer.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
