@@ -3,8 +3,11 @@ against this tree (structural fingerprints, the StateStore), in one run.
 
 Run:  python tests/bench/store_bench.py [--before REF] [--configs NAME ...] [--json out.json]
 
-``--before`` is a git ref (default ``main``) whose tree is exported with ``git archive`` into a
-temporary folder; its engine runs from there. Each measurement is a fresh subprocess (so peak
+``--before`` is a git ref whose tree is exported with ``git archive`` into a temporary folder;
+its engine runs from there. By default it is the engine just before issue #14: the parent of
+the commit that added ``explorer/store.py``. Both sides run the safety search
+(``explorer.bfs.check``), not the liveness wrapper, which records edges when a spec declares
+temporal properties. Each measurement is a fresh subprocess (so peak
 RSS is the run's own):
 
 * ``before`` / ``after``: a whole ``check`` of the configuration: distinct states, seconds,
@@ -46,7 +49,7 @@ CONFIGS = {
 _RUN = textwrap.dedent("""
     import json, resource, sys, time
     sys.path.insert(0, {root!r})
-    from protospec.explorer import check
+    from protospec.explorer.bfs import check
     from protospec.explorer.loader import load_spec
     if {with_hash!r}:  # this engine, but with hash() in place of the structural fingerprint
         import protospec.explorer.bfs as bfs
@@ -134,6 +137,14 @@ def _python(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def before_store() -> str:
+    """The parent of the commit that added explorer/store.py: the engine before issue #14."""
+    out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "--",
+                          "explorer/store.py"], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    return out.stdout.split()[-1] + "^"
+
+
 def export_tree(ref: str) -> Path:
     """The tree of ``ref`` in a temporary folder (the engine as it was)."""
     folder = Path(tempfile.mkdtemp(prefix="protospec-before-"))
@@ -144,7 +155,9 @@ def export_tree(ref: str) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--before", default="main", help="git ref of the engine to compare with")
+    ap.add_argument("--before", default=None,
+                    help="git ref of the engine to compare with (default: the engine before "
+                         "the state store was added)")
     ap.add_argument("--configs", nargs="*", default=[k for k in CONFIGS if k != "2pc-5"],
                     choices=list(CONFIGS))
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -152,7 +165,7 @@ def main() -> None:
                     help="also run this engine with hash() instead of fingerprint(): the "
                          "fingerprint's end-to-end cost, measured directly")
     args = ap.parse_args()
-    before_root = export_tree(args.before)
+    before_root = export_tree(args.before or before_store())
     rows = []
     header = (f"{'config':<10}{'distinct':>11}{'before st/s':>12}{'after st/s':>11}"
               f"{'speed':>7}{'before B/st':>12}{'after B/st':>11}{'store B/st':>11}"

@@ -16,6 +16,7 @@ from pathlib import Path
 from ...bfs import Progress as SearchProgress
 from ...bfs import SearchControl
 from ...errors import UsageError
+from ...exitcodes import ExitCode
 from ...itf import write_trace
 from ...liveness.run import check, temporal_names
 from ...render.text import format_coverage, format_params, format_stats, format_violation
@@ -283,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
         result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
                        keep_going=args.keep_going, progress=on_progress,
                        until=variant_target(spec, liveness), check_deadlock=args.deadlock,
-                       control=control, resume=resume_from, liveness=liveness,
+                       liveness=liveness, control=control, resume=resume_from,
                        symmetry=args.symmetry)
     finally:
         for sig, old in handlers.items():
@@ -315,10 +316,8 @@ def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
         v = with_trace[0]
         write_trace(v.trace, trace_path, violation=v.property)
     incomplete = result.mode == "check" and not result.stats.complete and not result.violations
-    # Liveness is decided only after a complete search: unchecked temporal properties are an
-    # unknown outcome too.
-    code = 1 if result.violations else 3 if (incomplete or result.stats.liveness_unchecked) \
-        else 0
+    code = 1 if result.violations else \
+        (int(ExitCode.INCOMPLETE) if incomplete or result.stats.liveness_unchecked else 0)
     resume = getattr(args, "resume_info", None)
     if args.json:
         data = result.to_dict()
