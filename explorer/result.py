@@ -178,7 +178,6 @@ class Stats:
             "spilled": self.spilled,
             "queued": self.queued,
             "liveness_s": round(self.liveness_s, 4),
-            "liveness_bytes": self.liveness_bytes,
             "liveness_unchecked": self.liveness_unchecked,
         }
 
