@@ -66,7 +66,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep going after a violation, to report every violated property")
     p.add_argument("--coverage", action="store_true",
                    help="print per-action coverage (enabled / fired / new states)")
+    add_parallel_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_parallel_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", default=None, metavar="N",
+                   help="search on N worker processes (default 1; auto: one per core), "
+                        "states partitioned by fingerprint; same results as one process")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="search on Ray actors: a cluster's ADDRESS, or auto to start a local "
+                        "Ray on 127.0.0.1 (needs the ray extra: pip install 'protospec[ray]')")
+
+
+def parse_workers_arg(args: argparse.Namespace) -> int:
+    """The --workers value as a number (1 if unset); a UsageError if it is not one."""
+    from ...parallel import parse_workers
+
+    if args.workers is None:
+        return 1
+    try:
+        return parse_workers(str(args.workers))
+    except ValueError:
+        raise UsageError(f"--workers must be a positive number or auto, got "
+                         f"{args.workers!r}") from None
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -257,11 +280,32 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):  # not the main thread: no signal handling
             handlers[sig] = signal.signal(sig, on_signal)
+    workers = parse_workers_arg(args)
+    if (workers > 1 or args.ray) and args.resume:
+        raise UsageError("--resume continues a one-process run: it cannot be combined with "
+                         "--workers or --ray (runs on workers write no checkpoint)")
     try:
-        result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
-                       keep_going=args.keep_going, progress=on_progress,
-                       until=variant_target(spec), check_deadlock=args.deadlock,
-                       control=control, resume=resume_from)
+        if args.ray:
+            from ...parallel_ray import check_ray
+
+            result = check_ray(spec, address=args.ray,
+                               workers=workers if args.workers is not None else None,
+                               max_depth=args.max_depth, max_states=args.max_states,
+                               keep_going=args.keep_going, progress=on_progress,
+                               until=variant_target(spec), check_deadlock=args.deadlock,
+                               control=control)
+        elif workers > 1:
+            from ...parallel import check_parallel
+
+            result = check_parallel(spec, workers=workers, max_depth=args.max_depth,
+                                    max_states=args.max_states, keep_going=args.keep_going,
+                                    progress=on_progress, until=variant_target(spec),
+                                    check_deadlock=args.deadlock, control=control)
+        else:
+            result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
+                           keep_going=args.keep_going, progress=on_progress,
+                           until=variant_target(spec), check_deadlock=args.deadlock,
+                           control=control, resume=resume_from)
     finally:
         for sig, old in handlers.items():
             signal.signal(sig, old)
