@@ -556,7 +556,9 @@ class ProcessTransport(Transport):
         ctx = mp.get_context("fork")  # the spec object is inherited, not pickled
         self.n, self.control, self.started = n, control, started
         self.stop_event = ctx.Event()
-        self.inboxes = [ctx.SimpleQueue() for _ in range(n)]
+        # Queue, not SimpleQueue: its feeder thread sends while this worker receives (two
+        # workers writing big batches to each other through bare pipes would both block).
+        self.inboxes = [ctx.Queue() for _ in range(n)]
         self.conns = []
         self.procs = []
         for i in range(n):
