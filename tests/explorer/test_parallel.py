@@ -116,3 +116,28 @@ def test_a_local_ray_with_two_actors_finds_what_one_process_finds(ray_or_skip):
         assert on_ray.parallel["transport"] == "ray"
         assert on_ray.parallel["workers"] == 2
         assert essentials(on_ray) == essentials(one)
+
+
+def sim_essentials(result) -> dict:
+    return {"runs": result.runs, "distinct": result.stats.distinct_states,
+            "generated": result.stats.states_generated, "depth": result.stats.depth,
+            "fired": {k: c.fired for k, c in result.coverage.items()},
+            "violations": [(v.property, [(s.action, s.args) for s in v.trace.steps])
+                           for v in result.violations]}
+
+
+@pytest.mark.parametrize(("variant", "params"), [(None, {"rms": 4}),
+                                                 ("tm_commits_early", {"rms": 4})])
+def test_simulation_on_workers_depends_on_the_seed_not_on_the_number_of_workers(variant,
+                                                                                params):
+    from protospec.explorer.parallel_simulate import simulate_parallel
+
+    def sim(workers: int, seed: int):
+        return sim_essentials(simulate_parallel(build("two_phase_commit", variant, **params),
+                                                workers=workers, runs=40, depth=30,
+                                                seed=seed))
+
+    one = sim(1, 7)
+    assert sim(2, 7) == one
+    assert sim(3, 7) == one
+    assert sim(2, 8) != one  # the seed does matter
