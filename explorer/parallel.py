@@ -149,7 +149,7 @@ class Partition:
     # -- one level ---------------------------------------------------------------------------
     def expand_level(self, stopped: Callable[[], bool]) -> tuple[list[Any], dict[str, Any]]:
         """Expand this worker's frontier; return (payload per worker, figures)."""
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         n, me = self.n, self.index
         c_states: list[Any] = []
         c_fps: list[int] = []
@@ -180,7 +180,7 @@ class Partition:
             if deadlock and end == start and "deadlock" not in self.violated:
                 self.violated.add("deadlock")
                 violations.append(("deadlock", "deadlock", self.gid(first + k), None))
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         fired = np.bincount(np.array(c_act, dtype=np.int64),
                             minlength=len(self.action_names))
         # De-duplicate inside the worker: a fingerprint generated earlier in this level or in
@@ -219,7 +219,7 @@ class Partition:
             "generated": len(c_fps), "fired": fired, "enabled_many": enabled_many,
             "violations": violations, "interrupted": interrupted, "sent": sent,
             "sent_bytes": sent_bytes, "kept": len(picks[me]), "expand_s": t1 - t0,
-            "pack_s": t2 - t1}
+            "pack_s": t2 - t1, "expand_cpu_s": c1 - c0, "pack_cpu_s": time.process_time() - c1}
 
     def check_steps(self, s: Any, c_states: list[Any], start: int, end: int,
                     gid: int) -> list[tuple]:
@@ -353,7 +353,7 @@ def drive(spec: Spec, transport: Transport, *, max_depth: int | None, max_states
     violations: list[Violation] = []
     violated: set[str] = set()
     timing = {"expand_s": 0.0, "pack_s": 0.0, "unpack_s": 0.0, "merge_s": 0.0,
-              "sent": 0, "sent_bytes": 0}
+              "expand_cpu_s": 0.0, "pack_cpu_s": 0.0, "sent": 0, "sent_bytes": 0}
 
     try:
         init_states = list(spec.init())
@@ -434,7 +434,8 @@ def drive(spec: Spec, transport: Transport, *, max_depth: int | None, max_states
                 enabled_many += np.array(x["enabled_many"], dtype=np.int64)
                 found_steps += x["violations"]
                 interrupted |= x["interrupted"]
-                for key in ("expand_s", "pack_s", "sent", "sent_bytes"):
+                for key in ("expand_s", "pack_s", "expand_cpu_s", "pack_cpu_s", "sent",
+                            "sent_bytes"):
                     timing[key] += x[key]
                 new += m["new"]
                 found_states += m["violations"]
