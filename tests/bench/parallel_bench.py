@@ -34,6 +34,7 @@ QUICK = {
     "2PC rms=7": ("two_phase_commit", {"rms": 7}),  # 296,448
     "Raft max_term=2": ("raft", {"max_term": 2}),
     "2PC rms=5 (small)": ("two_phase_commit", {"rms": 5}),
+    "2PC rms=6": ("two_phase_commit", {"rms": 6}),  # 50,816
 }
 
 
