@@ -60,6 +60,7 @@ from .store import GrowArray, StateStore
 __all__ = ["Partition", "check_parallel", "cpu_count", "parse_workers"]
 
 STOP_POLL = 512  # frontier states expanded between two looks at the stop flag
+PROBE_STATES = 20_000  # spaces this small are searched in-process (see check_parallel)
 
 
 def cpu_count() -> int:
@@ -642,12 +643,32 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
                    progress: Callable[[Progress], None] | None = None,
                    until: frozenset[str] | None = None, check_deadlock: bool | None = None,
                    control: SearchControl | None = None,
-                   canon: Callable[[Any], Any] | None = None) -> CheckResult:
+                   canon: Callable[[Any], Any] | None = None,
+                   probe_states: int = PROBE_STATES) -> CheckResult:
     """:func:`bfs.check` on ``workers`` processes: the same distinct states, depth, verdict
     and counterexample length. ``workers == 1`` runs one partition in a worker process too
-    (so that the overhead of the scheme itself is measurable)."""
+    (so that the overhead of the scheme itself is measurable).
+
+    Small spaces do not pay for workers: the search first runs in this process for up to
+    ``probe_states`` states and returns that result if it is final (complete, a violation, a
+    limit, a stop); only a larger space is searched again from the start on the workers (the
+    probe's cost, ~1 s, is small beside such a search). ``probe_states=0`` skips the probe.
+    """
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     control = control or SearchControl()
+    if probe_states > 0:
+        from .bfs import check
+
+        limit = probe_states if max_states is None else min(max_states, probe_states)
+        folder, control.folder = control.folder, None  # no checkpoint of a probe
+        try:
+            probe = check(spec, max_depth=max_depth, max_states=limit, keep_going=keep_going,
+                          progress=progress, until=until, check_deadlock=check_deadlock,
+                          control=control, canon=canon)
+        finally:
+            control.folder = folder
+        if probe.stats.stopped_by != "max_states" or limit == max_states:
+            return probe
     started = time.perf_counter()
     transport = ProcessTransport(spec, workers, deadlock, canon, control, started)
     gc_was_enabled = gc.isenabled()

@@ -68,7 +68,7 @@ def main() -> None:
                 from protospec.explorer.parallel_ray import check_ray
                 r = check_ray(cls(**params), address="auto", workers=w)
             else:
-                r = check_parallel(cls(**params), workers=w)
+                r = check_parallel(cls(**params), workers=w, probe_states=0)
             wall = time.perf_counter() - t
             assert (r.stats.distinct_states, r.stats.depth) == (n, ref.stats.depth), label
             p = r.parallel

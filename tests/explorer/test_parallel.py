@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,29 +47,44 @@ CASES = [
                          ids=[f"{n}-{v or 'base'}-{p}" for n, v, p in CASES])
 def test_two_worker_processes_find_what_one_process_finds(name, variant, params):
     one = check(build(name, variant, **params))
-    two = check_parallel(build(name, variant, **params), workers=2)
+    two = check_parallel(build(name, variant, **params), workers=2, probe_states=0)
     assert essentials(two) == essentials(one)
 
 
 def test_three_workers_also_match_and_the_trace_replays_to_a_violating_state():
     spec = build("two_phase_commit", "tm_commits_early", rms=4)
     one = check(spec)
-    three = check_parallel(build("two_phase_commit", "tm_commits_early", rms=4), workers=3)
+    three = check_parallel(build("two_phase_commit", "tm_commits_early", rms=4), workers=3,
+                           probe_states=0)
     assert essentials(three) == essentials(one)
     (v,) = three.violations
     last = v.trace.steps[-1].state
     assert not dict(spec.invariant_fns)[v.property](last)
 
 
+def test_a_space_larger_than_the_probe_goes_to_the_workers_with_the_same_result():
+    one = check(build("two_phase_commit", rms=5))
+    two = check_parallel(build("two_phase_commit", rms=5), workers=2, probe_states=1000)
+    assert getattr(two, "parallel", {}).get("workers") == 2  # searched by the workers
+    assert essentials(two) == essentials(one)
+
+
+def test_a_small_space_is_answered_in_process_without_starting_workers():
+    small = check_parallel(build("two_phase_commit", rms=4), workers=2)
+    assert not hasattr(small, "parallel")
+    assert small.stats.distinct_states == 1568  # TLC's count for TwoPhase with 4 RMs
+
+
 def test_the_cli_runs_workers_and_reports_the_one_process_counts():
     runs = {}
     for w in ("1", "2"):
-        proc = subprocess.run([*CLI, "check", "two_phase_commit", "-p", "rms=5", "--json",
+        proc = subprocess.run([*CLI, "check", "two_phase_commit", "-p", "rms=6", "--json",
                                "--workers", w], cwd=ROOT, capture_output=True, text=True,
                               timeout=300)
         assert proc.returncode == 0, proc.stderr
         runs[w] = json.loads(proc.stdout)["stats"]
-    assert runs["2"]["distinct_states"] == runs["1"]["distinct_states"] == 8832
+    # 50,816 states (TLC's count): beyond the in-process probe, so the workers search it.
+    assert runs["2"]["distinct_states"] == runs["1"]["distinct_states"] == 50816
     assert runs["2"]["depth"] == runs["1"]["depth"]
 
 
@@ -85,7 +101,10 @@ def test_sigint_stops_the_workers_and_exits_3_with_the_partial_summary():
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     assert proc.stderr is not None
-    proc.stderr.readline()  # the first progress line: the levels are running
+    for line in proc.stderr:  # past the in-process probe (20,000 states): workers run
+        m = re.search(r"([\d,]+) distinct states", line)
+        if m and int(m.group(1).replace(",", "")) > 30_000:
+            break
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
