@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from protospec.explorer.bfs import check
 from protospec.explorer.loader import load_spec
-from protospec.explorer.parallel import check_parallel
+from protospec.explorer.parallel import PROBE_STATES, check_parallel
 
 MODELS = {
     "2PC rms=8": ("two_phase_commit", {"rms": 8}),   # 1,745,408 states (TLC's count)
@@ -83,6 +83,14 @@ def main() -> None:
                   f"{p['unpack_s']:.2f} s, merge {p['merge_s']:.2f} s | sent {p['sent']:,} "
                   f"states ({p['sent'] / max(1, r.stats.states_generated):.0%} of "
                   f"generated), {per_sent:.0f} B/state; load {os.getloadavg()[0]:.1f}")
+
+        if n <= PROBE_STATES:  # what a user gets: the in-process probe answers small spaces
+            t = time.perf_counter()
+            check_parallel(cls(**params), workers=2)
+            wall = time.perf_counter() - t
+            print(f"  default   2 worker(s) (in-process probe): {wall:7.2f} s, "
+                  f"{one_worker / wall if one_worker else 0:.2f}x vs 1 worker, "
+                  f"{base / wall:.2f}x vs bfs")
 
 
 if __name__ == "__main__":
