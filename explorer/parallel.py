@@ -109,7 +109,8 @@ class Partition:
         self.action_props = list(spec.action_property_fns)
         self.constraint = spec.constraint
         self.outside: set[int] = set()
-        self.prev_seen: set[int] = set()  # fingerprints generated in the previous level
+        # Fingerprints generated in the previous level (sorted): their owners have them.
+        self.prev_seen = np.zeros(0, dtype=np.int64)
         self.own: tuple | None = None
         self.violated: set[str] = set()  # properties this worker has already reported
         self.depth = 0
@@ -186,26 +187,23 @@ class Partition:
                             minlength=len(self.action_names))
         # De-duplicate inside the worker: a fingerprint generated earlier in this level or in
         # the previous one is (or is about to be) stored by its owner, so it is not sent again.
-        seen = set()
-        seen_add = seen.add
-        prev = self.prev_seen
-        picks: list[list[int]] = [[] for _ in range(n)]
-        for i, f in enumerate(c_fps):
-            if f in seen or f in prev:
-                continue
-            seen_add(f)
-            picks[f % n].append(i)
-        self.prev_seen = seen
-        src = np.repeat(np.arange(first, first + expanded, dtype=np.int64) * n + me,
-                        np.array(counts, dtype=np.int64))
         fps_arr = np.array(c_fps, dtype=np.int64)
         act_arr = np.array(c_act, dtype=np.int64)
+        _, first_idx = np.unique(fps_arr, return_index=True)  # sorted by fingerprint
+        level_fps = fps_arr[first_idx]
+        first_idx.sort()  # back to generation order
+        keep = first_idx[~np.isin(fps_arr[first_idx], self.prev_seen, assume_unique=True)]
+        self.prev_seen = level_fps
+        owners = fps_arr[keep] % n
+        picks = [keep[owners == d] for d in range(n)]
+        src = np.repeat(np.arange(first, first + expanded, dtype=np.int64) * n + me,
+                        np.array(counts, dtype=np.int64))
         payloads: list[Any] = []
         sent = 0
         sent_bytes = 0
         for d in range(n):
-            idx = np.array(picks[d], dtype=np.int64)
-            part = (fps_arr[idx], src[idx], act_arr[idx], [c_states[i] for i in picks[d]])
+            idx = picks[d]
+            part = (fps_arr[idx], src[idx], act_arr[idx], [c_states[i] for i in idx.tolist()])
             if d == me:
                 self.own = part
                 payloads.append(None)
