@@ -3,8 +3,10 @@
 The engine imports no spec. Data flows one way: spec -> explorer -> result -> renderers -> CLI.
 """
 
-from .bfs import check, rebuild_trace
+from .bfs import rebuild_trace
 from .errors import ProtospecError, SpecError, TraceFormatError, UsageError
+from .liveness.formulas import always_eventually, eventually, eventually_always, leads_to
+from .liveness.run import check
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import (
     Action,
@@ -16,6 +18,8 @@ from .spec import (
     action_property,
     from_state,
     invariant,
+    liveness,
+    sometimes,
 )
 from .values import except_at, format_value, sort_key
 
@@ -37,12 +41,18 @@ __all__ = [
     "Violation",
     "action",
     "action_property",
+    "always_eventually",
     "check",
+    "eventually",
+    "eventually_always",
     "except_at",
     "format_value",
     "from_state",
     "invariant",
+    "leads_to",
+    "liveness",
     "rebuild_trace",
+    "sometimes",
     "sort_key",
 ]
 

@@ -310,7 +310,8 @@ def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = 
           keep_going: bool = False, progress: Callable[[Progress], None] | None = None,
           until: frozenset[str] | None = None, check_deadlock: bool | None = None,
           control: SearchControl | None = None, resume: Path | None = None,
-          record_edges: bool = False, canon: Callable[[Any], Any] | None = None) -> CheckResult:
+          record_edges: bool = False, canon: Callable[[Any], Any] | None = None,
+          observe: Callable[[Any], None] | None = None) -> CheckResult:
     """Explore every reachable state of ``spec`` breadth-first and check its properties.
 
     ``until`` names properties to hunt for: violations of others are recorded and the search
@@ -325,7 +326,8 @@ def check(spec: Spec, *, max_depth: int | None = None, max_states: int | None = 
     """
     search = explore(spec, max_depth=max_depth, max_states=max_states, keep_going=keep_going,
                      progress=progress, until=until, check_deadlock=check_deadlock,
-                     control=control, resume=resume, record_edges=record_edges, canon=canon)
+                     control=control, resume=resume, record_edges=record_edges, canon=canon,
+                     observe=observe)
     assert search.result is not None
     return search.result
 
@@ -335,9 +337,14 @@ def explore(spec: Spec, *, max_depth: int | None = None, max_states: int | None 
             until: frozenset[str] | None = None, check_deadlock: bool | None = None,
             control: SearchControl | None = None, resume: Path | None = None,
             record_edges: bool = False, keep_states: bool = False,
-            canon: Callable[[Any], Any] | None = None) -> Search:
+            canon: Callable[[Any], Any] | None = None,
+            observe: Callable[[Any], None] | None = None) -> Search:
     """:func:`check`, returning the whole :class:`Search` (its store, edge log if
-    ``record_edges``, every state if ``keep_states``) with the result in ``.result``."""
+    ``record_edges``, every state if ``keep_states``) with the result in ``.result``.
+
+    ``observe(state)`` is called once per stored state, in id order (liveness records its
+    predicates so). If it has ``snapshot()`` and ``restore(data)``, checkpoints keep what it
+    recorded."""
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     fp = fingerprint if canon is None else (lambda s: fingerprint(canon(s)))
     search = Search(spec, StateStore(record_edges=record_edges), fp)
@@ -349,6 +356,7 @@ def explore(spec: Spec, *, max_depth: int | None = None, max_states: int | None 
         stop_on = None if keep_going else until
         run = _BFS(spec, search, max_depth, max_states, keep_going or until is not None,
                    progress, deadlock, stop_on, control or SearchControl())
+        run.observe = observe
         search.result = run.run(resume)
     finally:
         if gc_was_enabled:
@@ -382,6 +390,7 @@ class _BFS:
         self.elapsed_before = 0.0  # time spent before a resume
         # label id -> action number, for coverage when the expander emits label ids
         self.label_action: list[int] = []
+        self.observe: Callable[[Any], None] | None = None  # called on each stored state
 
     # -- properties --------------------------------------------------------------------------
     def violation(self, name: str, kind: str, trace: Trace) -> bool:
@@ -463,6 +472,8 @@ class _BFS:
                 self.outside.add(init_fps[p])
                 continue
             (i,) = store.add(fps[p:p + 1], np.array([-1]))
+            if self.observe is not None:
+                self.observe(s)
             frontier.append(s)
             search.inits.append(s)
             if search.states is not None:
@@ -576,13 +587,15 @@ class _BFS:
             act_arr_labels = act_arr
             act_arr = np.asarray(self.label_action, dtype=np.int64)[act_arr]
         self.fired += np.bincount(act_arr, minlength=n_actions)
-        ids = store.lookup(fp_arr)
-        unknown = np.flatnonzero(ids < 0)
-        if len(unknown):
-            _, first = np.unique(fp_arr[unknown], return_index=True)
-            new_pos = unknown[np.sort(first)]
+        # Distinct fingerprints of the batch first (successors repeat a lot within a batch),
+        # then one store lookup for those; the first occurrence of each new one is kept.
+        if self.record:
+            uniq, first, inverse = np.unique(fp_arr, return_index=True, return_inverse=True)
         else:
-            new_pos = unknown
+            uniq, first = np.unique(fp_arr, return_index=True)
+        ids_u = store.lookup(uniq)
+        unknown_u = np.flatnonzero(ids_u < 0)
+        new_pos = np.sort(first[unknown_u])
         off_arr = np.array(c_off, dtype=np.int64)
         parent_of = first_src + np.searchsorted(off_arr, new_pos, side="right") - 1
         constraint, outside = self.constraint, self.outside
@@ -603,13 +616,17 @@ class _BFS:
             keep_idx, keep_par = new_pos, parent_of
         first_new = len(store)
         store.add(fp_arr[keep_idx], keep_par)
+        observe = self.observe
         for p in keep_idx.tolist():
             next_frontier.append(c_states[p])
+            if observe is not None:
+                observe(c_states[p])
         if search.states is not None:
             search.states.extend(c_states[p] for p in keep_idx.tolist())
         if self.record and len(fp_arr):
-            if len(unknown):
-                ids[unknown] = store.lookup(fp_arr[unknown])
+            if len(unknown_u):
+                ids_u[unknown_u] = store.lookup(uniq[unknown_u])
+            ids = ids_u[inverse]
             src = first_src + np.searchsorted(off_arr, np.arange(len(fp_arr)), side="right") - 1
             inside = ids >= 0  # steps into states outside the constraint are not in the graph
             store.add_edges(src[inside], ids[inside], act_arr_labels[inside])
@@ -707,6 +724,9 @@ class _BFS:
             "level_start": self.level_start, "next_id": next_id,
             "elapsed": self.elapsed(), "inits": self.search.inits,
             "label_action": self.label_action, "action_names": self.action_names,
+            "observer": (self.observe.__self__.snapshot()  # type: ignore[attr-defined]
+                         if hasattr(getattr(self.observe, "__self__", None), "snapshot")
+                         else None),
         }
 
     def load_checkpoint(self, folder: Path) -> tuple[Level, Level]:
@@ -729,6 +749,9 @@ class _BFS:
         self.elapsed_before = snap["elapsed"]
         self.search.inits = snap["inits"]
         self.label_action = snap["label_action"]
+        owner = getattr(self.observe, "__self__", None)
+        if snap.get("observer") is not None and hasattr(owner, "restore"):
+            owner.restore(snap["observer"])
         with open(folder / "frontier.bin", "rb") as f:
             frontier = Level.read(f)
         with open(folder / "next.bin", "rb") as f:

@@ -11,7 +11,9 @@ Format reference: Apalache ADR-015 "Informal Trace Format". A file is one JSON o
   "value": {record}}``; an enum member -> a unit variant ``{"tag": "COMMITTED", "value":
   {"#tup": []}}``; None -> the unit variant ``None``.
 
-protospec also writes, in each state's ``#meta``, the action taken and its arguments, so a
+A liveness counterexample (a lasso) carries ``"loop"`` in the file's ``#meta``: the number of
+the state where its cycle starts (see result.Trace). protospec also writes, in each state's
+``#meta``, the action taken and its arguments, so a
 saved counterexample keeps its labels, and in the file's ``#meta`` under ``chart`` any hints
 for message sequence charts (explorer.chart_hints), so a chart drawn from the file is as clear
 as one drawn from the spec. Reading gives back plain values: NamedTuples of the
@@ -88,10 +90,17 @@ def decode_value(raw: Any, where: str = "value") -> Any:
             return int(raw["#bigint"])
         except (TypeError, ValueError):
             raise TraceFormatError(f"{where}: bad #bigint {raw['#bigint']!r}") from None
+    for tag in ("#tup", "#set", "#map"):
+        if tag in raw and not isinstance(raw[tag], list):
+            raise TraceFormatError(f"{where}: {tag} must be a JSON array, not "
+                                   f"{json.dumps(raw[tag])[:40]}")
     if "#tup" in raw:
         return tuple(decode_value(v, f"{where}.#tup[{i}]") for i, v in enumerate(raw["#tup"]))
     if "#set" in raw:
-        return frozenset(decode_value(v, f"{where}.#set") for v in raw["#set"])
+        try:
+            return frozenset(decode_value(v, f"{where}.#set") for v in raw["#set"])
+        except TypeError:
+            raise TraceFormatError(f"{where}: a #set cannot hold a #map") from None
     if "#map" in raw:
         try:
             return {decode_value(k, f"{where}.#map"): decode_value(v, f"{where}.#map")
@@ -107,7 +116,10 @@ def decode_value(raw: Any, where: str = "value") -> Any:
         if isinstance(inner, dict) and not any(k.startswith("#") for k in inner):
             if not tag.isidentifier():
                 raise TraceFormatError(f"{where}: variant tag {tag!r} is not a name")
-            cls = _record_type(tag, tuple(inner))
+            try:
+                cls = _record_type(tag, tuple(inner))
+            except ValueError as exc:  # a keyword, a repeated or an underscore field name
+                raise TraceFormatError(f"{where}: record {tag!r}: {exc}") from None
             return cls(*(decode_value(v, f"{where}.{k}") for k, v in inner.items()))
         return (Atom(tag), decode_value(inner, f"{where}.value"))
     # A plain record.
@@ -133,6 +145,10 @@ def trace_to_itf(trace: Trace, *, description: str = "",
     }
     if violation:
         meta["violation"] = violation
+    if trace.loop is not None:
+        # A lasso: the behaviour repeats from state "loop" forever (its last state equals
+        # state "loop", or is state "loop" itself when it stutters there).
+        meta["loop"] = trace.loop
     if trace.chart:
         meta["chart"] = _encode_chart(trace.chart)
     states = []
@@ -160,6 +176,8 @@ def trace_from_itf(data: Any, source: str = "trace") -> Trace:
             f"{source}: not an ITF trace (expected a JSON object with 'vars' and 'states')"
         )
     meta = data.get("#meta") or {}
+    if not isinstance(meta, dict):
+        raise TraceFormatError(f"{source}: '#meta' must be a JSON object")
     names = data["vars"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise TraceFormatError(f"{source}: 'vars' must be a list of variable names")
@@ -183,7 +201,11 @@ def trace_from_itf(data: Any, source: str = "trace") -> Trace:
         values = [decode_value(raw[n], f"{where}, variable {n!r}") for n in names]
         state = state_cls(*values) if state_cls is not None else values[0]
         smeta = raw.get("#meta") or {}
+        if not isinstance(smeta, dict):
+            raise TraceFormatError(f"{where}: '#meta' must be a JSON object")
         action = smeta.get("action") if i > 0 else None
+        if action is not None and not isinstance(action, str):
+            raise TraceFormatError(f"{where}: '#meta.action' must be a string")
         args_raw = smeta.get("args") or {}
         if not isinstance(args_raw, dict):
             raise TraceFormatError(f"{where}: '#meta.args' must be an object")
@@ -192,10 +214,17 @@ def trace_from_itf(data: Any, source: str = "trace") -> Trace:
             action = "step"  # a trace from another tool: no label recorded
         steps.append(Step(action, args, state))
     params_raw = meta.get("params") or {}
+    if not isinstance(params_raw, dict):
+        raise TraceFormatError(f"{source}: '#meta.params' must be a JSON object")
     params = {k: decode_value(v, f"{source}: parameter {k!r}") for k, v in params_raw.items()}
     chart = _decode_chart(meta["chart"], source) if meta.get("chart") else None
+    loop = meta.get("loop", data.get("loop"))
+    if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool)
+                             or not 0 <= loop < len(steps)):
+        raise TraceFormatError(f"{source}: '#meta.loop' must be the number of a state "
+                               f"(0..{len(steps) - 1}), not {loop!r}")
     return Trace(steps, spec=str(meta.get("source", "")), params=params,
-                 variant=meta.get("variant"), chart=chart)
+                 variant=meta.get("variant"), chart=chart, loop=loop)
 
 
 def _encode_chart(chart: dict[str, Any]) -> dict[str, Any]:
@@ -259,5 +288,12 @@ def read_trace(path: str | Path) -> tuple[Trace, dict[str, Any]]:
             f"trace file {str(p)!r} is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}"
         ) from None
-    trace = trace_from_itf(data, source=f"trace file {str(p)!r}")
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number; arrays 1,000 deep
+        why = "values nest too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise TraceFormatError(f"trace file {str(p)!r} is not JSON that protospec can read: "
+                               f"{why}") from None
+    try:
+        trace = trace_from_itf(data, source=f"trace file {str(p)!r}")
+    except RecursionError:
+        raise TraceFormatError(f"trace file {str(p)!r}: values nest too deeply") from None
     return trace, (data.get("#meta") or {})

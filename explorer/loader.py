@@ -77,6 +77,9 @@ def _import(module_name: str, where: str) -> ModuleType:
 
 
 def _load_file(path: Path) -> type[Spec]:
+    if path.is_dir():
+        raise UsageError(f"{str(path)!r} is a folder; give the spec's .py file (or a built-in "
+                         f"name, see `protospec list`)")
     if not path.is_file():
         raise UsageError(f"spec file {str(path)!r} does not exist")
     module_name = f"protospec_user_{path.stem}"
@@ -101,5 +104,9 @@ def _load_file(path: Path) -> type[Spec]:
         sys.path.pop(0)
     cls = spec_class_in(module, f"spec file {str(path)!r}")
     if cls.name.startswith("protospec_user_"):
+        # Named after the file, as the user knows it; its variants were registered (and
+        # named) while the module ran, before this name was known.
         cls.name = path.stem
+        for variant in cls.variants().values():
+            variant.name = path.stem
     return cls

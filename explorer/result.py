@@ -35,7 +35,14 @@ class Step:
 
 @dataclass
 class Trace:
-    """A behaviour: an initial state followed by steps. ``steps[0].action`` is None."""
+    """A behaviour: an initial state followed by steps. ``steps[0].action`` is None.
+
+    A liveness counterexample is a *lasso*: ``loop`` is the number of the state where its
+    cycle starts. The behaviour repeats steps ``loop+1 .. len`` forever: the last step returns
+    to state ``loop`` (its state equals ``steps[loop].state``), unless ``loop`` is the last
+    state, which then stays unchanged forever (a deadlock, or a step that changes nothing).
+    ``loop`` is None for a finite trace.
+    """
 
     steps: list[Step]
     spec: str = ""
@@ -44,6 +51,12 @@ class Trace:
     # Optional hints for message sequence charts, computed from the spec by
     # explorer.chart_hints (which process takes each step, which messages it received...).
     chart: dict[str, Any] | None = None
+    loop: int | None = None
+
+    @property
+    def stutters(self) -> bool:
+        """A lasso whose last state repeats itself forever (no cycle of steps)."""
+        return self.loop is not None and self.loop == len(self.steps) - 1
 
     def __len__(self) -> int:
         """The number of transitions (an initial state alone has length 0)."""
@@ -70,15 +83,18 @@ class Trace:
 class Violation:
     """A property that failed, with the shortest trace that shows it.
 
-    ``kind`` is ``invariant``, ``action_property`` or ``deadlock``. For an invariant the last
-    state violates it; for an action property the last step does; for a deadlock the last state
-    has no successor.
+    ``kind`` is ``invariant``, ``action_property``, ``deadlock``, ``liveness`` or
+    ``sometimes``. For an invariant the last state violates it; for an action property the last
+    step does; for a deadlock the last state has no successor; for a liveness property the
+    trace is a lasso (``trace.loop``), a fair behaviour that never reaches what was promised;
+    for ``sometimes`` no reachable state satisfies it and the trace is empty.
     """
 
     property: str
     kind: str
     doc: str
     trace: Trace
+    instance: Any = None  # for a liveness property stated ``over`` a domain: the broken one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +102,8 @@ class Violation:
             "kind": self.kind,
             "doc": self.doc,
             "length": len(self.trace),
+            **({"loop": self.trace.loop} if self.trace.loop is not None else {}),
+            **({"instance": _jsonable(self.instance)} if self.instance is not None else {}),
         }
 
 
@@ -124,6 +142,10 @@ class Stats:
     edges: int = 0  # steps in the edge log (when the search recorded one)
     spilled: bool = False  # the store and waiting states moved to disk (--memory)
     queued: int = 0  # states waiting to be expanded when the search stopped
+    liveness_s: float = 0.0  # time spent checking liveness after the search
+    liveness_bytes: int = 0  # memory the liveness check's graph arrays took at their peak
+    # Temporal properties that could not be checked (the search was incomplete), with why.
+    liveness_unchecked: str | None = None
 
     @property
     def incomplete_reason(self) -> str | None:
@@ -154,6 +176,9 @@ class Stats:
             "edges": self.edges,
             "spilled": self.spilled,
             "queued": self.queued,
+            "liveness_s": round(self.liveness_s, 4),
+            "liveness_bytes": self.liveness_bytes,
+            "liveness_unchecked": self.liveness_unchecked,
         }
 
 

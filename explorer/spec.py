@@ -66,6 +66,8 @@ __all__ = [
     "action_property",
     "from_state",
     "invariant",
+    "liveness",
+    "sometimes",
 ]
 
 _MISSING = object()
@@ -192,12 +194,14 @@ class from_state:  # noqa: N801 - reads as a marker in decorators: @action(m=fro
 
 @dataclass(frozen=True)
 class Action:
-    """An action as declared: its name, argument domains, and whether it may branch."""
+    """An action as declared: its name, argument domains, whether it may branch, and its
+    fairness (None, ``"weak"`` or ``"strong"``: TLA+'s WF/SF for each argument instance)."""
 
     name: str
     domains: tuple[tuple[str, Any], ...]
     many: bool
     doc: str
+    fair: str | None = None
 
     @property
     def state_dependent(self) -> bool:
@@ -228,10 +232,11 @@ def _short(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Property:
-    """A named predicate: over a state (invariant) or over a step ``(s, t)`` (action property)."""
+    """A named property: a predicate over a state (invariant, sometimes), over a step ``(s, t)``
+    (action property), or a method returning a temporal formula (liveness)."""
 
     name: str
-    kind: str  # "invariant" or "action_property"
+    kind: str  # "invariant", "action_property", "liveness" or "sometimes"
     doc: str
     fn: Callable[..., bool] = field(compare=False)
 
@@ -240,12 +245,21 @@ _ACTION_ATTR = "__protospec_action__"
 _PROPERTY_ATTR = "__protospec_property__"
 
 
-def action(fn: Callable | None = None, /, *, many: bool = False, **domains: Any) -> Any:
+FAIRNESS = (None, "weak", "strong")
+
+
+def action(fn: Callable | None = None, /, *, many: bool = False, fair: str | None = None,
+           **domains: Any) -> Any:
     """Declare a method as an action. Use bare (``@action``) or with argument domains.
 
     Each keyword names one argument of the method (after ``s``) and gives its domain; the
-    keywords must match the method's parameters, in order.
+    keywords must match the method's parameters, in order. ``fair="weak"`` or
+    ``fair="strong"`` makes every argument instance of the action weakly or strongly fair
+    (TLA+'s ``\\A i: WF_vars(A(i))`` / ``SF_vars``), which liveness properties rely on; see
+    docs/liveness.md. A variant removes fairness by redeclaring the action without it.
     """
+    if fair not in FAIRNESS:
+        raise SpecError(f"@action(fair={fair!r}): fairness is \"weak\", \"strong\" or None")
 
     def wrap(f: Callable) -> Callable:
         params = list(inspect.signature(f).parameters)[2:]  # skip self, s
@@ -255,7 +269,7 @@ def action(fn: Callable | None = None, /, *, many: bool = False, **domains: Any)
                 f"@action(...), in the same order (got {list(domains)})"
             )
         doc = inspect.getdoc(f) or ""
-        setattr(f, _ACTION_ATTR, Action(f.__name__, tuple(domains.items()), many, doc))
+        setattr(f, _ACTION_ATTR, Action(f.__name__, tuple(domains.items()), many, doc, fair))
         return f
 
     return wrap(fn) if fn is not None else wrap
@@ -278,6 +292,17 @@ invariant.__doc__ = "Declare ``(self, s) -> bool`` as an invariant: true on ever
 action_property = _property_decorator("action_property")
 action_property.__doc__ = (
     """Declare ``(self, s, t) -> bool`` as an action property: true on every step s -> t."""
+)
+liveness = _property_decorator("liveness")
+liveness.__doc__ = (
+    """Declare ``(self) -> formula`` as a liveness property: the method returns
+    ``eventually(p)``, ``always_eventually(p)`` or ``leads_to(p, q)`` over state predicates,
+    checked on every fair behaviour (docs/liveness.md)."""
+)
+sometimes = _property_decorator("sometimes")
+sometimes.__doc__ = (
+    """Declare ``(self, s) -> bool`` as a reachability check: some reachable state satisfies
+    it (the check fails if none does, which catches a spec that never gets anywhere)."""
 )
 
 
@@ -381,6 +406,19 @@ class Spec:
         return cls._properties("action_property")
 
     @classmethod
+    def liveness_properties(cls) -> list[Property]:
+        return cls._properties("liveness")
+
+    @classmethod
+    def sometimes_properties(cls) -> list[Property]:
+        return cls._properties("sometimes")
+
+    @classmethod
+    def fairness(cls) -> dict[str, str]:
+        """Action name -> ``"weak"`` or ``"strong"`` for every fair action."""
+        return {a.name: a.fair for a in cls.actions() if a.fair is not None}
+
+    @classmethod
     def variants(cls) -> dict[str, type[Spec]]:
         return dict(cls.base_spec()._variants)
 
@@ -395,8 +433,10 @@ class Spec:
         def register(variant_cls: type[Spec]) -> type[Spec]:
             if not issubclass(variant_cls, cls):
                 raise SpecError(f"variant {name!r} must subclass {cls.__name__}")
-            doc = description or (inspect.getdoc(variant_cls) or "").strip().splitlines()[0:1]
-            text = doc if isinstance(doc, str) else (doc[0] if doc else "")
+            # The docstring's first paragraph, whole: a sentence wrapped over several lines
+            # must not be cut at the first line break.
+            paragraph = (inspect.getdoc(variant_cls) or "").strip().split("\n\n")[0]
+            text = description or " ".join(line.strip() for line in paragraph.splitlines())
             variant_cls.variant_info = VariantInfo(name, breaks, text)
             variant_cls.name = cls.name
             cls.base_spec()._variants[name] = variant_cls
@@ -491,15 +531,46 @@ class Spec:
                               for p in self.invariants()]
         self.action_property_fns = [(p.name, getattr(self, _attr_name(type(self), p)))
                                     for p in self.action_properties()]
+        self.sometimes_fns = [(p.name, getattr(self, _attr_name(type(self), p)))
+                              for p in self.sometimes_properties()]
+        self.liveness_fns = [(p.name, self._formula(p)) for p in self.liveness_properties()]
+
+    def _formula(self, p: Property) -> Any:
+        """Call a ``@liveness`` method and check that it returned a temporal formula."""
+        from .liveness.formulas import Temporal  # local: the liveness package imports nothing
+
+        method = getattr(self, _attr_name(type(self), p))
+        try:
+            formula = method()
+        except Exception as exc:
+            raise SpecError(f"spec {self.name!r}: liveness property {p.name!r} raised "
+                            f"{type(exc).__name__}: {exc}", spec=self.name, cause=exc) from exc
+        if not isinstance(formula, Temporal):
+            raise SpecError(f"spec {self.name!r}: liveness property {p.name!r} must return "
+                            f"eventually(p), always_eventually(p) or leads_to(p, q), not "
+                            f"{formula!r}", spec=self.name)
+        return formula
 
     def restrict_properties(self, invariants: Iterable[str] | None = None,
-                            action_properties: Iterable[str] | None = None) -> None:
-        """Check only the named properties (``--inv NAME``); unknown names are a UsageError."""
+                            action_properties: Iterable[str] | None = None,
+                            temporal: Iterable[str] | None = None) -> None:
+        """Check only the named properties (``--inv NAME``, ``--prop NAME``); unknown names
+        are a UsageError. ``temporal`` selects among liveness and sometimes properties."""
         if invariants is not None:
             self.invariant_fns = _select(self, self.invariant_fns, list(invariants), "invariant")
         if action_properties is not None:
             self.action_property_fns = _select(
                 self, self.action_property_fns, list(action_properties), "action property")
+        if temporal is not None:
+            wanted = list(temporal)
+            known = [n for n, _ in self.liveness_fns + self.sometimes_fns]
+            for name in wanted:
+                if name not in known:
+                    raise UsageError(f"spec {self.name!r} has no liveness or sometimes property "
+                                     f"{name!r} (its temporal properties: "
+                                     f"{', '.join(known) or 'none'})")
+            self.liveness_fns = [(n, f) for n, f in self.liveness_fns if n in wanted]
+            self.sometimes_fns = [(n, f) for n, f in self.sometimes_fns if n in wanted]
 
     def add_property(self, name: str, kind: str, fn: Callable[..., bool],
                      doc: str = "") -> None:
@@ -507,7 +578,8 @@ class Spec:
 
         ``doc`` (e.g. the expression it came from) is shown with its violations.
         """
-        target = self.invariant_fns if kind == "invariant" else self.action_property_fns
+        target = {"invariant": self.invariant_fns, "action_property": self.action_property_fns,
+                  "liveness": self.liveness_fns, "sometimes": self.sometimes_fns}[kind]
         if any(n == name for n, _ in target):
             raise UsageError(f"spec {self.name!r} already has a {kind} named {name!r}")
         target.append((name, fn))
@@ -515,7 +587,8 @@ class Spec:
 
     def property_docs(self) -> dict[str, str]:
         """Name -> one-line description of every property, declared or added."""
-        docs = {p.name: p.doc for p in self.invariants() + self.action_properties()}
+        docs = {p.name: p.doc for p in self.invariants() + self.action_properties()
+                + self.liveness_properties() + self.sometimes_properties()}
         docs.update({k: v for k, v in self.extra_docs.items() if v})
         return docs
 
@@ -629,6 +702,9 @@ def describe_spec_class(cls: type[Spec]) -> dict[str, Any]:
         },
         "invariants": {p.name: p.doc for p in base.invariants()},
         "action_properties": {p.name: p.doc for p in base.action_properties()},
+        "liveness": {p.name: p.doc for p in base.liveness_properties()},
+        "sometimes": {p.name: p.doc for p in base.sometimes_properties()},
+        "fairness": base.fairness(),
         "actions": [a.name for a in base.actions()],
         "variants": {
             name: {"breaks": v.variant_info.breaks, "description": v.variant_info.description}

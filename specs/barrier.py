@@ -17,6 +17,11 @@ and arrives at the next one. Rounds are reused up to ``rounds`` times.
 Property ``no_early_leave``: no process leaves round k before every process has arrived at
 round k.
 
+Liveness ``everyone_finishes`` (docs/liveness.md): every process eventually leaves the last
+round, when arriving, counting, releasing and leaving are weakly fair. (The state graph has no
+cycle, so here fairness only rules out stopping; a state with no successor short of the end is
+the failure, as in the variant ``release_skips_last``.)
+
 The network is a set of messages (no order, no loss). Left out: failures of processes or of the
 coordinator, and tree or dissemination barriers (the same property with fewer messages at the
 coordinator).
@@ -27,7 +32,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import Param, Spec, action, eventually, except_at, from_state, invariant, liveness
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -73,7 +78,7 @@ class Barrier(Spec):
 
     # -- actions ------------------------------------------------------------------------------
 
-    @action(p="P")
+    @action(p="P", fair="weak")
     def arrive(self, s: State, p: int) -> State | None:
         """p has finished its work for the round and tells the coordinator."""
         if s.arrived[p] or s.round[p] >= self.rounds:
@@ -81,28 +86,34 @@ class Barrier(Spec):
         return s._replace(arrived=except_at(s.arrived, p, True),
                           msgs=s.msgs | {Msg(Kind.ARRIVE, p, s.round[p])})
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ARRIVE)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ARRIVE)),
+            fair="weak")
     def count_arrival(self, s: State, m: Msg) -> State | None:
         """The coordinator counts an arrival for the round it is counting."""
         if m.round != s.coord_round:
             return None
         return s._replace(count=s.count + 1, msgs=s.msgs - {m})
 
-    @action
+    @action(fair="weak")
     def release(self, s: State) -> State | None:
         """Everyone has arrived: the coordinator releases the round, resets its counter and moves
         to the next round, in one step."""
         if s.count != self.processes or s.coord_round >= self.rounds:
             return None
-        sent = frozenset(Msg(Kind.RELEASE, p, s.coord_round) for p in self.P)
+        sent = frozenset(Msg(Kind.RELEASE, p, s.coord_round) for p in self.release_to())
         return State(s.round, s.arrived, s.coord_round + 1, self.count_after_release(s),
                      s.msgs | sent)
+
+    def release_to(self) -> range:
+        """The processes the release goes to: all of them."""
+        return self.P
 
     def count_after_release(self, s: State) -> int:
         """The counter for the next round: reset to zero with the release."""
         return 0
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.RELEASE)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.RELEASE)),
+            fair="weak")
     def leave(self, s: State, m: Msg) -> State | None:
         """p receives the release of its round while waiting: it leaves the round."""
         p = m.proc
@@ -126,6 +137,12 @@ class Barrier(Spec):
         return all(r > k or (r == k and a) for r, a in zip(s.round, s.arrived))
 
 
+    @liveness
+    def everyone_finishes(self):
+        """Every process eventually leaves the last round."""
+        return eventually(lambda s: all(r == self.rounds for r in s.round))
+
+
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -143,6 +160,15 @@ class LateCounterReset(Barrier):
         if s.count != self.processes:
             return None
         return s._replace(count=0)
+
+
+@Barrier.variant("release_skips_last", breaks="everyone_finishes")
+class ReleaseSkipsLast(Barrier):
+    """An off-by-one in the release broadcast: the highest-numbered process is never told to
+    go on, and waits at the first round forever (nobody leaves early, so safety holds)."""
+
+    def release_to(self) -> range:
+        return range(self.processes - 1)
 
 
 # Measured (explorer.check, default parameters): 609 distinct states, depth 39, no

@@ -35,6 +35,12 @@ The properties, for the live processes:
 * ``agreement``: when the election is over (nothing in flight, every live process settled),
   every live process that follows a live leader follows the same one, the highest live id.
 
+Liveness (docs/liveness.md): ``stable_leader`` — from some point on the election is over and
+every live process follows the highest live id (◇□), on every behaviour in which detecting a
+failure, receiving each message and both timeouts are weakly fair. Crashes and recoveries are
+not fair and are bounded, so they stop; the variant ``no_coordinator_timeout`` drops the second
+timeout, and a process whose answerer crashed then waits forever.
+
 Left out: Garcia-Molina's halt/ready phases (which let a coordinator also hand out work) and
 message loss between live processes. Bounded by ``max_crashes`` and ``max_recoveries``.
 """
@@ -44,7 +50,16 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import (
+    Param,
+    Spec,
+    action,
+    eventually_always,
+    except_at,
+    from_state,
+    invariant,
+    liveness,
+)
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -117,7 +132,7 @@ class BullyElection(Spec):
 
     # -- actions ------------------------------------------------------------------------------
 
-    @action(p="P")
+    @action(p="P", fair="weak")
     def detect_leader_failure(self, s: State, p: int) -> State | None:
         """A settled live process notices that its leader is down (or that it has none)."""
         if not s.up[p] or s.status[p] is not Status.NORMAL:
@@ -126,7 +141,8 @@ class BullyElection(Spec):
             return None
         return self._hold_election(s, p, s.msgs)
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ELECTION)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ELECTION)),
+            fair="weak")
     def receive_election(self, s: State, m: Msg) -> State | None:
         """q gets *election* from a lower process: it answers, and holds its own election unless
         it is already holding one."""
@@ -136,7 +152,8 @@ class BullyElection(Spec):
             return self._hold_election(s, q, msgs)
         return s._replace(msgs=msgs)
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ANSWER)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ANSWER)),
+            fair="weak")
     def receive_answer(self, s: State, m: Msg) -> State | None:
         """p gets *answer*: a higher process is live, so p waits for its coordinator message."""
         p = m.dst
@@ -145,7 +162,7 @@ class BullyElection(Spec):
             status = except_at(status, p, Status.WAITING)
         return s._replace(status=status, msgs=s.msgs - {m})
 
-    @action(p="P")
+    @action(p="P", fair="weak")
     def answer_timeout(self, s: State, p: int) -> State | None:
         """No answer came in time: p is the highest live process; it announces *coordinator* to
         every lower live process."""
@@ -166,14 +183,15 @@ class BullyElection(Spec):
             elected_round=except_at(s.elected_round, p, s.crashes + s.recoveries),
         )
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.COORDINATOR)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.COORDINATOR)),
+            fair="weak")
     def receive_coordinator(self, s: State, m: Msg) -> State | None:
         """q gets *coordinator* from c: it follows c, ending its part in the election."""
         q = m.dst
         return s._replace(status=except_at(s.status, q, Status.NORMAL),
                           leader=except_at(s.leader, q, m.src), msgs=s.msgs - {m})
 
-    @action(p="P")
+    @action(p="P", fair="weak")
     def coordinator_timeout(self, s: State, p: int) -> State | None:
         """p was answered but no coordinator message came (its answerer crashed): p starts over."""
         if not s.up[p] or s.status[p] is not Status.WAITING:
@@ -232,6 +250,17 @@ class BullyElection(Spec):
                    if s.up[p] and s.leader[p] != NONE and s.up[s.leader[p]])
 
 
+    @liveness
+    def stable_leader(self):
+        """Eventually the election is over for good and every live process follows the
+        highest live id."""
+        return eventually_always(self.settled)
+
+    def settled(self, s: State) -> bool:
+        top = max((p for p in self.P if s.up[p]), default=NONE)
+        return self.quiet(s) and all(s.leader[p] == top for p in self.P if s.up[p])
+
+
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -256,6 +285,16 @@ class RecoverMidElection(BullyElection):
             return None
         back = s._replace(up=except_at(s.up, p, True), recoveries=s.recoveries + 1)
         return self._hold_election(back, p, s.msgs)
+
+
+@BullyElection.variant("no_coordinator_timeout", breaks="stable_leader")
+class NoCoordinatorTimeout(BullyElection):
+    """A process that was answered waits for the coordinator message forever: if its
+    answerer crashes, it never starts over (the second timeout of the bully algorithm)."""
+
+    @action(p="P", fair="weak")
+    def coordinator_timeout(self, s: State, p: int) -> State | None:
+        return None
 
 
 # Measured (explorer.check, default parameters): 1,984 distinct states, depth 19, no

@@ -18,6 +18,13 @@ Properties: ``no_call_while_open`` (an action property: no call is let through w
 breaker is open) and ``single_probe`` (half-open admits exactly one probe at a time: never two
 probes in flight).
 
+Liveness ``recloses`` (docs/liveness.md): an open breaker is eventually closed again, once the
+service has recovered. "Recovered" is stated as fairness: a call's success is *strongly* fair
+(a service that could answer well infinitely often eventually does: it does not fail forever),
+and callers call, time passes and resets are attempted (weakly fair). Weak fairness of success
+is not enough — success is only possible while a probe is out, so a breaker that fails every
+probe disables it again and again — which the variant ``success_weakly_fair`` shows.
+
 Each caller has at most one call outstanding; the remote service may answer any call with
 success or failure, in any order. Time is abstract ticks that only matter while the breaker is
 open. Left out: rolling failure-rate windows, per-call timeouts (a timed-out call is simply a
@@ -29,7 +36,16 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, action_property, except_at, invariant
+from protospec import (
+    Param,
+    Spec,
+    action,
+    action_property,
+    except_at,
+    invariant,
+    leads_to,
+    liveness,
+)
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -76,7 +92,7 @@ class CircuitBreaker(Spec):
 
     # -- actions ------------------------------------------------------------------------------
 
-    @action(c="C")
+    @action(c="C", fair="weak")
     def call(self, s: State, c: int) -> State | None:
         """Caller c makes a call. Closed: it passes. Half-open: it passes as the probe if no
         probe is out. Open (or a probe already out): it fails fast, which changes nothing."""
@@ -92,7 +108,7 @@ class CircuitBreaker(Spec):
         """Half-open lets a call through only if no probe is already out."""
         return Call.PROBE not in s.caller
 
-    @action(c="C")
+    @action(c="C", fair="strong")
     def call_succeeds(self, s: State, c: int) -> State | None:
         """c's call returns successfully. A successful probe resets the breaker to closed; a
         success while closed clears the failure count."""
@@ -122,14 +138,14 @@ class CircuitBreaker(Spec):
             return State(s.breaker, s.failures + 1, s.timer, caller)
         return s._replace(caller=caller)  # a late result: the breaker has moved on
 
-    @action
+    @action(fair="weak")
     def tick(self, s: State) -> State | None:
         """Time passes while the breaker is open."""
         if s.breaker is not Breaker.OPEN or s.timer == 0:
             return None
         return s._replace(timer=s.timer - 1)
 
-    @action
+    @action(fair="weak")
     def attempt_reset(self, s: State) -> State | None:
         """The reset timeout has elapsed: the breaker turns half-open."""
         if s.breaker is not Breaker.OPEN or s.timer > 0:
@@ -148,6 +164,13 @@ class CircuitBreaker(Spec):
     def single_probe(self, s: State) -> bool:
         """Half-open admits exactly one probe: there are never two probes in flight."""
         return s.caller.count(Call.PROBE) <= 1
+
+
+    @liveness
+    def recloses(self):
+        """An open breaker is eventually closed again (once the service stops failing)."""
+        return leads_to(lambda s: s.breaker is Breaker.OPEN,
+                        lambda s: s.breaker is Breaker.CLOSED)
 
 
 # -- bug variants -----------------------------------------------------------------------------
@@ -174,6 +197,16 @@ class AdmitsBelowThreshold(CircuitBreaker):
         if s.breaker is Breaker.HALF_OPEN and self.probe_admitted(s):
             return s._replace(caller=except_at(s.caller, c, Call.PROBE))
         return None
+
+
+@CircuitBreaker.variant("success_weakly_fair", breaks="recloses")
+class SuccessWeaklyFair(CircuitBreaker):
+    """Only weak fairness for success: every probe may fail forever, since between probes
+    success is not even possible, so the breaker may stay open, half-open, open... for ever."""
+
+    @action(c="C", fair="weak")
+    def call_succeeds(self, s: State, c: int) -> State | None:
+        return super().call_succeeds(s, c)
 
 
 # Measured (explorer.check, default parameters): 56 distinct states, depth 10, no

@@ -25,6 +25,12 @@ a model checker can check as a safety property on every state:
 * eventual strong accuracy: once ``period + delay + 1`` ticks have passed since GST, no correct
   process suspects another correct process.
 
+The same two properties are also stated as what they are, liveness (docs/liveness.md):
+``eventual_completeness`` (◇□: from some time on every crashed process is suspected by every
+correct process) and ``eventual_accuracy`` (◇□: from some time on no correct process is
+suspected), checked on every fair behaviour: time passes, GST eventually comes, heartbeats are
+eventually sent and (each one) delivered, all weakly fair; losses and crashes are not fair.
+
 Counters that only matter up to a bound (time since GST, since a crash, since the last
 heartbeat) saturate at that bound, which keeps the state space finite. Before GST a channel
 holds at most ``capacity`` heartbeats: a heartbeat sent into a full channel is lost, which the
@@ -38,7 +44,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import (
+    Param,
+    Spec,
+    action,
+    eventually_always,
+    except_at,
+    from_state,
+    invariant,
+    liveness,
+)
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -97,7 +112,7 @@ class FailureDetector(Spec):
 
     # -- actions ------------------------------------------------------------------------------
 
-    @action
+    @action(fair="weak")
     def tick(self, s: State) -> State | None:
         """One tick of global time passes. It cannot pass while a live process owes heartbeats,
         nor, after GST, while a message has been in flight for `delay` ticks (it must land)."""
@@ -121,7 +136,7 @@ class FailureDetector(Spec):
         return State(s.crashed, s.stable, hb_timer, since, self._suspected(since, s.crashed),
                      channel, since_gst, since_crash)
 
-    @action(p="P")
+    @action(p="P", fair="weak")
     def send_heartbeat(self, s: State, p: int) -> State | None:
         """A live process whose period is up sends a heartbeat to every other live process."""
         if s.crashed[p] or s.hb_timer[p] < self.period:
@@ -135,7 +150,7 @@ class FailureDetector(Spec):
                     channel[p * n + q] = (0, *ages)
         return s._replace(hb_timer=except_at(s.hb_timer, p, 0), channel=tuple(channel))
 
-    @action(m=from_state(lambda s: _heartbeats(s)))
+    @action(m=from_state(lambda s: _heartbeats(s)), fair="weak")
     def deliver_heartbeat(self, s: State, m: tuple[int, int, int]) -> State | None:
         """q receives a heartbeat from p (one of age `age`): it has heard from p just now."""
         p, q, age = m
@@ -156,7 +171,7 @@ class FailureDetector(Spec):
             channel=except_at(s.channel, p * n + q, _remove(s.channel[p * n + q], age))
         )
 
-    @action
+    @action(fair="weak")
     def gst(self, s: State) -> State | None:
         """The global stabilisation time: from now on every message lands within `delay` ticks."""
         if s.stable:
@@ -195,6 +210,24 @@ class FailureDetector(Spec):
                    for q in self.P if not s.crashed[q] for p in self.P)
 
 
+    @liveness
+    def eventual_completeness(self):
+        """Strong completeness: eventually every crashed process is permanently suspected by
+        every correct process."""
+        return eventually_always(
+            lambda s, p: not s.crashed[p] or all(p in s.suspected[q]
+                                                 for q in self.P if not s.crashed[q]),
+            over=self.P)
+
+    @liveness
+    def eventual_accuracy(self):
+        """Eventual strong accuracy: there is a time after which no correct process is
+        suspected by any correct process."""
+        return eventually_always(lambda s: all(p not in s.suspected[q] or s.crashed[p]
+                                               for q in self.P if not s.crashed[q]
+                                               for p in self.P))
+
+
 def _heartbeats(s: State) -> list[tuple[int, int, int]]:
     """The heartbeats in flight as (sender, receiver, age), one per distinct age per channel."""
     n = len(s.crashed)
@@ -218,6 +251,16 @@ class TimeoutBelowDelay(FailureDetector):
     def setup(self) -> None:
         self.timeout = self.period + self.delay - 1
         super().setup()
+
+
+@FailureDetector.variant("gst_never_comes", breaks="eventual_accuracy")
+class GSTNeverComes(FailureDetector):
+    """GST is not fair: the network may stay asynchronous forever, losing heartbeats, and a
+    correct process is wrongly suspected again and again (why <>P needs partial synchrony)."""
+
+    @action
+    def gst(self, s: State) -> State | None:
+        return super().gst(s)
 
 
 # Measured (explorer.check, default parameters): 5,711 distinct states, depth 21, no

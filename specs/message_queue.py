@@ -20,6 +20,11 @@ Modelled: producers publishing into partitions, the broker's per-message status,
 that crash at any point (and reconnect at once), the effect store (the database the consumers
 write), which holds the effects in the order they were applied.
 
+Liveness (docs/liveness.md): ``every_message_processed`` — every published message eventually
+takes effect and is acknowledged, when delivering, processing and acknowledging are weakly
+fair (publishing and crashes are not; crashes are bounded). The variant
+``no_requeue_on_crash`` loses it while every safety property still holds.
+
 Left out: producer retries and broker replication (so publishing is exactly-once here), the
 transport of acks (a lost ack is the same as a crash before the ack), prefetch windows larger
 than one, offsets committed in batches (Kafka commits the position, which for one outstanding
@@ -32,7 +37,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, except_at, invariant, leads_to, liveness
 
 # -- messages and state -----------------------------------------------------------------------
 
@@ -111,7 +116,7 @@ class MessageQueue(Spec):
             return None
         return s._replace(log=except_at(s.log, p, s.log[p] + (Status.READY,)))
 
-    @action(c="C", p="P")
+    @action(c="C", p="P", fair="weak")
     def deliver(self, s: State, c: int, p: int) -> State | None:
         """basic.deliver: the broker hands idle consumer c the first READY message of partition p,
         but only while no other message of p is unacknowledged (one outstanding message per
@@ -127,7 +132,7 @@ class MessageQueue(Spec):
             consumers=except_at(s.consumers, c, Consumer(Stage.RECEIVED, Msg(p, k))),
         )
 
-    @action(c="C")
+    @action(c="C", fair="weak")
     def process(self, s: State, c: int) -> State | None:
         """Consumer c applies the effect of the message it holds, in one transaction with the
         record of its id; a message whose id is already recorded is a redelivery and skipped."""
@@ -138,7 +143,7 @@ class MessageQueue(Spec):
         return s._replace(consumers=except_at(s.consumers, c, Consumer(Stage.PROCESSED, con.msg)),
                           effects=effects)
 
-    @action(c="C")
+    @action(c="C", fair="weak")
     def ack(self, s: State, c: int) -> State | None:
         """basic.ack (Kafka: commit the offset after it): consumer c acknowledges the message it
         has processed; the broker marks it ACKED and will not deliver it again."""
@@ -197,6 +202,15 @@ class MessageQueue(Spec):
         return True
 
 
+    @liveness
+    def every_message_processed(self):
+        """Every published message eventually takes effect and is acknowledged."""
+        return leads_to(lambda s, m: m.offset < len(s.log[m.partition]),
+                        lambda s, m: m.offset < len(s.log[m.partition])
+                        and s.log[m.partition][m.offset] is Status.ACKED and m in s.effects,
+                        over=[Msg(p, k) for p in self.P for k in range(self.messages)])
+
+
 def _mark(log: tuple[tuple[Status, ...], ...], m: Msg, status: Status) -> tuple:
     """The log with message m's status set to ``status``."""
     return except_at(log, m.partition, except_at(log[m.partition], m.offset, status))
@@ -250,6 +264,20 @@ class CompetingConsumers(MessageQueue):
             log=except_at(s.log, p, except_at(s.log[p], k, Status.UNACKED)),
             consumers=except_at(s.consumers, c, Consumer(Stage.RECEIVED, Msg(p, k))),
         )
+
+
+@MessageQueue.variant("no_requeue_on_crash", breaks="every_message_processed")
+class NoRequeueOnCrash(MessageQueue):
+    """The broker does not requeue a crashed consumer's message: it stays unacknowledged
+    forever and its partition is stuck (no message is lost or doubled, so every safety
+    property holds)."""
+
+    def consumer_crash(self, s: State, c: int) -> State | None:
+        con = s.consumers[c]
+        if s.crashes >= self.crashes or con.stage is Stage.IDLE:
+            return None
+        return s._replace(consumers=except_at(s.consumers, c, IDLE_CONSUMER),
+                          crashes=s.crashes + 1)
 
 
 # Measured with explorer.check (no violation): 13,684 distinct states, depth 28 with the defaults;

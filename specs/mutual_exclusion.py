@@ -17,6 +17,11 @@ Properties: ``mutual_exclusion`` (at most one process in the critical section) a
 ``timestamp_order`` (while a process is in the critical section, every pending request has a
 larger (number, id): requests are served in timestamp order).
 
+Liveness: ``no_starvation`` (every requesting process eventually enters the critical section),
+under weak fairness of receiving each message, entering and leaving: the paper's "the
+algorithm is free of deadlock and starvation" (section 3). Asking is not fair: a process may
+stay idle forever.
+
 As in the paper, the network is reliable and need not be FIFO; processes do not fail. The
 sequence numbers are bounded by ``max_seq``: a process whose next number would exceed it makes
 no further request.
@@ -27,7 +32,16 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import (
+    Param,
+    Spec,
+    action,
+    except_at,
+    from_state,
+    invariant,
+    leads_to,
+    liveness,
+)
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -97,7 +111,8 @@ class MutualExclusion(Spec):
             msgs=s.msgs | sent,
         )
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.REQUEST)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.REQUEST)),
+            fair="weak")
     def receive_request(self, s: State, m: Msg) -> State | None:
         """j receives REQUEST(k, i): it notes k, and replies unless its own request (or its stay
         in the critical section) has priority, in which case it defers the reply."""
@@ -115,7 +130,8 @@ class MutualExclusion(Spec):
         and a smaller id."""
         return mine < theirs
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.REPLY)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.REPLY)),
+            fair="weak")
     def receive_reply(self, s: State, m: Msg) -> State | None:
         """i receives a REPLY to its request."""
         i = m.dst
@@ -123,14 +139,14 @@ class MutualExclusion(Spec):
             replied=except_at(s.replied, i, s.replied[i] | {m.src}), msgs=s.msgs - {m}
         )
 
-    @action(i="P")
+    @action(i="P", fair="weak")
     def enter_cs(self, s: State, i: int) -> State | None:
         """i has a reply from every other process: it enters the critical section."""
         if s.phase[i] is not Phase.REQUESTING or s.replied[i] != self.others[i]:
             return None
         return s._replace(phase=except_at(s.phase, i, Phase.CRITICAL))
 
-    @action(i="P")
+    @action(i="P", fair="weak")
     def exit_cs(self, s: State, i: int) -> State | None:
         """i leaves the critical section and sends the replies it deferred."""
         if s.phase[i] is not Phase.CRITICAL:
@@ -156,6 +172,13 @@ class MutualExclusion(Spec):
                    for j in self.P if j != i and s.phase[j] is Phase.REQUESTING)
 
 
+    @liveness
+    def no_starvation(self):
+        """Every process that requests the critical section eventually enters it."""
+        return leads_to(lambda s, i: s.phase[i] is Phase.REQUESTING,
+                        lambda s, i: s.phase[i] is Phase.CRITICAL, over=self.P)
+
+
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -166,6 +189,20 @@ class InconsistentTieBreak(MutualExclusion):
 
     def has_priority(self, mine: tuple[int, int], theirs: tuple[int, int]) -> bool:
         return mine[0] < theirs[0]
+
+
+@MutualExclusion.variant("forgets_deferred_replies", breaks="no_starvation")
+class ForgetsDeferredReplies(MutualExclusion):
+    """On leaving the critical section a process forgets the replies it deferred: whoever
+    waited for it waits forever (mutual exclusion still holds)."""
+
+    @action(i="P", fair="weak")
+    def exit_cs(self, s: State, i: int) -> State | None:
+        if s.phase[i] is not Phase.CRITICAL:
+            return None
+        return State(except_at(s.phase, i, Phase.IDLE), except_at(s.our_seq, i, 0),
+                     s.highest_seq, except_at(s.replied, i, frozenset()),
+                     except_at(s.deferred, i, frozenset()), s.msgs)
 
 
 # Measured (explorer.check, default parameters): 7,541 distinct states, depth 37, no

@@ -21,7 +21,14 @@ sent, may be received any number of times or never, which covers loss, duplicati
 reordering without extra actions. Leaders and learners have no state of their own: a leader's
 knowledge is the messages it may read, and "chosen" is a predicate on the 2b messages.
 
-Left out, as in the original: liveness (a distinguished leader, timeouts), ballot ownership by
+Liveness (docs/liveness.md): ``value_eventually_chosen`` — with the four actions weakly fair,
+some value is eventually chosen. Paxos needs a single distinguished proposer for that (FLP:
+dueling proposers can preempt each other forever); in this model ballots are bounded, so the
+highest ballot cannot be preempted and plays that proposer's part (with ``ballots=1`` there is
+only one proposer). The variant ``accept_needs_higher_ballot`` (an acceptor votes only in a
+ballot above its promise, > for >=) never chooses anything, and no safety property notices.
+
+Left out, as in the original: a leader election with timeouts, ballot ownership by
 proposers (any ballot may be started by "its" leader, whoever that is), and crash-recovery of
 acceptors (their state is assumed stable).
 """
@@ -32,7 +39,7 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import NamedTuple
 
-from protospec import Param, Spec, UsageError, action, except_at, invariant
+from protospec import Param, Spec, UsageError, action, eventually, except_at, invariant, liveness
 
 # -- messages ---------------------------------------------------------------------------------
 # Every message type has a different number of fields, so two messages of different types are
@@ -120,7 +127,7 @@ class Paxos(Spec):
     # The existential "\E m \in msgs" of Phase1b and Phase2b is made an argument (the ballot,
     # and the value), so a step's label says which message was received.
 
-    @action(b="Ballot")
+    @action(b="Ballot", fair="weak")
     def phase1a(self, s: State, b: int) -> State | None:
         """Phase1a(b): the leader of ballot b asks every acceptor for a promise."""
         m = Msg1a(b)
@@ -128,7 +135,7 @@ class Paxos(Spec):
             return None
         return s._replace(msgs=s.msgs | {m})
 
-    @action(a="Acceptor", b="Ballot")
+    @action(a="Acceptor", b="Ballot", fair="weak")
     def phase1b(self, s: State, a: int, b: int) -> State | None:
         """Phase1b(a): acceptor a promises ballot b (above any it joined) and reports its vote."""
         if b <= s.max_bal[a] or Msg1a(b) not in s.msgs:
@@ -136,7 +143,7 @@ class Paxos(Spec):
         reply = Msg1b(a, b, s.max_vbal[a], s.max_val[a])
         return s._replace(max_bal=except_at(s.max_bal, a, b), msgs=s.msgs | {reply})
 
-    @action(b="Ballot", v="Value")
+    @action(b="Ballot", v="Value", fair="weak")
     def phase2a(self, s: State, b: int, v: int) -> State | None:
         """Phase2a(b, v): with promises from a quorum, the leader of b proposes a safe value v."""
         if any(type(m) is Msg2a and m.bal == b for m in s.msgs):
@@ -146,7 +153,7 @@ class Paxos(Spec):
             return None
         return s._replace(msgs=s.msgs | {Msg2a(b, v)})
 
-    @action(a="Acceptor", b="Ballot", v="Value")
+    @action(a="Acceptor", b="Ballot", v="Value", fair="weak")
     def phase2b(self, s: State, a: int, b: int, v: int) -> State | None:
         """Phase2b(a): acceptor a votes for the proposal (b, v) unless it promised a higher one."""
         if b < s.max_bal[a] or Msg2a(b, v) not in s.msgs:
@@ -187,6 +194,11 @@ class Paxos(Spec):
         return "learners" if type(msg) is Msg2b else None
 
     # -- derived notions (Paxos.tla's VotedForIn, ChosenIn, SafeAt) ---------------------------
+
+    @liveness
+    def value_eventually_chosen(self):
+        """Some value is eventually chosen (a quorum votes for it in one ballot)."""
+        return eventually(lambda s: bool(self.chosen(s)))
 
     def voted_for_in(self, s: State, a: int, v: int, b: int) -> bool:
         """VotedForIn(a, v, b): acceptor a has voted for v in ballot b."""
@@ -368,6 +380,18 @@ class AcceptBelowPromise(Paxos):
             max_val=except_at(s.max_val, a, v),
             msgs=s.msgs | {Msg2b(a, b, v)},
         )
+
+
+@Paxos.variant("accept_needs_higher_ballot", breaks="value_eventually_chosen")
+class AcceptNeedsHigherBallot(Paxos):
+    """An acceptor votes only in a ballot strictly above the one it promised (> for >=): it
+    has always promised the very ballot it is asked to vote in, so nothing is ever chosen."""
+
+    @action(a="Acceptor", b="Ballot", v="Value", fair="weak")
+    def phase2b(self, s: State, a: int, b: int, v: int) -> State | None:
+        if b <= s.max_bal[a]:
+            return None
+        return super().phase2b(s, a, b, v)
 
 
 # Measured state counts (3 acceptors, majority quorums, 2 values; no violation):

@@ -40,6 +40,20 @@ that matters for safety:
   and a leader advances it only forward (raft.tla may lower it on an old duplicated message,
   which its comments note "doesn't really affect anything").
 
+Liveness (docs/liveness.md), bounded as it must be: ``electable_candidate_wins`` — a candidate
+that can still win its term (nobody in a later term, no rival candidate or leader, no vote cast
+for another in its term, its log at least as up-to-date as everyone's) does not stay so
+forever without becoming leader. Raft guarantees no more than that: two candidates can split
+the vote in every term, forever, unless randomized timeouts make it unlikely, and an
+exhaustive check explores the unlucky schedules too (with terms bounded by ``max_term``, a
+split in the last term is never retried, so "eventually a leader" fails in the model for a
+reason that is not a bug). Fairness: timeouts,
+vote requests and becoming leader are weakly fair; handling a message is *strongly* fair (a
+message sent again and again after losses is eventually handled); restarts, losses and
+duplicates are not fair, so they may stop, or not. The variant ``strict_log_comparison`` grants
+no vote to a candidate whose log is only as up-to-date as the voter's: with empty logs nobody
+is ever elected, and no safety property notices.
+
 Left out, as in raft.tla: membership changes, log compaction and snapshots, client sessions,
 and the state machine itself (an entry is applied once committed). Election Safety, Leader
 Completeness and State Machine Safety are checked as state predicates without history
@@ -52,7 +66,17 @@ from collections.abc import Iterator
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, action_property, except_at, from_state, invariant
+from protospec import (
+    Param,
+    Spec,
+    action,
+    action_property,
+    except_at,
+    from_state,
+    invariant,
+    leads_to,
+    liveness,
+)
 
 NIL = -1  # voted_for when the server has not voted in its current term (raft.tla's Nil)
 
@@ -217,7 +241,7 @@ class Raft(Spec):
         """voted_for after a restart: kept, since it is persistent (a variant forgets it)."""
         return s.voted_for[i]
 
-    @action(i="Server")
+    @action(i="Server", fair="weak")
     def timeout(self, s: State, i: int) -> State | None:
         """Timeout(i): a follower or candidate starts an election in the next term, voting for
         itself (section 5.2)."""
@@ -230,7 +254,7 @@ class Raft(Spec):
             votes_granted=except_at(s.votes_granted, i, frozenset((i,))),
         )
 
-    @action(i="Server", j="Server")
+    @action(i="Server", j="Server", fair="weak")
     def request_vote(self, s: State, i: int, j: int) -> State | None:
         """RequestVote(i, j): candidate i asks j, which has not yet granted it, for its vote."""
         if (i == j or s.state[i] is not CANDIDATE or j in s.votes_granted[i]
@@ -241,7 +265,7 @@ class Raft(Spec):
                                i, j)
         return _with_messages(s, _send(s.messages, m))
 
-    @action(i="Server")
+    @action(i="Server", fair="weak")
     def become_leader(self, s: State, i: int) -> State | None:
         """BecomeLeader(i): a candidate with votes from a majority becomes leader."""
         if s.state[i] is not CANDIDATE or len(s.votes_granted[i]) < self.quorum:
@@ -301,7 +325,7 @@ class Raft(Spec):
 
     # -- message handlers (raft.tla's Receive, split into its cases) ---------------------------
 
-    @action(m=from_state(lambda s: _distinct(s.messages)))
+    @action(m=from_state(lambda s: _distinct(s.messages)), fair="strong")
     def update_term(self, s: State, m: Message) -> State | None:
         """UpdateTerm: a message from a later term makes its receiver adopt the term and become
         a follower; the message stays in the network to be handled next."""
@@ -317,7 +341,7 @@ class Raft(Spec):
             match_index=except_at(s.match_index, i, self.initial_match),
         )
 
-    @action(m=from_state(lambda s: _distinct(s.messages)))
+    @action(m=from_state(lambda s: _distinct(s.messages)), fair="strong")
     def handle_request_vote_request(self, s: State, m: Message) -> State | None:
         """HandleRequestVoteRequest: i grants its vote if the term is its own, it has not voted
         for another, and the candidate's log is at least as up-to-date as its own (5.4.1)."""
@@ -339,7 +363,7 @@ class Raft(Spec):
         return m.last_log_term > last_term or (m.last_log_term == last_term
                                                and m.last_log_index >= len(log))
 
-    @action(m=from_state(lambda s: _distinct(s.messages)))
+    @action(m=from_state(lambda s: _distinct(s.messages)), fair="strong")
     def handle_request_vote_response(self, s: State, m: Message) -> State | None:
         """HandleRequestVoteResponse: a candidate counts a vote granted in its current term."""
         if m.mtype is not RV_RESP:
@@ -477,6 +501,35 @@ class Raft(Spec):
         return f"server {msg.dest}"
 
     # -- properties ---------------------------------------------------------------------------
+
+    @liveness
+    def electable_candidate_wins(self):
+        """An electable candidate (see ``electable``) does not stay electable forever without
+        becoming leader."""
+        return leads_to(self.electable,
+                        lambda s, i: s.state[i] is LEADER or not self.electable(s, i),
+                        over=self.Server)
+
+    def electable(self, s: State, i: int) -> bool:
+        """Candidate i can win its term: no server is in a later term, no other server is a
+        candidate or leader in its term or has voted for another there, and its log is at
+        least as up-to-date as every other server's (section 5.4.1)."""
+        if s.state[i] is not CANDIDATE:
+            return False
+        term, log = s.current_term[i], s.log[i]
+        last = (log[-1].term if log else 0, len(log))
+        for j in self.Server:
+            if j == i:
+                continue
+            if s.current_term[j] > term:
+                return False
+            if s.current_term[j] == term and (s.state[j] is not FOLLOWER
+                                              or s.voted_for[j] not in (NIL, i)):
+                return False
+            other = s.log[j]
+            if (other[-1].term if other else 0, len(other)) > last:
+                return False
+        return True
 
     @invariant
     def type_ok(self, s: State) -> bool:
@@ -658,6 +711,19 @@ class TruncateOnNonconflictingAppend(Raft):
     def accept_entries(self, log: tuple[Entry, ...], prev: int,
                        entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
         return log[:prev] + entries if entries else log
+
+
+
+@Raft.variant("strict_log_comparison", breaks="electable_candidate_wins")
+class StrictLogComparison(Raft):
+    """A voter grants its vote only to a candidate whose log is strictly more up-to-date than
+    its own (> instead of >= in section 5.4.1): with equal logs nobody is ever elected."""
+
+    def log_ok(self, s: State, i: int, m: RequestVoteRequest) -> bool:
+        log = s.log[i]
+        last_term = log[-1].term if log else 0
+        return m.last_log_term > last_term or (m.last_log_term == last_term
+                                               and m.last_log_index > len(log))
 
 
 # Measured with explorer.check, 3 servers, 1 value (docs/specs/raft.md has the full table):

@@ -44,10 +44,12 @@ in full), and the network's contents (only what goes in and out of it).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from protospec.explorer.conformance import LoadedLogs, SimRun, register
 from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge
 from protospec.specs.raft import (
     AE_REQ,
@@ -70,6 +72,7 @@ from protospec.specs.raft import (
 __all__ = ["RaftConformance", "RaftMapping", "load_logs"]
 
 _UNBOUNDED = 1 << 40  # a bound no run reaches
+LIVE_S = 10.0  # a log written to this recently belongs to a running cluster
 _ROLES = {"follower": FOLLOWER, "candidate": CANDIDATE, "leader": LEADER}
 _STEP = SpecStep.of
 
@@ -284,9 +287,16 @@ def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
     """The events of a real cluster's logs, merged into one causal order.
 
     ``path`` is a folder searched recursively for ``events.jsonl`` files (one per node, as
-    ``impl.raft.server`` writes them) or one such file. Returns the merged events, notes (e.g.
-    a torn last line skipped) and the number of nodes (the largest node id seen in messages).
-    Raises ValueError for unreadable logs.
+    ``impl.raft.server`` writes them, with their rotated segments) or one such file. Returns the
+    merged events, notes (e.g. an incomplete last line ignored) and the number of nodes (the
+    largest node id seen in messages). Raises ValueError for unreadable logs.
+
+    **Logs of a running cluster.** The files are read one after another while the nodes go on
+    writing, so a later file may record receiving a message whose sending happened after an
+    earlier file was read. When a log was written to in the last ``LIVE_S`` seconds, each
+    node's log is cut before its first receive of a message no log sends (a consistent cut),
+    and a note says so; the steps after the cut are checked next time. Logs of a stopped
+    cluster are never cut: there, such a receive is a failure to report.
     """
     from protospec.impl.raft.events import read_events  # the implementation's own reader
 
@@ -300,6 +310,8 @@ def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
         if note:
             notes.append(note)
         streams.append(events)
+    if any(time.time() - f.stat().st_mtime < LIVE_S for f in files):
+        notes += _consistent_cut(files, streams)
     nodes = 0
     for stream in streams:
         for ev in stream:
@@ -314,96 +326,89 @@ def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
     return merged, notes, nodes
 
 
+def _consistent_cut(files: list[Path], streams: list[list[dict[str, Any]]]) -> list[str]:
+    """Cut each stream before its first receive of a message no stream sends (repeatedly, as
+    a cut can remove sends); the notes saying where."""
+    notes = []
+    while True:
+        sent = {m["id"] for stream in streams for ev in stream for m in ev.get("sent", ())}
+        changed = False
+        for k, stream in enumerate(streams):
+            for i, ev in enumerate(stream):
+                if any(ev[key]["id"] not in sent for key in ("recv", "msg") if key in ev):
+                    notes.append(f"{files[k]}: the cluster is running; checked the first {i} "
+                                 f"events (event {i + 1} receives a message whose sending "
+                                 f"no log shows yet)")
+                    del stream[i:]
+                    changed = True
+                    break
+        if not changed:
+            return notes
+
+
 class RaftConformance:
-    """What ``protospec conform raft`` needs: the mapping, simulated runs, and real logs."""
+    """``impl/raft`` as :class:`explorer.conformance.Conformance` sees it: the mapping,
+    simulated runs (with the clients' history) and the logs of a real cluster."""
 
     name = "raft"
     spec_cls = Raft
+    summary = "a Raft-replicated key-value store (impl/raft)"
 
-    @staticmethod
-    def bugs() -> tuple[str, ...]:
+    def bugs(self) -> tuple[str, ...]:
         from protospec.impl.raft.core import BUGS
 
         return BUGS
 
-    @staticmethod
-    def fault_families() -> tuple[str, ...]:
+    def fault_families(self) -> tuple[str, ...]:
         from protospec.impl.raft.sim import FAULT_KINDS
 
         return FAULT_KINDS
 
-    @staticmethod
-    def mapping(nodes: int, variant: str | None = None) -> RaftMapping:
-        """The mapping onto the spec, or onto one of its bug variants."""
-        return RaftMapping(nodes, Raft.with_variant(variant))
+    def refinements(self, nodes: int, variant: str | None, events: Sequence[Any]
+                    ) -> list[tuple[RaftMapping, Sequence[Any]]]:
+        """One instance: the whole log, onto the spec or one of its bug variants."""
+        return [(RaftMapping(nodes, Raft.with_variant(variant)), events)]
 
-    @staticmethod
-    def random_schedule(seed: int, *, nodes: int, faults: Sequence[str], bug: str | None,
+    def random_schedule(self, seed: int, *, nodes: int, faults: Sequence[str], bug: str | None,
                         duration_ms: int, ops: int) -> Any:
         from protospec.impl.raft.sim import Schedule
 
         return Schedule.random(seed, nodes=nodes, faults=faults, bug=bug,
                                duration_ms=duration_ms, ops=ops)
 
-    @staticmethod
-    def parse_schedule(text: str) -> Any:
+    def parse_schedule(self, text: str) -> Any:
         from protospec.impl.raft.sim import Schedule
 
         return Schedule.from_json(text)
 
-    @staticmethod
-    def run(schedule: Any) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
-        """Simulate one schedule: (events, the implementation's own problems, run facts)."""
+    def run(self, schedule: Any) -> SimRun:
+        """Simulate one schedule: events, the implementation's own problems, run facts, and
+        the clients' history (so a stale read is caught even where every step is the spec's)."""
         from protospec.impl.raft.sim import check_run, run_schedule
 
         r = run_schedule(schedule)
         facts = {"elections": r.elections, "acked": len(r.acked), "unacked": r.unacked,
                  "torn_tails_cut": len(r.recoveries), "sim_steps": r.steps}
-        return r.events, check_run(r), facts
+        history = [{k: v for k, v in e.items() if k != "time"} for e in r.history]
+        return SimRun(r.events, check_run(r), facts, history, "kv")
 
-    @staticmethod
-    def shrink(schedule: Any, fails: Any) -> Any:
+    def shrink(self, schedule: Any, fails: Any) -> Any:
         """A smaller schedule on which ``fails`` (schedule -> failure time or None) fails."""
         from protospec.impl.raft.sim import shrink
 
         return shrink(schedule, fails)
 
-    @staticmethod
-    def end_time(schedule: Any) -> int:
+    def nodes_of(self, schedule: Any) -> int:
+        return schedule.nodes
+
+    def end_time(self, schedule: Any) -> int:
         return schedule.duration_ms
 
-    @staticmethod
-    def load_logs(path: str | Path) -> tuple[list[dict[str, Any]], list[str], int]:
-        return load_logs(path)
-
-    @staticmethod
-    def server_argv(node_id: int, cluster: list[str], data: Path, *,
-                    bug: str | None = None) -> list[str]:
-        """The command that starts one node of a real cluster."""
-        import sys
-
-        argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node_id),
-                "--cluster", ",".join(cluster), "--data", str(data)]
-        return argv + (["--bug", bug] if bug else [])
-
-    @staticmethod
-    def usage_hints(cluster: list[str], data: Path) -> list[str]:
-        addrs = ",".join(cluster)
-        return [f"python -m impl.raft.client --cluster {addrs} put k v",
-                f"python -m impl.raft.client --cluster {addrs} get k",
-                f"python -m impl.raft.client --cluster {addrs} status"]
-
-    @staticmethod
-    def event_time(event: dict[str, Any]) -> int | None:
+    def event_time(self, event: dict[str, Any]) -> int | None:
         """When the event happened in a simulated run (to cut a failing run short)."""
         return event.get("t")
 
-    @staticmethod
-    def nodes_of(schedule: Any) -> int:
-        return schedule.nodes
-
-    @staticmethod
-    def describe_schedule(schedule: Any) -> str:
+    def describe_schedule(self, schedule: Any) -> str:
         kinds: dict[str, int] = {}
         for f in schedule.faults:
             kinds[f.kind] = kinds.get(f.kind, 0) + 1
@@ -417,5 +422,26 @@ class RaftConformance:
         return (f"{schedule.nodes} nodes, {schedule.duration_ms} ms, {len(schedule.ops)} "
                 f"client ops, {faults}; network: {', '.join(net)}")
 
+    def load_logs(self, path: Path) -> LoadedLogs:
+        return LoadedLogs(*load_logs(path))
 
-CONFORMANCE = RaftConformance
+    def cluster_size(self, nodes: int) -> int:
+        return nodes
+
+    def node_argv(self, node_id: int, cluster: Sequence[str], data: Path, *,
+                  bug: str | None = None) -> list[str]:
+        """The command that starts one node of a real cluster."""
+        import sys
+
+        argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(node_id),
+                "--cluster", ",".join(cluster), "--data", str(data)]
+        return argv + (["--bug", bug] if bug else [])
+
+    def usage_hints(self, cluster: Sequence[str], data: Path) -> list[str]:
+        addrs = ",".join(cluster)
+        return [f"python -m protospec.impl.raft.client --cluster {addrs} put k v",
+                f"python -m protospec.impl.raft.client --cluster {addrs} get k",
+                f"python -m protospec.impl.raft.client --cluster {addrs} status"]
+
+
+CONFORMANCE = register(RaftConformance())

@@ -30,6 +30,10 @@ Properties, for the live processes:
 * ``agreement``: when no message is in flight, every live process that follows a live leader
   follows the same one, the highest live id.
 
+Liveness (docs/liveness.md): ``stable_leader`` — from some point on nothing is in flight and
+every live process follows the highest live id (◇□), when starting an election and receiving
+each message are weakly fair; crashes and recoveries are bounded and not fair.
+
 Left out: failures during an election (they need timeouts and restarts, as in the bully
 algorithm) and message loss. The network is a set of messages: channels need not be FIFO.
 """
@@ -39,7 +43,16 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import (
+    Param,
+    Spec,
+    action,
+    eventually_always,
+    except_at,
+    from_state,
+    invariant,
+    liveness,
+)
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -109,7 +122,7 @@ class RingElection(Spec):
 
     # -- actions ------------------------------------------------------------------------------
 
-    @action(p="P")
+    @action(p="P", fair="weak")
     def start_election(self, s: State, p: int) -> State | None:
         """A live non-participant with no live leader starts an election with its own id."""
         if not s.up[p] or s.participant[p]:
@@ -119,7 +132,8 @@ class RingElection(Spec):
         return s._replace(participant=except_at(s.participant, p, True),
                           msgs=s.msgs | {Msg(Kind.ELECTION, p, self.succ(s, p))})
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ELECTION)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ELECTION)),
+            fair="weak")
     def receive_election(self, s: State, m: Msg) -> State | None:
         """q gets *election(j)*: forward a larger id, replace a smaller one (or swallow it if q
         already participates), and on its own id q is elected and sends *elected*."""
@@ -131,9 +145,14 @@ class RingElection(Spec):
                          msgs | {Msg(Kind.ELECTED, q, self.succ(s, q))}, s.crashes,
                          s.recoveries, except_at(s.elected_round, q, s.crashes + s.recoveries))
         if j > q:
-            return s._replace(participant=participant,
-                              msgs=msgs | {Msg(Kind.ELECTION, j, self.succ(s, q))})
+            return self.larger_id(s, q, j, msgs, participant)
         return self.smaller_id(s, q, j, msgs)
+
+    def larger_id(self, s: State, q: int, j: int, msgs: frozenset[Msg],
+                  participant: tuple[bool, ...]) -> State:
+        """q gets *election(j)* with j > q: it passes it on and participates."""
+        return s._replace(participant=participant,
+                          msgs=msgs | {Msg(Kind.ELECTION, j, self.succ(s, q))})
 
     def smaller_id(self, s: State, q: int, j: int, msgs: frozenset[Msg]) -> State:
         """q gets *election(j)* with j < q: it substitutes its own id unless it already did."""
@@ -142,7 +161,8 @@ class RingElection(Spec):
         return s._replace(participant=except_at(s.participant, q, True),
                           msgs=msgs | {Msg(Kind.ELECTION, q, self.succ(s, q))})
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ELECTED)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.kind is Kind.ELECTED)),
+            fair="weak")
     def receive_elected(self, s: State, m: Msg) -> State | None:
         """q gets *elected(j)*: it records j as leader, stops participating, and passes the
         message on unless it is j's own, back home."""
@@ -203,6 +223,17 @@ class RingElection(Spec):
                    if s.up[p] and s.leader[p] != NONE and s.up[s.leader[p]])
 
 
+    @liveness
+    def stable_leader(self):
+        """Eventually nothing is in flight for good and every live process follows the highest
+        live id."""
+        return eventually_always(self.settled)
+
+    def settled(self, s: State) -> bool:
+        top = max((p for p in self.P if s.up[p]), default=NONE)
+        return not s.msgs and all(s.leader[p] == top for p in self.P if s.up[p])
+
+
 # -- bug variants -----------------------------------------------------------------------------
 
 
@@ -214,6 +245,18 @@ class ForwardsSmallerIds(RingElection):
     def smaller_id(self, s: State, q: int, j: int, msgs: frozenset[Msg]) -> State:
         return s._replace(participant=except_at(s.participant, q, True),
                           msgs=msgs | {Msg(Kind.ELECTION, j, self.succ(s, q))})
+
+
+@RingElection.variant("participant_swallows_all", breaks="stable_leader")
+class ParticipantSwallowsAll(RingElection):
+    """A participant swallows every election message, larger ids too: when two processes start
+    at once, the largest id can be swallowed on its way round and nobody is ever elected."""
+
+    def larger_id(self, s: State, q: int, j: int, msgs: frozenset[Msg],
+                  participant: tuple[bool, ...]) -> State:
+        if s.participant[q]:
+            return s._replace(msgs=msgs)
+        return super().larger_id(s, q, j, msgs, participant)
 
 
 # Measured (explorer.check, default parameters): 8,762 distinct states, depth 35, no

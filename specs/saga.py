@@ -24,6 +24,11 @@ for why).
 Properties: a step's compensation never runs more often than the step itself
 (``compensation_only_after_action``: no compensation for a step that never ran, none twice); and
 when the saga ends, every step is either committed throughout or compensated (``saga_atomic``).
+Liveness ``saga_ends`` (docs/liveness.md): every saga eventually ends, committed or aborted
+(with saga_atomic: committed throughout or compensated), when participants answer and the
+orchestrator reads each reply (weakly fair); a step's failure and the orchestrator's retries
+need no fairness. The variant ``compensates_failed_step`` hangs forever.
+
 How often each Ti and Ci took effect is kept in two ghost counters, which stop at 2 (enough to
 see "more than once", and it keeps the state space finite for the variants).
 
@@ -37,7 +42,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, from_state, invariant
+from protospec import Param, Spec, action, eventually, except_at, from_state, invariant, liveness
 
 # -- messages and state -----------------------------------------------------------------------
 
@@ -110,7 +115,7 @@ class Saga(Spec):
 
     # -- participants -------------------------------------------------------------------------
 
-    @action(i="STEP")
+    @action(i="STEP", fair="weak")
     def execute_step(self, s: State, i: int) -> State | None:
         """Participant i receives do(i) and runs Ti, which succeeds; it replies done(i).
 
@@ -135,7 +140,7 @@ class Saga(Spec):
         return s._replace(status=except_at(s.status, i, StepStatus.FAILED),
                           msgs=(s.msgs - {do}) | {Msg(MsgType.FAILED, i)})
 
-    @action(i="STEP")
+    @action(i="STEP", fair="weak")
     def compensate_step(self, s: State, i: int) -> State | None:
         """Participant i receives compensate(i) and runs Ci; a repeat is answered, not rerun."""
         comp = Msg(MsgType.COMPENSATE, i)
@@ -163,7 +168,7 @@ class Saga(Spec):
 
     # -- the orchestrator -----------------------------------------------------------------------
 
-    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.type in REPLIES)))
+    @action(m=from_state(lambda s: sorted(m for m in s.msgs if m.type in REPLIES)), fair="weak")
     def orchestrator_receive(self, s: State, m: Msg) -> State | None:
         """The orchestrator takes a reply; one it is not waiting for (a duplicate) is ignored.
 
@@ -178,7 +183,7 @@ class Saga(Spec):
                 return rest._replace(phase=Phase.COMMITTED)
             return rest._replace(current=m.step + 1, msgs=rest.msgs | {Msg(MsgType.DO, m.step + 1)})
         if s.phase is Phase.RUNNING and m.type is MsgType.FAILED:
-            return self.compensate_from(rest, m.step - 1)
+            return self.compensate_from(rest, self.first_to_compensate(m.step))
         if s.phase is Phase.COMPENSATING and m.type is MsgType.COMPENSATED:
             return self.compensate_from(rest, m.step - 1)
         return rest
@@ -195,6 +200,10 @@ class Saga(Spec):
         if request in s.msgs:
             return None  # still in flight: a second copy would be the same message
         return s._replace(msgs=s.msgs | {request})
+
+    def first_to_compensate(self, failed: int) -> int:
+        """After step ``failed`` failed (without effect), the last step that ran."""
+        return failed - 1
 
     def compensate_from(self, s: State, j: int) -> State:
         """Send compensate(j) and wait for it; with j = -1 every step is undone: abort."""
@@ -220,6 +229,12 @@ class Saga(Spec):
         if s.phase is Phase.ABORTED:
             return s.ran == s.undone
         return True
+
+
+    @liveness
+    def saga_ends(self):
+        """Every saga eventually ends: committed or aborted."""
+        return eventually(lambda s: s.phase is Phase.COMMITTED or s.phase is Phase.ABORTED)
 
 
 # -- bug variants -----------------------------------------------------------------------------
@@ -259,6 +274,16 @@ class TimeoutAsFailure(Saga):
         if s.phase is not Phase.RUNNING:
             return None
         return self.compensate_from(s, s.current - 1)
+
+
+@Saga.variant("compensates_failed_step", breaks="saga_ends")
+class CompensatesFailedStep(Saga):
+    """After failed(i) the orchestrator asks to compensate step i itself, which never ran: the
+    participant has nothing to undo and no answer to give, and the saga waits forever (no
+    safety property notices)."""
+
+    def first_to_compensate(self, failed: int) -> int:
+        return failed
 
 
 # Measured state counts: see docs/specs/saga.md.

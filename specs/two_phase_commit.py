@@ -12,7 +12,15 @@ on its own. Messages are never lost and stay in the set ``msgs`` forever (a mess
 can be received any number of times), exactly as in TwoPhase.tla.
 
 Left out, as in the original: timeouts, failures and recovery of the TM (two-phase commit
-blocks when the TM fails, which is why Paxos Commit exists).
+blocks when the TM fails, which is why Paxos Commit exists). The variant ``tm_may_crash`` puts
+a TM crash back in and shows the blocking as a liveness counterexample.
+
+Liveness (docs/liveness.md): TwoPhase.tla states none; here every RM eventually decides, under
+weak fairness of the steps that make progress: an RM eventually votes, the TM eventually reads
+each vote, the TM eventually decides (it commits once it may, or aborts: the abort stands for
+the TM's timeout, without which a TM whose RM aborted on its own would wait forever), and each
+RM eventually reads the decision. An RM's own abort is not fair: it may happen, nothing forces
+it.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
-from protospec import Param, Spec, action, except_at, invariant
+from protospec import Param, Spec, action, eventually, except_at, invariant, liveness, sometimes
 
 # -- state ------------------------------------------------------------------------------------
 
@@ -35,6 +43,7 @@ class RMState(IntEnum):
 class TMState(IntEnum):
     INIT = 0
     DONE = 1
+    CRASHED = 2  # only in the variant tm_may_crash: the TM has failed and never recovers
 
 
 class Decision(IntEnum):
@@ -82,28 +91,28 @@ class TwoPhaseCommit(Spec):
 
     # -- actions (named as in TwoPhase.tla) ---------------------------------------------------
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def tm_rcv_prepared(self, s: State, rm: int) -> State | None:
         """TMRcvPrepared(rm): the TM receives a Prepared message from resource manager rm."""
         if s.tm_state is not TMState.INIT or Prepared(rm) not in s.msgs:
             return None
         return State(s.rm_state, s.tm_state, s.tm_prepared | {rm}, s.msgs)
 
-    @action
+    @action(fair="weak")
     def tm_commit(self, s: State) -> State | None:
         """TMCommit: the TM commits once every resource manager has prepared."""
         if s.tm_state is not TMState.INIT or s.tm_prepared != self.all_rms:
             return None
         return State(s.rm_state, TMState.DONE, s.tm_prepared, s.msgs | {Decision.COMMIT})
 
-    @action
+    @action(fair="weak")
     def tm_abort(self, s: State) -> State | None:
         """TMAbort: the TM spontaneously aborts the transaction."""
         if s.tm_state is not TMState.INIT:
             return None
         return State(s.rm_state, TMState.DONE, s.tm_prepared, s.msgs | {Decision.ABORT})
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def rm_prepare(self, s: State, rm: int) -> State | None:
         """RMPrepare(rm): a working resource manager prepares and tells the TM."""
         if s.rm_state[rm] is not RMState.WORKING:
@@ -118,7 +127,7 @@ class TwoPhaseCommit(Spec):
             return None
         return State(except_at(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def rm_rcv_commit_msg(self, s: State, rm: int) -> State | None:
         """RMRcvCommitMsg(rm): resource manager rm receives the TM's Commit."""
         if Decision.COMMIT not in s.msgs:
@@ -127,7 +136,7 @@ class TwoPhaseCommit(Spec):
             except_at(s.rm_state, rm, RMState.COMMITTED), s.tm_state, s.tm_prepared, s.msgs
         )
 
-    @action(rm="RM")
+    @action(rm="RM", fair="weak")
     def rm_rcv_abort_msg(self, s: State, rm: int) -> State | None:
         """RMRcvAbortMsg(rm): resource manager rm receives the TM's Abort."""
         if Decision.ABORT not in s.msgs:
@@ -152,6 +161,20 @@ class TwoPhaseCommit(Spec):
     def atomicity(self, s: State) -> bool:
         """TCConsistent: no resource manager has committed while another has aborted."""
         return not (RMState.COMMITTED in s.rm_state and RMState.ABORTED in s.rm_state)
+
+    @liveness
+    def every_rm_decides(self):
+        """Every resource manager eventually commits or aborts (under the fairness above)."""
+        return eventually(self.all_decided)
+
+    def all_decided(self, s: State) -> bool:
+        return all(r is RMState.COMMITTED or r is RMState.ABORTED for r in s.rm_state)
+
+    @sometimes
+    def can_commit(self, s: State) -> bool:
+        """Some reachable state has every resource manager committed (the spec is not
+        vacuous: commit can happen)."""
+        return all(r is RMState.COMMITTED for r in s.rm_state)
 
     # -- chart hooks (optional; see explorer/chart_hints.py) ---------------------------------
 
@@ -193,6 +216,28 @@ class TMAbortsAfterCommit(TwoPhaseCommit):
 
     def tm_abort(self, s: State) -> State | None:
         return State(s.rm_state, TMState.DONE, s.tm_prepared, s.msgs | {Decision.ABORT})
+
+
+@TwoPhaseCommit.variant("rm_may_never_hear", breaks="every_rm_decides")
+class RMMayNeverHear(TwoPhaseCommit):
+    """Receiving the TM's Commit is not fair: a resource manager may never act on it."""
+
+    @action(rm="RM")
+    def rm_rcv_commit_msg(self, s: State, rm: int) -> State | None:
+        return super().rm_rcv_commit_msg(s, rm)
+
+
+@TwoPhaseCommit.variant("tm_may_crash", breaks="every_rm_decides")
+class TMMayCrash(TwoPhaseCommit):
+    """The TM may crash before deciding and never recover: prepared RMs block forever (they
+    may not abort on their own once they voted), the classic weakness of 2PC."""
+
+    @action
+    def tm_crash(self, s: State) -> State | None:
+        """The TM fails before it has decided; it never recovers."""
+        if s.tm_state is not TMState.INIT:
+            return None
+        return State(s.rm_state, TMState.CRASHED, s.tm_prepared, s.msgs)
 
 
 # Measured state counts (protospec check two_phase_commit -p rms=N), equal to TLC's on

@@ -12,6 +12,10 @@ reproduces a command line exactly::
     action_properties = [
         "stays_committed: forall r in RM: rm_state[r] == 'committed' => unchanged(rm_state[r])",
     ]
+    properties = [                     # check only: liveness and sometimes (docs/liveness.md)
+        "all_decide: eventually(forall r in RM: rm_state[r] in {'committed', 'aborted'})",
+    ]
+    liveness = true                    # false: as --no-liveness
     constraint = "len(msgs) <= 5"     # conjoined with the spec's own constraint
     deadlock = false
     max_depth = 20                     # check only
@@ -38,7 +42,7 @@ from typing import Any
 from ..errors import UsageError
 from ..invariants.errors import did_you_mean
 
-__all__ = ["CONFIG_KEYS", "add_config_argument", "apply_config", "load_config"]
+__all__ = ["CONFIG_KEYS", "add_config_argument", "apply_config", "load_config", "option_label"]
 
 # key -> (argparse dest, commands it applies to, expected type)
 CONFIG_KEYS: dict[str, tuple[str, frozenset[str], type | tuple[type, ...]]] = {
@@ -47,6 +51,8 @@ CONFIG_KEYS: dict[str, tuple[str, frozenset[str], type | tuple[type, ...]]] = {
     "params": ("param", frozenset({"check", "simulate"}), dict),
     "invariants": ("inv", frozenset({"check", "simulate"}), (list, dict)),
     "action_properties": ("action_prop", frozenset({"check", "simulate"}), (list, dict)),
+    "properties": ("prop", frozenset({"check"}), (list, dict)),
+    "liveness": ("liveness", frozenset({"check"}), bool),
     "constraint": ("constraint", frozenset({"check", "simulate"}), str),
     "deadlock": ("deadlock", frozenset({"check", "simulate"}), bool),
     "continue": ("keep_going", frozenset({"check", "simulate"}), bool),
@@ -71,15 +77,26 @@ def add_config_argument(p: argparse.ArgumentParser) -> None:
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read and validate a configuration file (UsageError naming the file on any problem)."""
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"config file {str(p)!r} is a folder, not a TOML file")
     if not p.is_file():
         raise UsageError(f"config file {str(p)!r} does not exist")
     try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{p}: not valid TOML: {exc}") from None
+        raw = p.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read config file {str(p)!r}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise UsageError(f"{p}, line {line}: not UTF-8 text (TOML files are UTF-8); byte "
+                         f"{raw[exc.start]:#04x} cannot be decoded") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{p}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{p}: not valid TOML: arrays or tables nest too deeply") from None
     for key, value in data.items():
         if key not in CONFIG_KEYS:
             raise UsageError(f"{p}: unknown key {key!r}{did_you_mean(key, CONFIG_KEYS)} (keys: "
@@ -89,7 +106,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
             kinds = expected if isinstance(expected, tuple) else (expected,)
             names = " or ".join(_TOML_KINDS[t] for t in kinds)
             raise UsageError(f"{p}: {key} must be {names}, not {value!r}")
-    for key in ("invariants", "action_properties"):
+    for key in ("invariants", "action_properties", "properties"):
         value = data.get(key)
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise UsageError(f"{p}: every entry of {key} must be a string (a declared name, "
@@ -138,6 +155,7 @@ def _apply(args: argparse.Namespace, key: str, dest: str, value: Any, path: str,
         # Parameters merge one by one, the command line's -p after the file's (it wins).
         items = [f"{name}={_param_text(v, path, name)}" for name, v in value.items()]
         args.param = items + list(current or [])
+        args.params_from_config = len(items)
         return
     if key == "continue":
         if not current:
@@ -149,7 +167,7 @@ def _apply(args: argparse.Namespace, key: str, dest: str, value: Any, path: str,
         if value.endswith(".py") or "/" in value:
             value = str((base / value).resolve())
         args.spec = value
-    elif key in ("invariants", "action_properties"):
+    elif key in ("invariants", "action_properties", "properties"):
         entries = list(value) if isinstance(value, list) else \
             [f"{name}: {expr}" for name, expr in value.items()]
         setattr(args, dest, entries)
@@ -160,6 +178,14 @@ def _apply(args: argparse.Namespace, key: str, dest: str, value: Any, path: str,
         args.config_origins[("constraint", 0)] = f"{path}, constraint"
     else:
         setattr(args, dest, value)
+        args.config_origins[dest] = f"{path}, {key}"
+
+
+def option_label(args: argparse.Namespace, dest: str) -> str:
+    """How to name an option's value in a message: ``--max-depth``, or ``FILE, max_depth``
+    when the value came from the --config file."""
+    origin = getattr(args, "config_origins", {}).get(dest)
+    return origin if origin else "--" + dest.replace("_", "-")
 
 
 def _check_params(args: argparse.Namespace, params: dict[str, Any], path: str) -> None:

@@ -24,7 +24,7 @@ from .. import __version__
 from ..errors import ProtospecError, SpecError
 from ..exitcodes import EXIT_CODES_HELP, ExitCode
 from . import commands
-from .common import err_console, print_spec_error
+from .common import err_console, print_spec_error, stdout_reserved_for_json
 
 EXIT_OK, EXIT_VIOLATION, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
 EXIT_INTERNAL = 4
@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
+    for command in sub.choices.values():  # every command's --help states the contract
+        command.epilog = f"{command.epilog} {EXIT_CODES_HELP}" if command.epilog \
+            else EXIT_CODES_HELP
     return parser
 
 
@@ -70,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        code = args.func(args)
+        with stdout_reserved_for_json(bool(getattr(args, "json", False))):
+            code = args.func(args)
     except ProtospecError as exc:
         if debug:
             traceback.print_exc()
@@ -78,6 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_spec_error(exc)
         else:
             err_console().print(f"protospec: error: {exc}", markup=False, highlight=False)
+        return EXIT_ERROR
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal_error(exc, args.command, debug)
+        # A file the user named cannot be read or written (disk full, permissions, ...):
+        # their environment, not a bug.
+        if debug:
+            traceback.print_exc()
+        err_console().print(f"protospec: error: {exc.filename}: {exc.strerror or exc}",
+                            markup=False, highlight=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
         # A command that handles interrupts itself (check) reports its partial result and
@@ -87,9 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         # argparse inside a command, or a spec calling sys.exit(): never let it pick the code.
         if exc.code != EXIT_ERROR:  # argparse's usage errors have already said their piece
-            err_console().print(f"protospec: error: something called sys.exit({exc.code!r}) "
-                                f"during `protospec {args.command}` (a spec must not exit the "
-                                f"process)", markup=False, highlight=False)
+            if debug:
+                traceback.print_exc()
+            err_console().print(f"protospec: spec error: {_exit_caller(exc)} called "
+                                f"sys.exit({exc.code!r}) during `protospec {args.command}`; a "
+                                f"spec must not exit the process (raise an exception to report "
+                                f"a problem)", markup=False, highlight=False)
         return EXIT_ERROR
     except BaseException as exc:  # the guard of the exit-code contract
         if isinstance(exc, GeneratorExit):
@@ -98,6 +115,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not isinstance(code, int) or code not in _CONTRACT:
         return _internal_error(RuntimeError(f"command returned {code!r}"), args.command, debug)
     return int(code)
+
+
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _exit_caller(exc: BaseException) -> str:
+    """Who called sys.exit: the first function outside protospec's engine on the way down (the
+    spec's action or property), named with its file and line; "something" if none is."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        path = os.path.abspath(code.co_filename)
+        generated = code.co_filename.startswith("<")  # the engine's generated expanders
+        if not (generated or path.startswith(_ENGINE_DIR + os.sep) or "contextlib" in path):
+            return (f"{code.co_name} ({os.path.basename(path)}, line {tb.tb_lineno})"
+                    if code.co_name != "<module>" else
+                    f"the module {os.path.basename(path)} (line {tb.tb_lineno})")
+        tb = tb.tb_next
+    return "something"
 
 
 def _internal_error(exc: BaseException, command: str, debug: bool) -> int:

@@ -1,4 +1,5 @@
-"""Choosing and defining what a run checks: ``--inv``, ``--action-prop``, ``--constraint``.
+"""Choosing and defining what a run checks: ``--inv``, ``--action-prop``, ``--prop``,
+``--constraint``.
 
 Without ``--inv`` and ``--action-prop`` every invariant and action property the spec declares is
 checked. Each option value is one of:
@@ -10,7 +11,12 @@ checked. Each option value is one of:
 
 Given at least once, ``--inv`` selects: only the listed invariants are checked, and no action
 property unless ``--action-prop`` lists some (the same holds the other way round for
-``--action-prop`` alone, which keeps every declared invariant). ``--constraint EXPR`` bounds the
+``--action-prop`` alone, which keeps every declared invariant). ``--prop`` (check only) does the
+same for temporal properties: a declared liveness or sometimes property by name, or
+``NAME: eventually(EXPR)``, ``always_eventually(EXPR)``, ``leads_to(EXPR, EXPR)``,
+``sometimes(EXPR)`` (invariants/temporal.py); given, only the listed temporal properties are
+checked, and ``--inv``/``--action-prop`` without ``--prop`` check none (they focus a run on
+safety). ``--constraint EXPR`` bounds the
 explored space, conjoined with the spec's own constraint if it has one. ``--explain-inv EXPR``
 prints how an expression is understood and checks nothing.
 """
@@ -23,6 +29,7 @@ import re
 from ..errors import UsageError
 from ..invariants import ExpressionError, compile_expression, explain
 from ..invariants.errors import did_you_mean
+from ..invariants.temporal import compile_temporal
 from ..spec import Spec
 from .common import out_console
 
@@ -34,6 +41,19 @@ _NAMED = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*:(?!=)")
 _IDENT = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*")
 _RESERVED = {"deadlock"}  # the engine's own name for the deadlock check
 _KINDS = {"invariant": "--inv", "action_property": "--action-prop"}
+
+
+def add_temporal_arguments(p: argparse.ArgumentParser) -> None:
+    """``--prop`` and ``--no-liveness`` (``check`` only: they need the whole state graph)."""
+    p.add_argument("--prop", action="append", default=None, metavar="NAME|'NAME: OP(EXPR)'",
+                   help="check only this liveness or sometimes property: a declared one by "
+                        "name, or a new one: eventually(EXPR), always_eventually(EXPR), "
+                        "leads_to(EXPR, EXPR) or sometimes(EXPR) over invariant-language "
+                        "expressions (repeatable; default: all the spec declares; see "
+                        "docs/liveness.md)")
+    p.add_argument("--no-liveness", dest="liveness", action="store_false", default=None,
+                   help="do not check liveness properties (no edge log is kept: faster, "
+                        "less memory); sometimes properties are still checked")
 
 
 def add_property_arguments(p: argparse.ArgumentParser) -> None:
@@ -100,8 +120,13 @@ def apply_property_arguments(spec: Spec, args: argparse.Namespace) -> None:
     """
     invs = _requests(args, "inv", "--inv")
     props = _requests(args, "action_prop", "--action-prop")
+    temps = _requests(args, "prop", "--prop")
+    if temps is None and (invs is not None or props is not None):
+        spec.restrict_properties(temporal=[])  # --inv/--action-prop alone: a safety run
     if props is None and invs is not None:
         props = []
+    if temps is not None:
+        _apply_temporal(spec, temps)
     for kind, requests in (("invariant", invs), ("action_property", props)):
         if requests is None:
             continue
@@ -125,6 +150,35 @@ def apply_property_arguments(spec: Spec, args: argparse.Namespace) -> None:
         origin = (getattr(args, "config_origins", {}) or {}).get(("constraint", 0),
                                                                  "--constraint")
         add_constraint(spec, constraint, origin)
+
+
+def _apply_temporal(spec: Spec, requests: list[PropertyRequest]) -> None:
+    declared = [r.name for r in requests if r.declared]
+    known = [p.name for p in spec.liveness_properties() + spec.sometimes_properties()]
+    for r in requests:
+        if r.declared and r.name not in known:
+            raise UsageError(
+                f"{r.origin}: spec {spec.name!r} has no liveness or sometimes property "
+                f"{r.name!r}{did_you_mean(r.name, known)} (its temporal properties: "
+                f"{', '.join(known) or 'none'}). To check a new one, write --prop "
+                f"'NAME: eventually(EXPR)' (or always_eventually, leads_to, sometimes).")
+    spec.restrict_properties(temporal=declared)
+    for r in requests:
+        if r.declared:
+            continue
+        assert r.text is not None
+        try:
+            compiled = compile_temporal(spec, r.text, r.name)
+        except ExpressionError as exc:
+            if r.origin and not r.origin.startswith("--"):
+                exc.where = f"{r.origin}: {exc.where}"
+                exc.args = (exc._render(),)
+            raise
+        fn = compiled.formula if compiled.kind == "liveness" else compiled.predicate
+        spec.add_property(r.name, compiled.kind, fn, doc=" ".join(r.text.split()))
+    order = {r.name: i for i, r in enumerate(requests)}
+    spec.liveness_fns.sort(key=lambda item: order[item[0]])
+    spec.sometimes_fns.sort(key=lambda item: order[item[0]])
 
 
 def _check_declared(spec: Spec, kind: str, requests: list[PropertyRequest]) -> None:

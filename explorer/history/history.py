@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
@@ -47,6 +48,7 @@ __all__ = [
     "INFINITY",
     "UNKNOWN",
     "History",
+    "HistoryTimeout",
     "Operation",
     "Status",
     "format_value",
@@ -170,10 +172,14 @@ _EDN_TOKEN = re.compile(r"""
   | (?P<open>\#\{|[\[({])
   | (?P<close>[\])}])
   | (?P<str>"(?:[^"\\]|\\.)*")
-  | (?P<num>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?[NM]?(?![\w.]))
-  | (?P<kw>:[^\s,\[\](){}"]+)
-  | (?P<sym>[^\s,\[\](){}"\#:][^\s,\[\](){}"]*)
+  | (?P<num>[-+]?\d++(?:\.\d++)?+(?:[eE][-+]?\d++)?+[NM]?+(?![\w.]))
+  | (?P<kw>:[^\s,\[\](){}"]++)
+  | (?P<sym>[^\s,\[\](){}"\#:][^\s,\[\](){}"]*+)
 """, re.VERBOSE)
+
+
+#: How deeply EDN and JSON values in a history may nest (collections inside collections).
+MAX_VALUE_DEPTH = 100
 
 
 def parse_edn(text: str) -> Any:
@@ -181,63 +187,105 @@ def parse_edn(text: str) -> Any:
 
     Raises ValueError with a short description on malformed input.
     """
-    tokens = _edn_tokens(text)
-    pos, value = _edn_value(tokens, 0, text)
-    if pos != len(tokens):
-        raise ValueError(f"unexpected {tokens[pos][1]!r} after the value")
+    value, end = read_edn(text, 0)
+    rest = _EDN_TOKEN.match(text, end)
+    if rest is not None and rest.lastgroup == "ws":
+        end = rest.end()
+    if end != len(text):
+        raise ValueError(f"unexpected {text[end:end + 20]!r} after the value")
     return value
-
-
-def _edn_tokens(text: str) -> list[tuple[str, str]]:
-    tokens = []
-    i = 0
-    while i < len(text):
-        m = _EDN_TOKEN.match(text, i)
-        if m is None:
-            raise ValueError(f"cannot read {text[i:i + 20]!r}")
-        if m.lastgroup != "ws":
-            tokens.append((m.lastgroup, m.group()))
-        i = m.end()
-    return tokens
 
 
 _CLOSERS = {"[": "]", "(": ")", "{": "}", "#{": "}"}
 _SYMBOLS = {"nil": None, "true": True, "false": False}
 
 
-def _edn_value(tokens: list[tuple[str, str]], pos: int, text: str) -> tuple[int, Any]:
-    if pos >= len(tokens):
-        raise ValueError("the value ends early" if text.strip() else "no value")
-    kind, tok = tokens[pos]
-    pos += 1
-    if kind == "num":
-        tok = tok.rstrip("NM")
-        return pos, float(tok) if any(c in tok for c in ".eE") else int(tok)
-    if kind == "str":
-        return pos, json.loads(tok)
-    if kind == "kw":
-        return pos, tok[1:]
-    if kind == "sym":
-        return pos, _SYMBOLS.get(tok, tok)
-    if kind == "close":
-        raise ValueError(f"unexpected {tok!r}")
-    items = []
-    closer = _CLOSERS[tok]
+def read_edn(text: str, pos: int) -> tuple[Any, int]:
+    """Read the one EDN value that starts at (or after whitespace from) ``pos``; return it and
+    the position just after it. Iterative, in time linear in what it reads; ValueError on
+    malformed input or nesting deeper than MAX_VALUE_DEPTH."""
+    stack: list[tuple[str, list[Any]]] = []
+    n = len(text)
     while True:
-        if pos >= len(tokens):
-            raise ValueError(f"{tok!r} is never closed")
-        if tokens[pos] == ("close", closer):
-            pos += 1
-            break
-        pos, item = _edn_value(tokens, pos, text)
-        items.append(item)
-    if tok == "#{":
-        return pos, frozenset(items)
-    if tok == "{":
+        if pos >= n:
+            if stack:
+                raise ValueError(f"{stack[-1][0]!r} is never closed")
+            raise ValueError("the value ends early" if text.strip() else "no value")
+        m = _EDN_TOKEN.match(text, pos)
+        if m is None:
+            raise ValueError(f"cannot read {text[pos:pos + 20]!r}")
+        kind, tok = m.lastgroup, m.group()
+        pos = m.end()
+        if kind == "ws":
+            continue
+        if kind == "open":
+            if len(stack) >= MAX_VALUE_DEPTH:
+                raise ValueError(f"values nest more than {MAX_VALUE_DEPTH} levels deep")
+            stack.append((tok, []))
+            continue
+        if kind == "close":
+            if not stack:
+                raise ValueError(f"unexpected {tok!r}")
+            if _CLOSERS[stack[-1][0]] != tok:
+                raise ValueError(f"unexpected {tok!r}: the open {stack[-1][0]!r} needs "
+                                 f"{_CLOSERS[stack[-1][0]]!r} first")
+            opener, items = stack.pop()
+            value = _edn_collection(opener, items)
+        elif kind == "num":
+            tok = tok.rstrip("NM")
+            try:
+                value = float(tok) if any(c in tok for c in ".eE") else int(tok)
+            except ValueError:  # an integer of more than 4,300 digits
+                raise ValueError(f"the number {tok[:20]}... is too long") from None
+        elif kind == "str":
+            try:
+                value = json.loads(tok)
+            except ValueError:
+                raise ValueError(f"bad string {tok[:20]!r}") from None
+        elif kind == "kw":
+            value = tok[1:]
+        else:
+            value = _SYMBOLS.get(tok, tok)
+        if not stack:
+            return value, pos
+        stack[-1][1].append(value)
+
+
+def _edn_collection(opener: str, items: list[Any]) -> Any:
+    if opener == "#{":
+        try:
+            return frozenset(items)
+        except TypeError:
+            raise ValueError("a set's elements must be plain values") from None
+    if opener == "{":
         if len(items) % 2:
             raise ValueError("a map needs an even number of forms")
-        return pos, tuple(zip(items[::2], items[1::2]))
-    return pos, tuple(items)
+        return tuple(zip(items[::2], items[1::2]))
+    return tuple(items)
+
+
+def _json_depth_ok(text: str) -> bool:
+    """Whether the brackets in a JSON text nest at most MAX_VALUE_DEPTH deep (strings are
+    skipped), checked before json.loads, whose recursion would otherwise fail."""
+    depth = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_VALUE_DEPTH:
+                return False
+        elif c in "]}":
+            depth -= 1
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,6 +301,18 @@ class _Event(NamedTuple):
     value: Any
     line: int
     time: Any = None  # a number, or None when the record has no time
+    key: Any = None  # the key of a key-value operation (a `key` field), or NO_KEY
+
+
+class _NoKey:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_KEY"
+
+
+#: A record without a ``key`` field (a key may be any value, None included).
+NO_KEY: Any = _NoKey()
 
 
 class _Whole(NamedTuple):
@@ -266,12 +326,16 @@ class _Whole(NamedTuple):
     call: Any
     ret: Any
     line: int
+    key: Any = NO_KEY
 
 
 _TYPES = ("invoke", "ok", "fail", "info")
-_LOG_PREFIX = re.compile(r"^.*?\bjepsen\.util\s*[-:]\s*")
-_LOG_NOISE = re.compile(r"^\S*\s*\S*\s*(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\b")
-_JEPSEN_RECORD = re.compile(r"^(:?[\w\-]+)\t:(\w+)\t")
+# Possessive quantifiers (*+, ++): none of these may backtrack, so that a long line without
+# whitespace costs linear time, not quadratic.
+_LOG_PREFIX = re.compile(r"^.*?\bjepsen\.util\s*+[-:]\s*+")
+_LOG_NOISE = re.compile(r"^(?:\S++\s++){0,2}(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\b")
+# PROCESS :TYPE :F ...: Jepsen writes tabs between the fields; any whitespace is accepted.
+_JEPSEN_RECORD = re.compile(r"^(:?[\w\-]++)[ \t]++:(\w++)[ \t]++")
 
 
 def _fail(source: str, line: int, message: str) -> TraceFormatError:
@@ -296,10 +360,14 @@ def _json_records(lines: list[str], source: str) -> Iterator[_Event | _Whole]:
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
+        if not _json_depth_ok(text):
+            raise _fail(source, number, f"values nest more than {MAX_VALUE_DEPTH} levels deep")
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
             raise _fail(source, number, f"not valid JSON ({e.msg} at column {e.colno})") from None
+        except ValueError as e:  # e.g. an integer of more than 4,300 digits
+            raise _fail(source, number, f"not valid JSON ({e})") from None
         if not isinstance(obj, dict):
             raise _fail(source, number, "expected a JSON object per line")
         yield _json_record(obj, source, number)
@@ -313,7 +381,7 @@ def _json_record(obj: dict, source: str, number: int) -> _Event | _Whole:
     if not isinstance(f, str):
         raise _fail(source, number, f'"f" must be a string, not {json.dumps(f)}')
     unknown = set(obj) - {"process", "type", "f", "value", "output", "time", "call", "return",
-                          "status", "index", "error"}
+                          "status", "index", "error", "key"}
     if unknown:
         raise _fail(source, number, f"unknown field(s) {', '.join(sorted(unknown))}")
     if "type" in obj:
@@ -324,7 +392,8 @@ def _json_record(obj: dict, source: str, number: int) -> _Event | _Whole:
         time = obj.get("time")
         if time is not None and not isinstance(time, (int, float)):
             raise _fail(source, number, '"time" must be a number')
-        return _Event(process, kind, f, _freeze_json(obj.get("value")), number, time)
+        return _Event(process, kind, f, _freeze_json(obj.get("value")), number, time,
+                      _freeze_json(obj["key"]) if "key" in obj else NO_KEY)
     if "call" not in obj:
         raise _fail(source, number,
                     'a record needs "type" (an event) or "call" (a whole operation)')
@@ -341,7 +410,8 @@ def _json_record(obj: dict, source: str, number: int) -> _Event | _Whole:
     if ret is not None and ret < call:
         raise _fail(source, number, f'"return" ({ret}) is before "call" ({call})')
     output = _freeze_json(obj["output"]) if "output" in obj else UNKNOWN
-    return _Whole(process, f, _freeze_json(obj.get("value")), output, status, call, ret, number)
+    return _Whole(process, f, _freeze_json(obj.get("value")), output, status, call, ret, number,
+                  _freeze_json(obj["key"]) if "key" in obj else NO_KEY)
 
 
 def _edn_records(lines: list[str], source: str) -> Iterator[_Event]:
@@ -366,7 +436,7 @@ def _edn_records(lines: list[str], source: str) -> Iterator[_Event]:
             raise _fail(source, number, f":type must be one of :invoke :ok :fail :info, not "
                                         f"{format_value(fields['type'])}")
         yield _Event(fields["process"], fields["type"], str(fields["f"]), fields.get("value"),
-                     number)
+                     number, None, fields.get("key", NO_KEY))
 
 
 def _jepsen_records(lines: list[str], source: str) -> Iterator[_Event]:
@@ -382,8 +452,8 @@ def _jepsen_records(lines: list[str], source: str) -> Iterator[_Event]:
             if prefixed or _LOG_NOISE.match(text):
                 continue  # another log message, not a history record
             raise _fail(source, number, "expected a history record "
-                        "'PROCESS<TAB>:TYPE<TAB>:F<TAB>VALUE', e.g. '3\\t:invoke\\t:read\\tnil'")
-        fields = text.split("\t")
+                        "'PROCESS :TYPE :F VALUE' (tabs or spaces between the fields), e.g. "
+                        "'3\\t:invoke\\t:read\\tnil'")
         process_text, kind = record.group(1), record.group(2)
         if process_text == ":nemesis":
             continue
@@ -394,22 +464,35 @@ def _jepsen_records(lines: list[str], source: str) -> Iterator[_Event]:
         if kind not in _TYPES:
             raise _fail(source, number,
                         f"the type must be :invoke, :ok, :fail or :info, not :{kind}")
+        rest = text[record.end():]
         try:
-            f = parse_edn(fields[2])
-            value = parse_edn(fields[3]) if len(fields) > 3 and fields[3].strip() else None
+            if "\t" in rest:  # Jepsen's own layout: F, VALUE and maybe an error, tab-separated
+                fields = rest.split("\t")
+                f = parse_edn(fields[0])
+                value = parse_edn(fields[1]) if len(fields) > 1 and fields[1].strip() else None
+            else:  # fields separated by spaces: read F, then one value if there is one
+                f, end = read_edn(rest, 0)
+                value = read_edn(rest, end)[0] if rest[end:].strip() else None
         except ValueError as e:
-            raise _fail(source, number, f"cannot read the value: {e}") from None
+            raise _fail(source, number, f"cannot read the value (expected ':F VALUE' after "
+                                        f":{kind}, in EDN): {e}") from None
         if not isinstance(f, str):
-            raise _fail(source, number, f"the function must be a keyword, not {fields[2]!r}")
+            raise _fail(source, number, f"the function must be a keyword such as :read, not "
+                                        f"{format_value(f)}")
         # Fields after the value (an error such as ":timeout") are ignored.
-        yield _Event(process, kind, f, value, number)
+        yield _Event(process, kind, f, value, number, None, NO_KEY)
+
+
+class HistoryTimeout(Exception):  # a verdict (unknown), not an input error
+    """Reading the history took longer than the deadline allowed."""
 
 
 def parse_history(lines: Iterable[str], *, source: str = "<history>",
-                  fmt: str = "auto") -> History:
+                  fmt: str = "auto", deadline: float | None = None) -> History:
     """Parse a history from its lines; ``fmt`` is "auto", "json", "jepsen" or "edn".
 
-    Raises TraceFormatError naming ``source`` and the line of the first malformed record.
+    Raises TraceFormatError naming ``source`` and the line of the first malformed record, and
+    HistoryTimeout once ``time.monotonic()`` passes ``deadline``. Time is linear in the input.
     """
     lines = list(lines)
     if fmt == "auto":
@@ -418,13 +501,19 @@ def parse_history(lines: Iterable[str], *, source: str = "<history>",
     if fmt not in readers:
         raise TraceFormatError(f"unknown history format {fmt!r}; "
                                f"expected one of auto, {', '.join(readers)}")
-    records = list(readers[fmt](lines, source))
+    records = []
+    for record in readers[fmt](lines, source):
+        records.append(record)
+        if deadline is not None and len(records) % 1024 == 0 and time.monotonic() > deadline:
+            raise HistoryTimeout(f"{source}: reading the history took longer than allowed "
+                                 f"({len(records):,} records read)")
     if not records:
         raise TraceFormatError(f"{source}: no operations in the history")
     return _build(records, source)
 
 
-def load_history(path: str | Path, *, fmt: str = "auto") -> History:
+def load_history(path: str | Path, *, fmt: str = "auto",
+                 deadline: float | None = None) -> History:
     """Read and parse a history file (see :func:`parse_history`)."""
     path = Path(path)
     try:
@@ -433,7 +522,7 @@ def load_history(path: str | Path, *, fmt: str = "auto") -> History:
         raise TraceFormatError(f"{path}: no such history file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise TraceFormatError(f"{path}: cannot read the history ({e})") from None
-    return parse_history(text.splitlines(), source=str(path), fmt=fmt)
+    return parse_history(text.splitlines(), source=str(path), fmt=fmt, deadline=deadline)
 
 
 def _to_json(value: Any) -> Any:
@@ -475,6 +564,11 @@ class _Open:
         self.event, self.slot, self.call_key = event, slot, call_key
 
 
+def _keyed(key: Any, value: Any) -> Any:
+    """A key-value record's value as the kv model reads it: ``[key value]``."""
+    return value if key is NO_KEY else (key, value)
+
+
 def _build(records: list[_Event | _Whole], source: str) -> History:
     """Pair invocations with completions per process, then rank all events in real time."""
     timed = [r.time is not None for r in records if isinstance(r, _Event)]
@@ -494,8 +588,10 @@ def _build(records: list[_Event | _Whole], source: str) -> History:
     if wholes:
         for w in wholes:
             ret_key = (w.ret, 1, w.line) if w.ret is not None else None
-            pending.append([w.process, w.f, w.value, w.output, w.status, (w.call, 0, w.line),
-                            ret_key, w.line, w.line if w.ret is not None else 0])
+            output = w.output if w.output is UNKNOWN else _keyed(w.key, w.output)
+            pending.append([w.process, w.f, _keyed(w.key, w.value), output, w.status,
+                            (w.call, 0, w.line), ret_key, w.line, w.line if w.ret is not None
+                            else 0])
     else:
         open_by_process: dict[Any, _Open] = {}
         for r in records:
@@ -507,8 +603,8 @@ def _build(records: list[_Event | _Whole], source: str) -> History:
                     raise _fail(source, r.line, f"process {format_value(r.process)} invokes "
                                 f":{r.f} while its :{other.f} from line {other.line} "
                                 "has not completed")
-                pending.append([r.process, r.f, r.value, UNKNOWN, Status.INFO, key, None,
-                                r.line, 0])
+                pending.append([r.process, r.f, _keyed(r.key, r.value), UNKNOWN, Status.INFO,
+                                key, None, r.line, 0])
                 open_by_process[r.process] = _Open(r, len(pending) - 1, key)
                 continue
             waiting = open_by_process.pop(r.process, None)
@@ -518,11 +614,18 @@ def _build(records: list[_Event | _Whole], source: str) -> History:
             if waiting.event.f != r.f:
                 raise _fail(source, r.line, f"the completion's function :{r.f} does not match "
                             f"the invocation's :{waiting.event.f} (line {waiting.event.line})")
+            if r.key is not NO_KEY and r.key != waiting.event.key:
+                raise _fail(source, r.line, f"the completion's key {format_value(r.key)} is not "
+                            f"the invocation's (line {waiting.event.line})")
+            if key < waiting.call_key:
+                raise _fail(source, r.line, f"the completion (time {r.time}) comes before its "
+                            f"invocation (line {waiting.event.line}, time "
+                            f"{waiting.event.time})")
             op = pending[waiting.slot]
             if r.type == "info":
                 op[8] = r.line  # still open: it may take effect at any later time
                 continue
-            op[3] = r.value if r.type == "ok" else UNKNOWN
+            op[3] = _keyed(waiting.event.key, r.value) if r.type == "ok" else UNKNOWN
             op[4] = Status.OK if r.type == "ok" else Status.FAIL
             op[6] = key
             op[8] = r.line

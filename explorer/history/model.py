@@ -51,6 +51,7 @@ __all__ = [
     "MODELS",
     "CasRegister",
     "Input",
+    "KeyRegister",
     "KeyValue",
     "Lock",
     "Model",
@@ -197,20 +198,74 @@ class CasRegister(Model):
         return super().describe(op)
 
 
-class KeyValue(Model):
-    """A map of independent registers: values are ``[key v]`` as in Jepsen's ``independent``.
+class KeyRegister(CasRegister):
+    """One key of the kv model: a register with read/get, write/put, cas and append.
 
-    ``read [k nil]`` → ``[k v]``, ``write [k v]``, ``cas [k [old new]]``. The check is split by
-    key (P-compositionality), each key a :class:`CasRegister`.
+    ``get`` and ``put`` are the names Jepsen's and Porcupine's key-value tests use for read
+    and write; ``append v`` concatenates the string ``v`` to the value (a missing value reads
+    as the empty string), as in Porcupine's kv model.
     """
 
     name = "kv"
-    summary = "a map of registers: read [k _] -> [k v], write [k v], cas [k [old new]]"
+    _READS = ("read", "get")
+    _WRITES = ("write", "put")
+
+    def step(self, state: Any, inp: Any) -> tuple[bool, Any, Hashable]:
+        if inp[0] == "append":
+            return True, None, ("" if state is None else state) + inp[1]
+        return super().step(state, inp)
+
+    def is_read(self, inp: Any) -> bool:
+        return inp[0] == "read"
+
+    def prepare(self, op: Operation) -> tuple[Any, Any]:
+        if op.f in self._READS:
+            return ("read", None), op.output
+        if op.f in self._WRITES:
+            return ("write", op.value), UNKNOWN
+        if op.f == "append":
+            if not isinstance(op.value, str):
+                raise ValueError(f"append needs a string value, not {format_value(op.value)}")
+            return ("append", op.value), UNKNOWN
+        if op.f == "cas":
+            return super().prepare(op)
+        raise ValueError(f"the kv model has get, put and append (or read, write and cas) for "
+                         f"each key, not {op.f!r}")
+
+    def prune(self, ops: Sequence[Operation], optional: Callable[[Operation], bool]
+              ) -> list[Operation]:
+        if any(o.f not in ("read", "write", "cas") for o in ops):
+            # get/put/append: only optional reads can go (an append changes later reads).
+            return [o for o in ops if not (optional(o) and o.f in self._READS)]
+        return super().prune(ops, optional)
+
+    def describe(self, op: Operation) -> str:
+        if op.f == "get":
+            return "get → " + format_value(op.output)
+        if op.f in ("put", "append"):
+            return f"{op.f} {format_value(op.value)}"
+        return super().describe(op)
+
+
+class KeyValue(Model):
+    """A map of independent registers, checked key by key.
+
+    Two notations: Jepsen's ``independent`` values ``[key v]`` (``read [k nil]`` → ``[k v]``,
+    ``write [k v]``, ``cas [k [old new]]``), and records with a ``key`` field (``:key`` in
+    EDN) as Jepsen's and Porcupine's key-value tests write them, with ``get``, ``put`` and
+    ``append`` of string values (the history reader turns the ``key`` field into the same
+    ``[key v]`` shape). The check is split by key (P-compositionality), each key a
+    :class:`KeyRegister`.
+    """
+
+    name = "kv"
+    summary = ("a map of registers: read [k _] -> [k v], write [k v], cas [k [old new]]; or "
+               "records with a key field: get, put, append (strings)")
     registers = True
 
     def __init__(self, initial: Any = None) -> None:
         self.initial = initial
-        self.register = CasRegister(initial)
+        self.register = KeyRegister(initial)
 
     def init(self) -> Hashable:
         return ()
@@ -230,12 +285,14 @@ class KeyValue(Model):
     def split(op: Operation) -> tuple[Any, Any, Any]:
         """(key, argument, output) of a kv operation; ValueError unless shaped ``[k v]``."""
         if not (isinstance(op.value, tuple) and len(op.value) == 2):
-            raise ValueError(f"kv values are [key value], not {format_value(op.value)}")
+            raise ValueError(f"the kv model needs a key: a value [key value], or a key field "
+                             f"(:key in EDN), not the value {format_value(op.value)}")
         key, arg = op.value
         output = op.output
         if output is not UNKNOWN:
             if not (isinstance(output, tuple) and len(output) == 2):
-                raise ValueError(f"kv results are [key value], not {format_value(output)}")
+                raise ValueError(f"the kv model's results are [key value], not "
+                                 f"{format_value(output)}")
             if output[0] != key:
                 raise ValueError(f"the result's key {format_value(output[0])} is not the "
                                  f"invocation's key {format_value(key)}")

@@ -68,7 +68,12 @@ _NO = object()  # "not a compile-time constant"
 # Attributes the engine sets on a spec instance: not constants a user means.
 _ENGINE_ATTRS = frozenset({"param_values", "static_instances", "dynamic_actions",
                            "static_labels", "invariant_fns", "action_property_fns",
+                           "liveness_fns", "sometimes_fns",
                            "constraint"})
+
+# The temporal operators (temporal.py): whole properties, never parts of an expression.
+_TEMPORAL = frozenset({"eventually", "always_eventually", "leads_to", "eventually_always",
+                       "sometimes"})
 
 FUNCTIONS = {
     "len": "len(x): the number of elements of a tuple, set or string",
@@ -915,9 +920,9 @@ class _Compiler:
         text = f"{_paren(lo, _P_OPS['..'])}..{_paren(hi, _P_OPS['..'])}"
         a, b = lo.fn, hi.fn
         if as_range:
-            fn = lambda s: range(a(s), b(s) + 1)  # noqa: E731
+            fn = lambda s: _bounded_range(a(s), b(s))  # noqa: E731
         else:
-            fn = lambda s: frozenset(range(a(s), b(s) + 1))  # noqa: E731
+            fn = lambda s: frozenset(_bounded_range(a(s), b(s)))  # noqa: E731
         return self.fold(Code(fn, SetT(INT), text, _P_OPS[".."]), node, lo, hi)
 
     # -- postfix ------------------------------------------------------------------------------
@@ -946,7 +951,17 @@ class _Compiler:
                                  f"{did_you_mean(node.name, pool)} (its values: "
                                  f"{', '.join(pool)})", node)
             return _constant(member, f"{base.const.__name__}.{member.name}")
+        if node.name.startswith("_"):
+            raise self.error(f"no field {node.name!r}: the language reads only the declared "
+                             f"fields of the spec's records, never a name starting with '_'",
+                             node)
         vtype = self.field_type(base, node)
+        if not _all_declare(base.type, node.name):
+            # The base's type is not known to be one record: check at each evaluation that
+            # the value is a record declaring this field, so that nothing but a spec's own
+            # data (never a method, a class or a module) can be reached through a dot.
+            g, get = base.fn, _declared_field(node.name)
+            return self.fold(Code(lambda s: get(g(s)), vtype, text, _P_POSTFIX), node, base)
         if base.attr is not None:
             dotted = f"{base.attr}.{node.name}" if base.attr else node.name
             get = operator.attrgetter(dotted)
@@ -1231,6 +1246,11 @@ class _Compiler:
         name = node.func
         if self.lookup_bound(name) is None and name in self.names.classes:
             return self.construct(node, self.names.classes[name])
+        if name in _TEMPORAL:
+            raise self.error(f"{name}(...) is a temporal operator: it may only be the whole of a "
+                             f"property given with --prop (or under 'properties' in a config "
+                             f"file), e.g. --prop 'p: {name}(...)', never inside an expression",
+                             node.func_span)
         if name not in FUNCTIONS:
             pool = list(FUNCTIONS) + [c for c, k in self.names.classes.items() if is_record(k)]
             raise self.error(f"unknown function {name!r}{did_you_mean(name, pool)} (functions: "
@@ -1395,6 +1415,41 @@ class _Compiler:
             _constant(cls(), text, RecordT(cls))
 
 
+MAX_RANGE = 10_000_000
+"""The most numbers a range ``a..b`` may hold: a range is iterated lazily, but a quantifier
+over more numbers than this would run for hours, and a set of them would not fit in memory."""
+
+
+def _bounded_range(lo: int, hi: int) -> range:
+    r = range(lo, hi + 1)
+    if len(r) > MAX_RANGE:
+        raise ValueError(f"the range {lo}..{hi} holds {len(r):,} numbers; the language "
+                         f"evaluates ranges of at most {MAX_RANGE:,}")
+    return r
+
+
+def _all_declare(t: VType, name: str) -> bool:
+    """Whether every value of type ``t`` is a record declaring the field ``name``."""
+    if isinstance(t, RecordT):
+        return name in t.cls._fields
+    if isinstance(t, UnionT):
+        return all(isinstance(m, RecordT) and name in m.cls._fields for m in t.members)
+    return False
+
+
+def _declared_field(name: str) -> Callable[[Any], Any]:
+    """``value.name`` for a record (NamedTuple) declaring the field ``name``; else an error."""
+
+    def get(value: Any) -> Any:
+        cls = type(value)
+        if isinstance(value, tuple) and name in getattr(cls, "_fields", ()):
+            return getattr(value, name)
+        raise AttributeError(f"{format_value(value)} has no field {name!r} (only the declared "
+                        f"fields of the spec's records can be read)")
+
+    return get
+
+
 # -- closure factories (each in its own function so loop variables are captured by value) ----
 
 def _and(fns: list[Callable], exact: bool) -> Callable[[Any], bool]:
@@ -1437,7 +1492,7 @@ def _or(fns: list[Callable], exact: bool) -> Callable[[Any], bool]:
 
 def _forall(env: list, slot: int, dom: Code, body: Callable) -> Callable[[Any], bool]:
     if dom.is_const:
-        values = tuple(dom.const)
+        values = dom.const if isinstance(dom.const, range) else tuple(dom.const)
 
         def forall_const(s: Any) -> bool:
             for x in values:
@@ -1463,7 +1518,7 @@ def _forall_implies(env: list, slot: int, dom: Code, guard: Callable,
                     then: Callable) -> Callable[[Any], bool]:
     """forall x in S: a => b, with the implication inlined in the loop (one call less)."""
     if dom.is_const:
-        values = tuple(dom.const)
+        values = dom.const if isinstance(dom.const, range) else tuple(dom.const)
 
         def forall_implies_const(s: Any) -> bool:
             for x in values:
@@ -1487,7 +1542,7 @@ def _forall_implies(env: list, slot: int, dom: Code, guard: Callable,
 
 def _exists(env: list, slot: int, dom: Code, body: Callable) -> Callable[[Any], bool]:
     if dom.is_const:
-        values = tuple(dom.const)
+        values = dom.const if isinstance(dom.const, range) else tuple(dom.const)
 
         def exists_const(s: Any) -> bool:
             for x in values:

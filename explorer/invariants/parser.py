@@ -21,7 +21,13 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import nodes as n
 from .errors import ExpressionError
 
-__all__ = ["KEYWORDS", "parse"]
+__all__ = ["KEYWORDS", "MAX_NESTING", "parse"]
+
+# How deeply an expression may nest (parentheses, operators inside operands, quantifiers inside
+# quantifiers). Building, compiling and evaluating follow the nesting with Python calls, so a
+# bound keeps them far from Python's recursion limit; a long flat chain (a and b and ... ) does
+# not nest and has no limit. Real invariants nest a handful of levels.
+MAX_NESTING = 100
 
 KEYWORDS = frozenset({"forall", "exists", "let", "in", "if", "then", "else", "and", "or", "not",
                       "true", "false"})
@@ -55,7 +61,35 @@ def parse(text: str) -> n.Node:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
+    except RecursionError:
+        raise ExpressionError(f"the expression nests too deeply (protospec reads at most "
+                              f"{MAX_NESTING} levels)") from None
+    _check_nesting(text, tree)
     return _Builder(text).build(tree)
+
+
+_FLAT = ("and_", "or_")
+
+
+def _check_nesting(text: str, tree: Tree) -> None:
+    """ExpressionError at the first place nested deeper than MAX_NESTING (iteratively, so any
+    depth is measured without recursion). A chain of one operator (a and b and c) arrives
+    nested to the left but is flattened by the builder, so it counts as one level."""
+    stack: list[tuple[Tree, int]] = [(tree, 1)]
+    while stack:
+        t, depth = stack.pop()
+        if depth > MAX_NESTING:
+            start = t.meta.start_pos if not t.meta.empty else 0
+            end = t.meta.end_pos if not t.meta.empty else len(text)
+            raise ExpressionError(
+                f"the expression nests more than {MAX_NESTING} levels deep here (parentheses "
+                f"or operators inside operands); split it into several named invariants, or "
+                f"write a long list of conditions as one flat chain (a and b and c ...)",
+                text, (start, min(end, start + 1)))
+        for child in t.children:
+            if isinstance(child, Tree):
+                same_chain = child.data in _FLAT and child.data == t.data
+                stack.append((child, depth if same_chain else depth + 1))
 
 
 def _syntax_error(text: str, exc: UnexpectedInput) -> ExpressionError:
@@ -259,13 +293,22 @@ class _Builder:
         return self.boolop("or", t, sp)
 
     def boolop(self, op: str, t: Tree, sp: tuple[int, int]) -> n.Node:
+        # a and b and c arrives nested to the left; walk down that spine in a loop (a chain
+        # of thousands of terms must not recurse) and make it one n-ary node.
+        rights: list[Tree | Token] = []
+        node = t
+        while isinstance(node, Tree) and node.data == t.data:
+            left, right = (c for c in node.children if c is not None
+                           and not isinstance(c, Token))
+            rights.append(right)
+            node = left
         items: list[n.Node] = []
-        for child in self.kids(t):
-            # a and b and c arrives nested to the left; flatten it into one n-ary node.
-            if isinstance(child, n.BoolOp) and child.op == op:
-                items.extend(child.items)
+        for child in [node, *reversed(rights)]:
+            built = self.build(child)
+            if isinstance(built, n.BoolOp) and built.op == op:  # (a and b) and c
+                items.extend(built.items)
             else:
-                items.append(child)
+                items.append(built)
         return n.BoolOp(sp, op, tuple(items))
 
     def b_implies(self, t: Tree, sp: tuple[int, int]) -> n.Node:

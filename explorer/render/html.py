@@ -37,6 +37,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font-family: "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.9em; }
 .ok { color: #2e7d32; font-weight: bold; } .bad { color: #c62828; font-weight: bold; }
 tr.violation td { background: #ffebee; } .violation-note { color: #c62828; font-weight: bold; }
+tr.cycle td { background: #f3e5f5; } .loop-note { color: #6a1b9a; font-weight: bold; }
 .chart { overflow-x: auto; border: 1px solid #e0e0e0; padding: 0.5em; background: #fff; }
 .chart svg { max-width: none; height: auto; }
 .change { display: block; } .old { color: #757575; } .arrow { color: #9e9e9e; }
@@ -109,7 +110,17 @@ def _trace_table(trace: Trace, violation: str | None, kind: str) -> str:
                        for k, v in state_vars(st.state).items())
         note = ""
         cls = ""
-        if violation and i == n:
+        if trace.loop is not None:
+            if trace.stutters and i == n:
+                note = "then this state stays unchanged forever"
+            elif not trace.stutters and i == trace.loop:
+                note = "the cycle starts at this state"
+            elif not trace.stutters and i == n:
+                note = f"back to state {trace.loop}: steps {trace.loop + 1}..{n} repeat forever"
+            if (not trace.stutters and i > trace.loop) or (trace.stutters and i == n):
+                cls = ' class="cycle"'
+            note = f'<div class="loop-note">{_e(note)}</div>' if note else ""
+        elif violation and i == n:
             cls = ' class="violation"'
             note = {"invariant": f"this state violates {violation}",
                     "action_property": f"this step violates {violation}",
@@ -126,14 +137,31 @@ def _trace_table(trace: Trace, violation: str | None, kind: str) -> str:
 
 def _violation_section(v: Violation, draw: bool) -> str:
     kinds = {"invariant": "Invariant", "action_property": "Action property",
-             "deadlock": "Deadlock"}
+             "deadlock": "Deadlock", "liveness": "Liveness property",
+             "sometimes": "Reachability check"}
     head = (f"{kinds.get(v.kind, v.kind)} {v.property} violated" if v.kind != "deadlock"
             else "Deadlock: a state with no successor")
+    if v.instance is not None:
+        head += f" (instance {format_value(v.instance)})"
     n = len(v.trace)
     parts = [f'<h2 class="bad">{_e(head)}</h2>']
     if v.doc:
         parts.append(f"<p><code>{_e(v.property)}</code>: {_e(' '.join(v.doc.split()))}</p>")
-    parts.append(f"<p>Counterexample: {n} step{'s' if n != 1 else ''}.</p>")
+    if v.kind == "sometimes":
+        parts.append("<p>No reachable state satisfies it: there is no trace to show.</p>")
+        return "\n".join(parts)
+    loop = v.trace.loop
+    if loop is None:
+        parts.append(f"<p>Counterexample: {n} step{'s' if n != 1 else ''}.</p>")
+    elif v.trace.stutters:
+        parts.append(f"<p>Counterexample: a fair behaviour of {n} step"
+                     f"{'s' if n != 1 else ''}, after which state {loop} stays unchanged "
+                     f"forever.</p>")
+    else:
+        parts.append(f"<p>Counterexample: a fair behaviour that takes {loop} step"
+                     f"{'s' if loop != 1 else ''} to state {loop}, then repeats steps "
+                     f"{loop + 1}..{n} forever (the rows shaded purple), back to state "
+                     f"{loop} each time.</p>")
     if draw:
         parts.append("<h3>Message sequence chart</h3>")
         parts.append(_chart_block(v.trace, v.property, v.kind, v.doc))

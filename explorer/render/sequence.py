@@ -5,6 +5,9 @@ of the process that took it, labelled with its number, action and arguments, wit
 it changed in small grey print. Arrows join each message's send to its receipts; a message lost
 by the network ends in a red dashed arrow at the step that dropped it; one nobody received is
 drawn dashed into the last row, "in flight". The step that breaks a property is red and names it.
+A liveness counterexample (a lasso, ``trace.loop``) has its cycle's steps outlined in purple and
+a purple arrow from its last step back to the cycle's first, "back to state L": the steps between
+repeat forever. A lasso that ends by stuttering says so on its last step.
 
 The layout is plain ``dot``: every lane is a chain of nodes (its lifeline) kept straight by
 heavy edges, every row is a ``rank=same`` group ordered left to right by invisible edges, and
@@ -31,6 +34,8 @@ FONT = "Helvetica"
 VIOLATION_COLOR = "#c62828"
 VIOLATION_FILL = "#ffebee"
 LOST_COLOR = VIOLATION_COLOR
+LOOP_COLOR = "#6a1b9a"  # the cycle of a lasso (purple: neither a message colour nor "broken")
+LOOP_FILL = "#f3e5f5"
 LIFELINE_COLOR = "#9e9e9e"
 # Lane header fills (pale) and message colours (dark, never red: red means lost or broken).
 LANE_FILLS = ["#e3f2fd", "#e8f5e9", "#fff8e1", "#f3e5f5", "#e0f7fa", "#fbe9e7", "#f1f8e9",
@@ -78,7 +83,17 @@ def _title(trace: Trace, violation: str | None, kind: str, doc: str) -> str:
         what += f", variant {trace.variant}"
     n = len(trace)
     lines = [f"<B>{_esc(what)}</B>"]
-    if violation:
+    if violation and kind == "liveness" and trace.loop is not None:
+        loop = trace.loop
+        head = (f"a fair behaviour that breaks {violation}: {n} steps, then state {loop} stays "
+                f"unchanged forever" if trace.stutters else
+                f"a fair behaviour that breaks {violation}: {loop} steps, then steps "
+                f"{loop + 1}..{n} repeat forever (back to state {loop})")
+        lines.append(f'<FONT COLOR="{VIOLATION_COLOR}">{_esc(head)}</FONT>')
+        if doc:
+            text = textwrap.wrap(f"{violation}: {' '.join(doc.split())}", 110)
+            lines += [f'<FONT POINT-SIZE="11">{_esc(line)}</FONT>' for line in text]
+    elif violation:
         verb = {"invariant": "violates", "action_property": "violates"}.get(kind)
         steps = f"{n} step{'s' if n != 1 else ''}"
         last = "state" if kind == "invariant" else "step"
@@ -112,6 +127,8 @@ def _draw(chart: Chart, trace: Trace, violation: str | None, kind: str,
     rows: list[int | str] = [0, *range(1, n + 1), "end"]
     events = {e.step: e for e in chart.events}
     broken = n if violation and kind in ("invariant", "action_property", "deadlock") else None
+    loop = trace.loop if kind == "liveness" or violation is None else None
+    cycle = range(loop + 1, n + 1) if loop is not None else range(0)
     # Each lane's header is as wide as its widest step, so that no step's box reaches over a
     # neighbouring lane's lifeline (dot only separates nodes of the same row).
     sends = {e.step: [f for f in chart.flows if f.sent_step == e.step and f.label != f.short]
@@ -137,7 +154,9 @@ def _draw(chart: Chart, trace: Trace, violation: str | None, kind: str,
                 sent = [(f.label, colors[f.kind]) for f in sends[row]]
                 sends_any = any(f.sent_step == row for f in chart.flows)
                 _event_node(g, _node(k, row), ev.step, ev.label, ev.changes, sent, sends_any,
-                            fill, violation if row == broken else None, kind)
+                            fill, violation if row == broken else None, kind,
+                            _loop_note(trace, row) if loop is not None else None,
+                            row in cycle)
             else:
                 g.node(_node(k, row), label="", shape="point", width="0.01", height="0.01",
                        color=LIFELINE_COLOR)
@@ -164,6 +183,16 @@ def _draw(chart: Chart, trace: Trace, violation: str | None, kind: str,
                 same.node(_node(k, row))
             for k in range(len(lanes) - 1):
                 same.edge(_node(k, row), _node(k + 1, row), style="invis")
+
+    # -- the lasso's way back: from its last step to the first step of its cycle -------------
+    if loop is not None and not trace.stutters and n > loop:
+        src = _node(col[events[n].lane], n) if n in events else _node(0, n)
+        dst = _node(col[events[loop + 1].lane], loop + 1) if loop + 1 in events \
+            else _node(0, loop + 1)
+        g.edge(src, dst, label=f"  back to state {loop}: repeat from step {loop + 1}",
+               color=LOOP_COLOR, fontcolor=LOOP_COLOR, style="dashed", penwidth="2",
+               constraint="false", tailport="w", headport="n", id="loop-back",
+               **{"class": "loop"})
 
     # -- messages -----------------------------------------------------------------------------
     for f in chart.flows:
@@ -205,9 +234,24 @@ def _width_in(head: str, notes: list[str]) -> float:
     return max([len(head) * 0.085] + [len(t) * 0.064 for t in notes]) + 0.3
 
 
+def _loop_note(trace: Trace, row: int) -> str | None:
+    """What a lasso's step says about its cycle (None for a step with nothing to say)."""
+    n, loop = len(trace.steps) - 1, trace.loop
+    if loop is None:
+        return None
+    if trace.stutters:
+        return "then this state stays unchanged forever" if row == n else None
+    if row == loop + 1:
+        return f"the cycle starts here (from state {loop})"
+    if row == n:
+        return f"back to state {loop}: steps {loop + 1}..{n} repeat forever"
+    return None
+
+
 def _event_node(g: graphviz.Digraph, name: str, step: int, label: str, changes: list,
                 sent: list[tuple[str, str]], sends_any: bool, fill: str,
-                violated: str | None, kind: str) -> None:
+                violated: str | None, kind: str, loop_note: str | None = None,
+                in_cycle: bool = False) -> None:
     # One run of text per line: a browser's fonts are not dot's, and a line split into a bold
     # and a plain run is drawn with a gap between them.
     head = f"<B>{step}. {_esc(label)}</B>"
@@ -225,6 +269,8 @@ def _event_node(g: graphviz.Digraph, name: str, step: int, label: str, changes: 
     attrs: dict[str, str] = {"shape": "box", "style": "rounded,filled", "fillcolor": "white",
                              "color": "#616161", "id": f"step-{step}", "class": "event",
                              "tooltip": label}
+    if loop_note is not None:
+        lines.append(f'<B><FONT COLOR="{LOOP_COLOR}">{_esc(loop_note)}</FONT></B>')
     if violated is not None:
         text = {"invariant": f"the state after this step violates {violated}",
                 "action_property": f"this step violates {violated}",
@@ -234,6 +280,8 @@ def _event_node(g: graphviz.Digraph, name: str, step: int, label: str, changes: 
                      **{"class": "event violation"})
     else:
         attrs["fillcolor"] = fill
+    if in_cycle:
+        attrs.update(color=LOOP_COLOR, penwidth="2.5", **{"class": "event cycle"})
     g.node(name, label=_stack(lines), **attrs)
 
 

@@ -27,14 +27,23 @@ def format_trace(trace: Trace, *, all_vars: bool = False, width: int = 100) -> s
     changes = trace.changes()
     names = trace.var_names()
     pad = max((len(n) for n in names), default=5)
+    last = len(trace.steps) - 1
     for i, (step, changed) in enumerate(zip(trace.steps, changes)):
-        lines.append(f"{i:>3}  {step.label}")
+        if trace.loop is not None and i == trace.loop and not trace.stutters:
+            lines.append(f"{'':5}-- the cycle starts here: state {i} --")
+        closes = trace.loop is not None and i == last and not trace.stutters
+        lines.append(f"{i:>3}  {step.label}" + (f"   (back to state {trace.loop})"
+                                                  if closes else ""))
         values = state_vars(step.state) if (all_vars or i == 0) else changed
         if not values:
             lines.append(f"{'':5}(no variable changed)")
         for name, value in values.items():
             mark = "*" if all_vars and i > 0 and name in changed else " "
             lines.append(_wrap(f"{'':4}{mark}{name:<{pad}} = ", format_value(value), width))
+    if trace.loop is not None:
+        lines.append(f"{'':5}-- " + (f"state {last} stays unchanged forever --" if trace.stutters
+                                     else f"back to state {trace.loop}; steps "
+                                          f"{trace.loop + 1}..{last} repeat forever --"))
     return "\n".join(lines)
 
 
@@ -54,10 +63,17 @@ def _wrap(prefix: str, text: str, width: int) -> str:
     return "\n".join(out)
 
 
+KINDS = {"invariant": "Invariant", "action_property": "Action property", "deadlock": "Deadlock",
+         "liveness": "Liveness property", "sometimes": "Reachability check"}
+
+
 def format_violation(v: Violation, *, all_vars: bool = False) -> str:
-    kinds = {"invariant": "Invariant", "action_property": "Action property",
-             "deadlock": "Deadlock"}
-    what = kinds.get(v.kind, v.kind)
+    if v.kind == "sometimes":
+        head = f"Reachability check {v.property} failed: no reachable state satisfies it"
+        return head + (f"\n  {v.property}: {v.doc}" if v.doc else "")
+    if v.kind == "liveness":
+        return _format_lasso(v, all_vars)
+    what = KINDS.get(v.kind, v.kind)
     head = (f"{what} {v.property} violated" if v.kind != "deadlock"
             else "Deadlock reached: a state with no successor")
     if v.doc:
@@ -75,6 +91,26 @@ def format_violation(v: Violation, *, all_vars: bool = False) -> str:
     return f"{head}\n\n{body}\n{tail}"
 
 
+def _format_lasso(v: Violation, all_vars: bool) -> str:
+    head = f"Liveness property {v.property} violated"
+    if v.instance is not None:
+        head += f" (instance {format_value(v.instance)})"
+    if v.doc:
+        head += f"\n  {v.property}: {v.doc}"
+    t = v.trace
+    n = len(t)
+    assert t.loop is not None
+    if t.stutters:
+        shape = (f"{n} step{'s' if n != 1 else ''} to state {t.loop}, which then stays "
+                 f"unchanged forever")
+    else:
+        shape = (f"{t.loop} step{'s' if t.loop != 1 else ''} to state {t.loop}, then a cycle "
+                 f"of {n - t.loop} step{'s' if n - t.loop != 1 else ''} repeated forever")
+    head += (f"\nCounterexample (a fair behaviour that never gets there): {shape}"
+             if t.spec else "")
+    return f"{head}\n\n{format_trace(t, all_vars=all_vars)}"
+
+
 def format_stats(result: CheckResult) -> str:
     s = result.stats
     if result.mode == "bmc":
@@ -90,6 +126,8 @@ def format_stats(result: CheckResult) -> str:
         f"depth {s.depth}, {s.elapsed_s:.2f} s ({s.states_per_s:,.0f} states/s), "
         f"peak memory {s.peak_rss_bytes / 2**20:,.0f} MiB",
     ]
+    if s.edges and (s.liveness_s or s.liveness_bytes):
+        lines.append(f"Liveness: {s.edges:,} steps logged, checked in {s.liveness_s:.2f} s")
     if s.outside_constraint:
         lines.append(f"{s.outside_constraint:,} successor states fell outside the constraint "
                      f"and were not explored")

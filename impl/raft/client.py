@@ -24,6 +24,8 @@ import time
 import uuid
 from typing import Any
 
+from ..runtime.wire import FrameTooLarge, frame, recv_frame
+
 __all__ = ["Client", "Unavailable", "main"]
 
 
@@ -51,8 +53,12 @@ class Client:
         return self._run({"op": "put", "key": key, "value": value})
 
     def get(self, key: str) -> str | None:
-        """The value of ``key`` (None if absent), linearizably: the read goes through the log."""
+        """The value of ``key`` (None if absent), linearizably (ReadIndex on the leader)."""
         return self._run({"op": "get", "key": key})
+
+    def cas(self, key: str, expect: str | None, value: str) -> bool:
+        """Set ``key`` to ``value`` if it holds ``expect`` (None: absent); whether it did."""
+        return bool(self._run({"op": "cas", "key": key, "expect": expect, "value": value}))
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; returns whether it existed."""
@@ -72,7 +78,7 @@ class Client:
             try:
                 reply = request(addr, req, min(self.request_timeout,
                                                max(0.05, deadline - time.monotonic())))
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, FrameTooLarge) as exc:
                 last_error = f"{addr}: {exc}"
                 self.leader = None
                 self._rotate_past(addr)
@@ -100,18 +106,12 @@ class Client:
 
 
 def request(addr: str, req: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Send one request line to ``addr`` and read one reply line (raises OSError on failure)."""
+    """Send one request frame to ``addr`` and read its reply frame (OSError on failure)."""
     host, _, port = addr.rpartition(":")
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.settimeout(timeout)
-        sock.sendall((json.dumps(req) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise OSError("connection closed before a reply")
-            buf += chunk
-    reply = json.loads(buf)
+        sock.sendall(frame(json.dumps(req).encode()))
+        reply = json.loads(recv_frame(sock))
     if not isinstance(reply, dict):
         raise ValueError(f"unexpected reply {reply!r}")
     return reply

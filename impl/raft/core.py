@@ -6,6 +6,7 @@ given. A driver (``impl.raft.sim`` or ``impl.raft.server``) owns all IO and uses
 
 * :meth:`RaftCore.tick` — one unit of logical time has passed;
 * :meth:`RaftCore.step` — a message arrived; :meth:`RaftCore.propose` — a client command;
+  :meth:`RaftCore.read_index` — a linearizable read without a log entry (ReadIndex);
 * :meth:`RaftCore.ready` — what the steps so far produced, as a :class:`Ready`;
 * :meth:`RaftCore.advance` — the driver has handled that Ready.
 
@@ -29,7 +30,8 @@ step can be checked against the spec by trace refinement (``protospec conform ra
 
 Choices beyond the spec, which leave its steps unchanged: a new leader appends a no-op entry
 (section 8, so it learns what is committed); a candidate re-asks peers that have not answered
-every heartbeat interval; a leader sends the next entry as soon as a follower acknowledges one.
+every heartbeat interval; a leader sends the next entry as soon as a follower acknowledges one
+(only when the acknowledgement is news, so retransmissions do not multiply).
 
 Two deliberate bugs can be switched on (``bug=``) to show that conformance checking catches
 them: ``commit_old_term`` (a leader commits an entry of an earlier term by counting replicas,
@@ -122,6 +124,9 @@ class AppendEntriesRequest:
     prev_log_term: int  # 0 if prev_log_index is 0
     entries: tuple[Entry, ...]
     commit_index: int  # the leader's commit index, capped at the last entry sent
+    # A quiet heartbeat (Config.quiet_heartbeats): outside the spec, never logged; see
+    # RaftCore._heartbeat. Ignored by the refinement mapping, like request_id below.
+    quiet: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,10 @@ class AppendEntriesResponse:
     dst: int
     success: bool
     match_index: int  # prev_log_index + len(entries) on success, 0 otherwise
+    # The id of the request answered: lets a leader tell which heartbeat round a follower
+    # acknowledged (ReadIndex). Not part of the spec's message, which the mapping ignores.
+    request_id: str = ""
+    quiet: bool = False  # the answer to a quiet heartbeat (success: it changed nothing)
 
 
 Message = RequestVoteRequest | RequestVoteResponse | AppendEntriesRequest | AppendEntriesResponse
@@ -146,27 +155,56 @@ class Config:
 
     election_ticks: int = 10
     heartbeat_ticks: int = 3  # a leader's AppendEntries round, a candidate's re-asking round
+    #: Send heartbeats that would change nothing quietly: no event is logged for them, so an
+    #: idle cluster's event log does not grow (see RaftCore._heartbeat for why the trace
+    #: refinement loses nothing).
+    quiet_heartbeats: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ready:
-    """What the steps since the last :meth:`RaftCore.advance` produced, in handling order.
+    """What the steps since the previous Ready produced, in handling order: an immutable value.
 
     ``hard_state`` is ``(current_term, voted_for)`` if it changed; ``log_from``, if not None,
     says the log from that index on (1-based) was replaced by ``entries`` (a truncation and
     an append in one); both go to disk in one fsynced record before anything else happens.
+    ``committed`` are the (index, entry) pairs to apply, in order, after that.
     """
 
     hard_state: tuple[int, int | None] | None = None
     log_from: int | None = None
-    entries: list[Entry] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
-    committed: list[tuple[int, Entry]] = field(default_factory=list)  # (index, entry) to apply
+    entries: tuple[Entry, ...] = ()
+    events: tuple[dict[str, Any], ...] = ()
+    messages: tuple[Message, ...] = ()
+    committed: tuple[tuple[int, Entry], ...] = ()
+    #: ReadIndex reads now confirmed: (ctx, read_index) each; the driver answers a read from
+    #: its state machine once it has applied up to read_index (after this Ready's committed).
+    reads: tuple[tuple[Any, int], ...] = ()
 
     def empty(self) -> bool:
         return not (self.hard_state or self.log_from is not None or self.events
-                    or self.messages or self.committed)
+                    or self.messages or self.committed or self.reads)
+
+
+@dataclass
+class _Unready:
+    """What the steps since the last :meth:`RaftCore.ready` produced (the next Ready's parts)."""
+
+    hard_state: tuple[int, int | None] | None = None
+    log_from: int | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    reads: list[tuple[Any, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Read:
+    """A ReadIndex read waiting for a majority to confirm this leader (dissertation 6.4)."""
+
+    ctx: Any
+    index: int | None  # the read index; None until the leader has committed in its term
+    round: int  # heartbeats of this round or later confirm it
+    acks: set[int]
 
 
 class RaftCore:
@@ -206,7 +244,15 @@ class RaftCore:
         self.heartbeat_elapsed = 0
         self.election_timeout = self._random_timeout()
         self._msg_counter = 0
-        self._ready = Ready()
+        self._unready = _Unready()
+        self._outstanding: Ready | None = None  # handed out by ready(), not yet advanced
+        self._handed_out = 0  # the last index handed out to apply (>= last_applied)
+        self._reads: list[_Read] = []  # leaders only: ReadIndex reads not yet confirmed
+        self._read_round = 0  # leaders only: bumped by each read_index() round
+        self._round_unsent = False  # a read round's heartbeats are queued, not yet handed out
+        self._request_round: dict[str, int] = {}  # AppendEntries id -> round, while reads wait
+        self._quiet_ok: set[int] = set()  # leaders only: peers a quiet heartbeat suffices for
+        self._sent_commit: dict[str, int] = {}  # leaders only: logged AppendEntries id -> commit
         self._emit("restart", log=[[e.term, e.command] for e in self.log], boot=boot)
 
     # -- the driver's verbs --------------------------------------------------------------------
@@ -218,7 +264,7 @@ class RaftCore:
             if self.heartbeat_elapsed >= self.config.heartbeat_ticks:
                 self.heartbeat_elapsed = 0
                 for j in self.peers:
-                    self._append_entries(j)
+                    self._heartbeat(j)
             return
         self.election_elapsed += 1
         if self.election_elapsed >= self.election_timeout:
@@ -238,10 +284,125 @@ class RaftCore:
             return None
         return self._client_request(command)
 
+    def read_index(self, ctx: Any) -> bool:
+        """ReadIndex (Raft dissertation, section 6.4): a linearizable read without a log entry.
+
+        On a leader: remember the commit index (once the leader has committed an entry of its
+        own term, which its no-op gives it), send a heartbeat round, and when a majority has
+        answered a heartbeat of this round or later in the current term — so no other leader
+        can have committed anything newer — hand out ``(ctx, index)`` in :attr:`Ready.reads`.
+        The driver answers the read once it has applied ``index``. Returns False (nothing
+        registered) on a node that does not lead; reads still waiting when the node stops
+        leading are dropped, and the driver fails them.
+        """
+        if self.role is not Role.LEADER:
+            return False
+        if not self._round_unsent:
+            # A new heartbeat round; reads registered before it leaves share it (its messages
+            # go out with the next Ready, after all of them).
+            self._read_round += 1
+            self._round_unsent = True
+            self._reads.append(_Read(ctx, self._read_index_now(), self._read_round, {self.id}))
+            for j in self.peers:
+                self._heartbeat(j)
+        else:
+            self._reads.append(_Read(ctx, self._read_index_now(), self._read_round, {self.id}))
+        self._release_reads()
+        return True
+
+    def _ack_read_round(self, m: AppendEntriesResponse) -> None:
+        """A response in our term to a heartbeat of round r confirms the reads of rounds <= r
+        (the follower had not moved to a later term when it answered)."""
+        acked_round = self._request_round.pop(m.request_id, None)
+        if acked_round is not None and m.term == self.current_term:
+            for r in self._reads:
+                if r.round <= acked_round:
+                    r.acks.add(m.src)
+
+    def _read_index_now(self) -> int | None:
+        """The commit index, if the leader has committed an entry of its term (section 8)."""
+        c = self.commit_index
+        return c if c and self.log[c - 1].term == self.current_term else None
+
+    def _release_reads(self) -> None:
+        if not self._reads:
+            self._request_round.clear()
+            return
+        now = self._read_index_now()
+        waiting = []
+        for r in self._reads:
+            if r.index is None:
+                r.index = now
+            if r.index is not None and len(r.acks) >= self.quorum:
+                self._unready.reads.append((r.ctx, r.index))
+            else:
+                waiting.append(r)
+        self._reads = waiting
+        if not waiting:
+            self._request_round.clear()
+
+    # -- quiet heartbeats ------------------------------------------------------------------------
+
+    def _heartbeat(self, j: int) -> None:
+        """A heartbeat to j: quiet if j is known to hold our whole log and commit index.
+
+        Why the trace refinement loses nothing: a quiet heartbeat is sent only when the last
+        logged AppendEntries j acknowledged (in this term, matching our whole log) carried our
+        current commit index, so handling it changes nothing the spec sees. The follower checks
+        that again (it may have restarted, or moved on): if handling would change its term,
+        role, log or commit index, it does not act on the message at all and answers "send me a
+        logged one"; the leader then sends a logged AppendEntries next round. A quiet exchange
+        therefore only resets the follower's election timer and leader hint, which the spec
+        does not model: it is stuttering, and its messages never enter the spec's network.
+        """
+        if (not self.config.quiet_heartbeats or j not in self._quiet_ok
+                or self.next_index[j] <= len(self.log)):
+            self._append_entries(j)
+            return
+        prev = len(self.log)
+        m = AppendEntriesRequest(self._next_id(), self.current_term, self.id, j, prev,
+                                 self.log[prev - 1].term if prev else 0, (), self.commit_index,
+                                 True)
+        if self._reads:
+            self._request_round[m.id] = self._read_round
+        self._unready.messages.append(m)  # no event: see above
+
+    def _handle_quiet_heartbeat(self, m: AppendEntriesRequest) -> None:
+        last_term = self.log[-1].term if self.log else 0
+        same_term_follower = m.term == self.current_term and self.role is Role.FOLLOWER
+        changes_nothing = (same_term_follower and m.prev_log_index == len(self.log)
+                           and m.prev_log_term == last_term
+                           and m.commit_index == self.commit_index)
+        if same_term_follower:
+            self.leader_id = m.src
+            self._reset_election_timer()
+        reply = AppendEntriesResponse(self._next_id(), self.current_term, self.id, m.src,
+                                      changes_nothing, len(self.log) if changes_nothing else 0,
+                                      m.id, True)
+        self._unready.messages.append(reply)
+
+    def _handle_quiet_response(self, m: AppendEntriesResponse) -> None:
+        if self.role is not Role.LEADER:
+            return
+        if not m.success:
+            self._quiet_ok.discard(m.src)  # the next heartbeat to it is logged
+        self._ack_read_round(m)
+        self._release_reads()
+
+    def _drop_reads(self) -> None:
+        self._reads = []
+        self._request_round.clear()
+
     def step(self, m: Message) -> None:
         """Handle one message from the network (section 5.1: the term check comes first)."""
         if m.dst != self.id:
             raise ValueError(f"node {self.id} was handed a message for node {m.dst}")
+        if isinstance(m, AppendEntriesRequest) and m.quiet:
+            self._handle_quiet_heartbeat(m)
+            return
+        if isinstance(m, AppendEntriesResponse) and m.quiet:
+            self._handle_quiet_response(m)
+            return
         if m.term > self.current_term:
             self._update_term(m)
         if isinstance(m, RequestVoteRequest):
@@ -261,31 +422,58 @@ class RaftCore:
         else:
             raise TypeError(f"not a Raft message: {m!r}")
 
+    def has_ready(self) -> bool:
+        """Whether :meth:`ready` would return something to handle."""
+        u = self._unready
+        return bool(u.hard_state or u.log_from is not None or u.events or u.messages
+                    or u.reads or self.commit_index > self._handed_out)
+
     def ready(self) -> Ready:
-        """Everything produced since the last advance; newly committed entries are included."""
-        rd = self._ready
-        if self.commit_index > self.last_applied:
-            rd.committed = [(k, self.log[k - 1])
-                            for k in range(self.last_applied + 1, self.commit_index + 1)]
+        """Everything produced since the previous Ready, as an immutable value.
+
+        Contract (etcd-io/raft's): at most one non-empty Ready is outstanding; the driver
+        handles it in the documented order and then calls :meth:`advance` with it. Between
+        ready() and advance() the driver may go on calling :meth:`tick`, :meth:`step` and
+        :meth:`propose` (for example while the fsync runs): what they produce goes into the
+        *next* Ready, so a message is never sent before the state it depends on is on disk.
+        """
+        if self._outstanding is not None:
+            raise RuntimeError(f"node {self.id}: ready() called again before advance() of the "
+                               f"previous Ready")
+        u, self._unready = self._unready, _Unready()
+        self._round_unsent = False  # a heartbeat round in u leaves with this Ready
+        committed: tuple[tuple[int, Entry], ...] = ()
+        if self.commit_index > self._handed_out:
+            committed = tuple((k, self.log[k - 1])
+                              for k in range(self._handed_out + 1, self.commit_index + 1))
+            self._handed_out = self.commit_index
+        entries = tuple(self.log[u.log_from - 1:]) if u.log_from is not None else ()
+        rd = Ready(u.hard_state, u.log_from, entries, tuple(u.events), tuple(u.messages),
+                   committed, tuple(u.reads))
+        if not rd.empty():
+            self._outstanding = rd
         return rd
 
     def advance(self, rd: Ready) -> None:
         """The driver persisted, logged, sent and applied ``rd`` (in that order)."""
+        if rd.empty():
+            return
+        if rd is not self._outstanding:
+            raise RuntimeError(f"node {self.id}: advance() given a Ready that is not the "
+                               f"outstanding one")
+        self._outstanding = None
         if rd.committed:
             self.last_applied = rd.committed[-1][0]
-        self._ready = Ready()
 
     # -- persistent-state bookkeeping ----------------------------------------------------------
 
     def _hard_state_changed(self) -> None:
-        self._ready.hard_state = (self.current_term, self.voted_for)
+        self._unready.hard_state = (self.current_term, self.voted_for)
 
     def _log_changed_from(self, index: int) -> None:
         """The log from ``index`` on must be (re)written to disk."""
-        rd = self._ready
-        start = index if rd.log_from is None else min(rd.log_from, index)
-        rd.log_from = start
-        rd.entries = self.log[start - 1:]
+        u = self._unready
+        u.log_from = index if u.log_from is None else min(u.log_from, index)
 
     # -- elections (section 5.2) ---------------------------------------------------------------
 
@@ -356,12 +544,16 @@ class RaftCore:
         self.next_index = {n: len(self.log) + 1 for n in self.nodes}
         self.match_index = {n: 0 for n in self.nodes}
         self.heartbeat_elapsed = 0
+        self._quiet_ok.clear()
         self._emit("become_leader")
         # Section 8: a no-op entry of the new term lets the leader commit earlier entries.
         self._client_request(NOOP)
 
     def _update_term(self, m: Message) -> None:
         """update_term: a later term makes us a follower in it, with no vote (section 5.1)."""
+        self._drop_reads()
+        self._quiet_ok.clear()
+        self._sent_commit.clear()
         self.current_term = m.term
         self.role = Role.FOLLOWER
         self.voted_for = None
@@ -378,6 +570,7 @@ class RaftCore:
         """client_request: the leader appends a command; followers that were up to date get
         it at once."""
         self.log.append(Entry(self.current_term, command))
+        self._quiet_ok.clear()
         index = len(self.log)
         self._log_changed_from(index)
         self._emit("client_request", entry=[self.current_term, command])
@@ -397,6 +590,12 @@ class RaftCore:
         m = AppendEntriesRequest(self._next_id(), self.current_term, self.id, j, prev,
                                  self.log[prev - 1].term if prev else 0, entries,
                                  min(self.commit_index, last))
+        if self._reads:
+            self._request_round[m.id] = self._read_round
+        if self.config.quiet_heartbeats:
+            if len(self._sent_commit) > 10_000:
+                self._sent_commit.clear()  # answers lost long ago; costs only loud heartbeats
+            self._sent_commit[m.id] = m.commit_index
         self._emit("append_entries", sent=[m])
 
     def _handle_append_entries_request(self, m: AppendEntriesRequest) -> None:
@@ -438,7 +637,7 @@ class RaftCore:
 
     def _reply_append(self, m: AppendEntriesRequest, success: bool, match: int) -> None:
         reply = AppendEntriesResponse(self._next_id(), self.current_term, self.id, m.src,
-                                      success, match)
+                                      success, match, m.id)
         self._emit("handle_append_entries_request", recv=m, sent=[reply])
 
     def _handle_append_entries_response(self, m: AppendEntriesResponse) -> None:
@@ -449,6 +648,14 @@ class RaftCore:
             self._emit("handle_append_entries_response", recv=m)
             return
         j = m.src
+        self._ack_read_round(m)
+        progressed = m.success and m.match_index > self.match_index[j]
+        sent_commit = self._sent_commit.pop(m.request_id, None)
+        if (m.success and m.match_index == len(self.log) and sent_commit is not None
+                and sent_commit == self.commit_index):
+            self._quiet_ok.add(j)
+        else:
+            self._quiet_ok.discard(j)
         if m.success:
             self.next_index[j] = m.match_index + 1
             self.match_index[j] = m.match_index
@@ -456,8 +663,12 @@ class RaftCore:
             self.next_index[j] = max(self.next_index[j] - 1, 1)
         self._emit("handle_append_entries_response", recv=m)
         self._advance_commit_index()
-        if not m.success or self.next_index[j] <= len(self.log):
+        # Keep the pipeline moving only on news: a duplicate or stale success (from a
+        # heartbeat's retransmission) must not start a second chain of sends, or the chains
+        # multiply with every heartbeat while a follower lags.
+        if not m.success or (progressed and self.next_index[j] <= len(self.log)):
             self._append_entries(j)
+        self._release_reads()
 
     def _advance_commit_index(self) -> None:
         """advance_commit_index: commit the highest entry a majority stores, if it is of the
@@ -472,7 +683,10 @@ class RaftCore:
         if self.log[new - 1].term != self.current_term and self.bug != "commit_old_term":
             return
         self.commit_index = new
+        self._quiet_ok.clear()  # every follower must hear of the new commit index, logged
         self._emit("advance_commit_index")
+        if self._reads:
+            self._release_reads()  # reads waiting for a commit in this term may go now
 
     # -- events --------------------------------------------------------------------------------
 
@@ -488,11 +702,11 @@ class RaftCore:
             ev["recv"] = message_to_dict(recv)
         if sent:
             ev["sent"] = [message_to_dict(m) for m in sent]
-            self._ready.messages.extend(sent)
+            self._unready.messages.extend(sent)
         for key, value in extra.items():
             ev[key] = message_to_dict(value) if key == "msg" else value
         ev["state"] = self.snapshot()
-        self._ready.events.append(ev)
+        self._unready.events.append(ev)
 
     def snapshot(self) -> dict[str, Any]:
         """The node's state as the event log records it after each step."""
@@ -533,9 +747,9 @@ def message_from_dict(d: dict[str, Any]) -> Message:
     """The inverse of :func:`message_to_dict`; raises ValueError on a malformed message."""
     try:
         cls = _CLASSES[d["type"]]
-        fields = {name: d[name] for name in cls.__slots__}
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"not a Raft message: {d!r} (missing {exc})") from None
-    if cls is AppendEntriesRequest:
-        fields["entries"] = tuple(Entry(int(t), str(c)) for t, c in fields["entries"])
-    return cls(**fields)
+        fields = {name: d[name] for name in cls.__slots__ if name in d}
+        if cls is AppendEntriesRequest:
+            fields["entries"] = tuple(Entry(int(t), str(c)) for t, c in fields["entries"])
+        return cls(**fields)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a Raft message: {d!r} ({exc})") from None

@@ -1,9 +1,10 @@
-"""The replicated state machine: a key-value map with put, get and delete.
+"""The replicated state machine: a key-value map with put, get, delete and compare-and-set.
 
-Every operation, reads included, goes through the Raft log: a client's command is applied when
-its entry is committed, in log order, on every node. A read therefore returns the value as of
-its position in the log, which is between its invocation and its response: reads are
-linearizable without a read-index protocol (at the cost of a log entry per read).
+Every write goes through the Raft log: a client's command is applied when its entry is
+committed, in log order, on every node. A get may too (the simulator's clients, and the server
+with ``--reads-through-log``): it then returns the value as of its position in the log, which
+is between its invocation and its response. By default the server answers gets with ReadIndex
+instead (:meth:`impl.raft.core.RaftCore.read_index`): linearizable, with no log entry.
 
 Commands are compact JSON strings (``{"op": "put", "key": ..., "value": ..., "client": ...,
 "seq": ...}``), so the log stores exactly what the client sent. Each client numbers its commands;
@@ -21,13 +22,16 @@ __all__ = ["KVStore", "encode_command"]
 
 
 def encode_command(op: str, key: str | None = None, value: str | None = None, *,
-                   client: str = "", seq: int = 0) -> str:
-    """The log form of a client command (keys sorted, no spaces: equal commands, equal text)."""
+                   client: str = "", seq: int = 0, expect: str | None = None) -> str:
+    """The log form of a client command (keys sorted, no spaces: equal commands, equal text).
+    ``expect`` is a cas's expected current value (None: the key is absent)."""
     cmd: dict[str, Any] = {"op": op, "client": client, "seq": seq}
     if key is not None:
         cmd["key"] = key
     if value is not None:
         cmd["value"] = value
+    if op == "cas":
+        cmd["expect"] = expect
     return json.dumps(cmd, sort_keys=True, separators=(",", ":"))
 
 
@@ -43,7 +47,8 @@ class KVStore:
         """Apply the entry at ``index``; returns the operation's result.
 
         put -> the previous value (or None); get -> the value (or None); delete -> whether the
-        key existed; noop -> None. A malformed command is skipped with result None: it is in
+        key existed; cas -> whether the key held ``expect`` (and so now holds ``value``);
+        noop -> None. A malformed command is skipped with result None: it is in
         the log, so every node skips it alike.
         """
         if index != self.applied + 1:
@@ -68,6 +73,10 @@ class KVStore:
             result = self.data.get(key)
         elif op == "delete":
             result = self.data.pop(key, None) is not None
+        elif op == "cas":
+            result = self.data.get(key) == cmd.get("expect")
+            if result:
+                self.data[key] = cmd.get("value")
         if client:
             self.sessions[client] = (seq, result)
         return result

@@ -315,10 +315,9 @@ class Simulation:
         node = self.nodes[i]
         storage = Storage(node.disk)
         rec = storage.recover()
-        if rec.truncated_bytes:
+        if rec.repaired_bytes:
             self.recoveries.append({"node": i, "t": self.now, "records": rec.records,
-                                    "truncated_bytes": rec.truncated_bytes,
-                                    "problem": rec.problem})
+                                    "repaired_bytes": rec.repaired_bytes, "note": rec.note})
         node.storage = storage
         node.core = RaftCore(i, list(self.nodes), rng=random.Random(f"node:{self.s.seed}:{i}:"
                                                                     f"{node.boot}"),
@@ -354,9 +353,9 @@ class Simulation:
     def _drain(self, node: _Node) -> None:
         """Handle the node's Ready in the documented order: persist, log, send, apply."""
         core = node.core
-        rd = core.ready()
-        if rd.empty():
+        if not core.has_ready():
             return
+        rd = core.ready()
         durable = rd.hard_state is not None or rd.log_from is not None
         try:
             node.storage.save(rd.hard_state, rd.log_from, rd.entries)
@@ -366,9 +365,7 @@ class Simulation:
         if node.crash_unlogged and durable:
             self._crash(node)  # on disk, but neither logged nor sent
             return
-        for ev in rd.events:
-            ev["t"] = self.now
-            self.events.append(ev)
+        self.events.extend({**ev, "t": self.now} for ev in rd.events)
         for m in rd.messages:
             self._send(m)
         for index, entry in rd.committed:
@@ -380,6 +377,8 @@ class Simulation:
     # -- the network ---------------------------------------------------------------------------
 
     def _net_event(self, action: str, m: Message) -> None:
+        if getattr(m, "quiet", False):
+            return  # quiet heartbeats are outside the spec: the network's doings with them too
         self.events.append({"n": 0, "action": action, "msg": message_to_dict(m), "t": self.now})
 
     def _send(self, m: Message) -> None:

@@ -1,218 +1,186 @@
-"""Durable Raft state: current_term, voted_for and the log, in one append-only file.
+"""Durable Raft state: current_term, voted_for, the log and the latest snapshot, in one record log.
 
-Every change the core asks for (a :class:`~impl.raft.core.Ready`'s hard state and log change)
-becomes **one record**, appended and fsynced before the driver does anything else with that
-Ready, so a record is either wholly on disk or not at all as far as anyone else could observe.
+The bytes live in a :class:`~impl.runtime.storage.RecordLog` (chained checksums; only a torn
+last record is repaired; any other damage refuses to start with file, offset and record named,
+leaving the file untouched). This module says what the records mean. Each change a
+:class:`~impl.raft.core.Ready` asks for becomes **one record**, so a change is on disk wholly
+or not at all; the payload is compact JSON:
 
-A record is ``length (4 bytes, big-endian) | crc32 of payload (4 bytes) | payload``; the payload
-is compact JSON: ``{"t": term, "v": voted_for}`` for a hard-state change and/or
-``{"from": i, "e": [[term, command], ...]}`` for "the log from index i on is now these entries"
-(a truncation and an append at once). Replaying the records in order rebuilds the state.
+* ``{"t": term, "v": voted_for}`` — the hard state changed;
+* ``{"from": i, "e": [[term, command], ...]}`` — the log from index ``i`` on is now these
+  entries (a truncation and an append in one); both keys may share a record with ``t``/``v``;
+* ``{"snap": {"i": index, "t": term, "d": state}}`` — a snapshot: every entry up to ``index``
+  (whose term is ``term``) is applied into the state machine state ``d`` and may be forgotten.
+  After compaction it is the first record of the file, followed by the hard state and the
+  entries after ``index``.
 
-Recovery reads records until the first one that is incomplete (a torn write: the process or
-machine died mid-append), fails its checksum, does not parse, or does not fit the log (its
-``from`` lies beyond the end). That record and everything after it are cut off the file, and
-the state is what the records before it say: a torn or corrupt tail is detected and truncated,
-never used. (Records after a corrupt one are dropped too: with the chain broken, nothing says
-they belong.) The file only grows: there is no compaction or snapshotting, as in the spec.
-
-The file is reached through a small backend interface, so the simulator can use an in-memory
-disk that loses unsynced bytes, or keeps a torn prefix of them, when a node crashes.
+Term and vote are never lost once acknowledged: a change is acknowledged (a vote granted, an
+entry acknowledged) only after its record is synced, and a synced record is never cut by
+recovery. A record that passes its checksum but does not make sense (bad JSON, a log change
+that leaves a gap) is refused the same way as a checksum failure: it is corruption or a bug,
+and guessing would lose data.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
+from ..runtime.storage import (
+    Backend,
+    CorruptLog,
+    FileBackend,
+    MemoryBackend,
+    RecordLog,
+    record_spans,
+)
 from .core import Entry
 
-__all__ = ["FileBackend", "MemoryBackend", "Recovered", "Storage"]
-
-_HEADER = struct.Struct(">II")  # payload length, crc32 of the payload
-MAX_RECORD = 64 << 20  # a length above this is corruption, not a record
+__all__ = ["CorruptLog", "FileBackend", "MemoryBackend", "Recovered", "Snapshot", "Storage",
+           "record_spans"]
 
 
-class Backend(Protocol):
-    """The bytes of one append-only file."""
+@dataclass(frozen=True)
+class Snapshot:
+    """The state machine after applying entries 1..index (the last of which has ``term``)."""
 
-    def read(self) -> bytes: ...
-    def append(self, data: bytes) -> None: ...
-    def sync(self) -> None: ...
-    def truncate(self, size: int) -> None: ...
-
-
-class FileBackend:
-    """A real file, fsynced on :meth:`sync` (and its folder, when the file is created)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        created = not self.path.exists()
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        if created:
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)  # the new file's name must survive a crash too
-            finally:
-                os.close(dir_fd)
-
-    def read(self) -> bytes:
-        size = os.fstat(self.fd).st_size
-        return os.pread(self.fd, size, 0)
-
-    def append(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-
-    def sync(self) -> None:
-        os.fsync(self.fd)
-
-    def truncate(self, size: int) -> None:
-        os.ftruncate(self.fd, size)
-        os.fsync(self.fd)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class MemoryBackend:
-    """An in-memory disk for the simulator: bytes are durable only once synced.
-
-    :meth:`crash` loses what was not synced, except a prefix of ``keep`` bytes, which models
-    a torn write (part of a record reached the platter before power went).
-    """
-
-    def __init__(self) -> None:
-        self.durable = bytearray()
-        self.pending = bytearray()
-
-    def read(self) -> bytes:
-        return bytes(self.durable + self.pending)
-
-    def append(self, data: bytes) -> None:
-        self.pending += data
-
-    def sync(self) -> None:
-        self.durable += self.pending
-        self.pending.clear()
-
-    def truncate(self, size: int) -> None:
-        self.sync()
-        del self.durable[size:]
-
-    def crash(self, keep: int = 0) -> None:
-        self.durable += self.pending[:keep]
-        self.pending.clear()
+    index: int
+    term: int
+    data: Any  # the state machine's own JSON-ready state
 
 
 @dataclass
 class Recovered:
-    """The state rebuilt from disk, and what recovery had to cut off."""
+    """The state rebuilt from disk, and the torn tail recovery repaired (if any)."""
 
     current_term: int = 1
     voted_for: int | None = None
-    log: list[Entry] = field(default_factory=list)
-    records: int = 0  # complete records replayed
-    truncated_bytes: int = 0  # bytes of torn or corrupt tail cut off the file
-    problem: str = ""  # why the tail was cut (empty if it was not)
+    log: list[Entry] = field(default_factory=list)  # the entries after snapshot.index
+    snapshot: Snapshot | None = None
+    records: int = 0  # records replayed
+    repaired_bytes: int = 0  # bytes of a torn last record cut off the file
+    note: str = ""  # what was repaired (empty if nothing)
 
 
 class Storage:
-    """Raft's persistent state on one backend; :meth:`recover` first, then :meth:`save`."""
+    """Raft's persistent state on one backend: :meth:`recover` first, then :meth:`save` (or
+    :meth:`write` + :meth:`sync`) for every Ready, :meth:`compact` after a snapshot."""
 
     def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.log_len = 0  # to check that each saved record fits the log on disk
+        self.records = RecordLog(backend)
+        self.name = backend.name
+        self.first_index = 1  # index of the first entry kept (snapshot index + 1)
+        self.log_len = 0  # the last index on disk, to refuse a change that leaves a gap
+
+    @classmethod
+    def open(cls, path: str | Path) -> tuple[Storage, Recovered]:
+        s = cls(FileBackend(path))
+        try:
+            return s, s.recover()
+        except BaseException:
+            s.close()
+            raise
 
     def recover(self) -> Recovered:
-        """Replay the file; cut off (and fsync away) a torn or corrupt tail."""
-        data = self.backend.read()
-        out = Recovered()
-        pos = 0
-        while pos < len(data):
-            problem = ""
-            if len(data) - pos < _HEADER.size:
-                problem = "a torn record header"
-            else:
-                length, crc = _HEADER.unpack_from(data, pos)
-                end = pos + _HEADER.size + length
-                if length > MAX_RECORD:
-                    problem = "an impossible record length"
-                elif end > len(data):
-                    problem = "a torn record (shorter than its length)"
-                else:
-                    payload = data[pos + _HEADER.size:end]
-                    if zlib.crc32(payload) != crc:
-                        problem = "a record whose checksum does not match"
-                    elif not _apply(out, payload):
-                        problem = "a record that does not parse or does not fit the log"
+        """Replay the records; raises :class:`CorruptLog` for anything but a torn tail."""
+        rec = self.records.recover()
+        out = Recovered(records=len(rec.records), repaired_bytes=rec.repaired_bytes,
+                        note=rec.note)
+        offsets = None
+        for number, payload in enumerate(rec.records, start=1):
+            problem = _apply(out, payload)
             if problem:
-                out.truncated_bytes = len(data) - pos
-                out.problem = f"{problem} at byte {pos}"
-                self.backend.truncate(pos)
-                break
-            out.records += 1
-            pos = end
-        self.log_len = len(out.log)
+                if offsets is None:
+                    offsets = record_spans(self.records.backend.read())
+                raise CorruptLog(self.name, offsets[number - 1][0], number,
+                                 f"the record passes its checksum but {problem}")
+        self.first_index = out.snapshot.index + 1 if out.snapshot else 1
+        self.log_len = self.first_index - 1 + len(out.log)
         return out
 
-    def save(self, hard_state: tuple[int, int | None] | None, log_from: int | None,
-             entries: list[Entry]) -> None:
-        """Append one record for this change and fsync it; nothing to do if nothing changed."""
-        payload: dict = {}
+    def write(self, hard_state: tuple[int, int | None] | None, log_from: int | None,
+              entries: list[Entry]) -> bool:
+        """Append one record for this change (not yet durable); False if nothing changed."""
+        payload: dict[str, Any] = {}
         if hard_state is not None:
             payload["t"], payload["v"] = hard_state
         if log_from is not None:
-            if log_from > self.log_len + 1:
-                raise ValueError(f"log change from index {log_from} leaves a gap after the "
-                                 f"{self.log_len} entries on disk")
+            if log_from > self.log_len + 1 or log_from < self.first_index:
+                raise ValueError(f"log change from index {log_from} does not fit the entries "
+                                 f"{self.first_index}..{self.log_len} on disk")
             payload["from"] = log_from
             payload["e"] = [[e.term, e.command] for e in entries]
             self.log_len = log_from - 1 + len(entries)
         if not payload:
-            return
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        self.backend.append(_HEADER.pack(len(body), zlib.crc32(body)) + body)
-        self.backend.sync()
+            return False
+        self.records.append(_dumps(payload))
+        return True
+
+    def sync(self) -> None:
+        """fsync: every record written so far is durable on return."""
+        self.records.sync()
+
+    def save(self, hard_state: tuple[int, int | None] | None, log_from: int | None,
+             entries: list[Entry]) -> None:
+        """:meth:`write` and :meth:`sync` in one (nothing to do if nothing changed)."""
+        if self.write(hard_state, log_from, entries):
+            self.sync()
+
+    def compact(self, snapshot: Snapshot, hard_state: tuple[int, int | None],
+                entries: list[Entry]) -> None:
+        """Replace the file with ``snapshot``, the hard state and the ``entries`` after the
+        snapshot's index, atomically and durably."""
+        first = snapshot.index + 1
+        records = [_dumps({"snap": {"i": snapshot.index, "t": snapshot.term,
+                                    "d": snapshot.data}}),
+                   _dumps({"t": hard_state[0], "v": hard_state[1], "from": first,
+                           "e": [[e.term, e.command] for e in entries]})]
+        self.records.rewrite(records)
+        self.first_index = first
+        self.log_len = snapshot.index + len(entries)
+
+    def size(self) -> int:
+        return self.records.size()
+
+    def close(self) -> None:
+        self.records.close()
 
 
-def _apply(out: Recovered, payload: bytes) -> bool:
-    """Replay one record onto ``out``; False if it does not parse or does not fit."""
+def _dumps(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _apply(out: Recovered, payload: bytes) -> str:
+    """Replay one record onto ``out``; what is wrong with it ("" if nothing)."""
     try:
         rec = json.loads(payload)
+        if not isinstance(rec, dict):
+            return "is not a JSON object"
+        snap = None
+        if "snap" in rec:
+            s = rec["snap"]
+            snap = Snapshot(int(s["i"]), int(s["t"]), s["d"])
         if "t" in rec:
             term, vote = int(rec["t"]), rec["v"]
-            if vote is not None:
-                vote = int(vote)
+            vote = None if vote is None else int(vote)
         if "from" in rec:
             start = int(rec["from"])
-            if not 1 <= start <= len(out.log) + 1:
-                return False
             entries = [Entry(int(t), str(c)) for t, c in rec["e"]]
-    except (ValueError, TypeError, KeyError):
-        return False
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"does not parse ({type(exc).__name__}: {exc})"
+    if snap is not None:
+        out.snapshot = snap
+        out.log = []
+    first = out.snapshot.index + 1 if out.snapshot else 1
     if "t" in rec:
         out.current_term, out.voted_for = term, vote
     if "from" in rec:
-        del out.log[start - 1:]
+        last = first - 1 + len(out.log)
+        if not first <= start <= last + 1:
+            return (f"changes the log from index {start}, which does not fit the entries "
+                    f"{first}..{last} before it")
+        del out.log[start - first:]
         out.log.extend(entries)
-    return True
-
-
-def record_offsets(data: bytes) -> list[int]:
-    """The byte offset at which each complete record starts (for tests that tear a file)."""
-    out, pos = [], 0
-    while pos + _HEADER.size <= len(data):
-        length, _ = _HEADER.unpack_from(data, pos)
-        if pos + _HEADER.size + length > len(data):
-            break
-        out.append(pos)
-        pos += _HEADER.size + length
-    return out
+    return ""

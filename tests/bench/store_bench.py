@@ -3,8 +3,11 @@ against this tree (structural fingerprints, the StateStore), in one run.
 
 Run:  python tests/bench/store_bench.py [--before REF] [--configs NAME ...] [--json out.json]
 
-``--before`` is a git ref (default ``main``) whose tree is exported with ``git archive`` into a
-temporary folder; its engine runs from there. Each measurement is a fresh subprocess (so peak
+``--before`` is a git ref whose tree is exported with ``git archive`` into a temporary folder;
+its engine runs from there. By default it is the engine just before issue #14: the parent of
+the commit that added ``explorer/store.py``. Both sides run the safety search
+(``explorer.bfs.check``), not the liveness wrapper, which records edges when a spec declares
+temporal properties. Each measurement is a fresh subprocess (so peak
 RSS is the run's own):
 
 * ``before`` / ``after``: a whole ``check`` of the configuration: distinct states, seconds,
@@ -15,6 +18,8 @@ RSS is the run's own):
 * ``fingerprint cost``: ``fingerprint()`` and ``hash()`` timed over the same successors (the
   first 100,000 generated, in search order), and the difference times the run's generated
   successors, as a share of the ``after`` run's time;
+* ``--hash-run``: this engine once more with ``hash()`` in place of ``fingerprint()``, for the
+  fingerprint's end-to-end cost measured directly;
 * ``edges``: bytes per edge of the edge log (``record_edges``) on two_phase_commit rms=6.
 
 The machines these run on are shared and noisy: read ratios from one run, not absolute figures
@@ -44,8 +49,11 @@ CONFIGS = {
 _RUN = textwrap.dedent("""
     import json, resource, sys, time
     sys.path.insert(0, {root!r})
-    from protospec.explorer import check
+    from protospec.explorer.bfs import check
     from protospec.explorer.loader import load_spec
+    if {with_hash!r}:  # this engine, but with hash() in place of the structural fingerprint
+        import protospec.explorer.bfs as bfs
+        bfs.fingerprint = hash
     spec = load_spec({spec!r})(**{params!r})
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t0 = time.perf_counter()
@@ -129,6 +137,14 @@ def _python(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def before_store() -> str:
+    """The parent of the commit that added explorer/store.py: the engine before issue #14."""
+    out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "--",
+                          "explorer/store.py"], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    return out.stdout.split()[-1] + "^"
+
+
 def export_tree(ref: str) -> Path:
     """The tree of ``ref`` in a temporary folder (the engine as it was)."""
     folder = Path(tempfile.mkdtemp(prefix="protospec-before-"))
@@ -139,12 +155,17 @@ def export_tree(ref: str) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--before", default="main", help="git ref of the engine to compare with")
+    ap.add_argument("--before", default=None,
+                    help="git ref of the engine to compare with (default: the engine before "
+                         "the state store was added)")
     ap.add_argument("--configs", nargs="*", default=[k for k in CONFIGS if k != "2pc-5"],
                     choices=list(CONFIGS))
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--hash-run", action="store_true",
+                    help="also run this engine with hash() instead of fingerprint(): the "
+                         "fingerprint's end-to-end cost, measured directly")
     args = ap.parse_args()
-    before_root = export_tree(args.before)
+    before_root = export_tree(args.before or before_store())
     rows = []
     header = (f"{'config':<10}{'distinct':>11}{'before st/s':>12}{'after st/s':>11}"
               f"{'speed':>7}{'before B/st':>12}{'after B/st':>11}{'store B/st':>11}"
@@ -154,8 +175,13 @@ def main() -> None:
     for key in args.configs:
         spec, params = CONFIGS[key]
         fill = dict(spec=spec, params=params)
-        before = _python(_RUN.format(root=str(before_root), **fill))
-        after = _python(_RUN.format(root=str(ROOT), **fill))
+        before = _python(_RUN.format(root=str(before_root), with_hash=False, **fill))
+        after = _python(_RUN.format(root=str(ROOT), with_hash=False, **fill))
+        if args.hash_run:
+            hashed = _python(_RUN.format(root=str(ROOT), with_hash=True, **fill))
+            print(f"{key}: this engine with hash() {hashed['seconds']:.1f} s, with "
+                  f"fingerprint() {after['seconds']:.1f} s "
+                  f"({after['seconds'] / hashed['seconds'] - 1:+.1%})", flush=True)
         if before["distinct"] != after["distinct"]:
             raise SystemExit(f"{key}: before found {before['distinct']} states, after "
                              f"{after['distinct']}")

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from protospec.explorer.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +175,8 @@ def test_debug_shows_the_traceback(my_spec):
 
 def test_an_unhashable_state_is_reported_naming_the_action(my_spec):
     code, _, err = run_cli("check", str(my_spec), "-p", "mistake=unhashable")
-    assert_clean_error(code, err, "action incr()", "cannot be hashed", "use tuples")
+    assert_clean_error(code, err, "action incr()", "cannot be fingerprinted", "state is a list",
+                       "use a tuple")
 
 
 def test_an_invariant_that_raises_is_reported_with_the_state(my_spec):

@@ -9,7 +9,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from protospec.explorer.cli.main import main
 from protospec.explorer.history import json_lines
 from protospec.explorer.history.simulate import simulate_register, stale_read

@@ -4,7 +4,6 @@ Jepsen history.edn maps; malformed records are reported with their line."""
 from __future__ import annotations
 
 import pytest
-
 from protospec.explorer.errors import TraceFormatError
 from protospec.explorer.history import (
     INFINITY,

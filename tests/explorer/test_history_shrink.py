@@ -8,7 +8,6 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from protospec.explorer.history import (
     UNKNOWN,
     Status,
@@ -21,6 +20,7 @@ from protospec.explorer.history import (
     parse_history,
 )
 from protospec.explorer.history.simulate import simulate_register, stale_read
+
 from tests.explorer.test_linearizability import brute_force, make_history
 
 

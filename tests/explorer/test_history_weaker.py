@@ -9,7 +9,6 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from protospec.explorer.errors import TraceFormatError, UsageError
 from protospec.explorer.history import (
     Operation,
@@ -20,6 +19,7 @@ from protospec.explorer.history import (
     parse_history,
 )
 from protospec.explorer.history.weaker import GUARANTEES, check_sequential, check_sessions
+
 from tests.explorer.test_linearizability import _legal, make_history
 
 

@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from protospec.explorer import check
 from protospec.explorer.cli.main import main
 from protospec.explorer.cli.properties import add_constraint

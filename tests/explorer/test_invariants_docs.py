@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from protospec.explorer.cli.main import main
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "invariants.md"

@@ -10,7 +10,6 @@ from enum import IntEnum
 from typing import Any, NamedTuple
 
 import pytest
-
 from protospec.explorer import Param, Spec, SpecError, UsageError, action, check
 from protospec.explorer.invariants import (
     EvaluationError,

@@ -13,7 +13,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from protospec.explorer import check
 from protospec.explorer.invariants import compile_expression
 from protospec.explorer.loader import builtin_spec_names, load_spec

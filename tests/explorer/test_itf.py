@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from protospec.explorer import TraceFormatError, check
 from protospec.explorer.itf import decode_value, encode_value, read_trace, trace_to_itf, write_trace
 from protospec.explorer.values import format_value

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from protospec.explorer.history import (
     INFINITY,
     UNKNOWN,

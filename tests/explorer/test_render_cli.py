@@ -6,9 +6,8 @@ from __future__ import annotations
 import itertools
 import xml.etree.ElementTree as ET
 
-import pytest
-
 import protospec.explorer.render.dot as dot_module
+import pytest
 from protospec.explorer import check
 from protospec.explorer.cli.commands.graph import GraphTooBig, explore_graph
 from protospec.explorer.cli.main import main

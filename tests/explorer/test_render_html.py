@@ -10,9 +10,8 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
 import protospec.explorer.render.dot as dot_module
+import pytest
 from protospec.explorer import check
 from protospec.explorer.chart_hints import attach_chart_hints
 from protospec.explorer.render.dot import dot_available

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import pytest
-
 from protospec.explorer import Spec, Step, Trace, action, check
 from protospec.explorer.chart_hints import (
     attach_chart_hints,

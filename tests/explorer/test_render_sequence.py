@@ -6,7 +6,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from protospec.explorer import check
 from protospec.explorer.chart_hints import attach_chart_hints
 from protospec.explorer.render.dot import dot_available, render

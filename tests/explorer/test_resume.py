@@ -152,3 +152,19 @@ def test_no_progress_silences_them():
                   "--no-progress")
     assert out.returncode == 0
     assert "distinct states" not in out.stderr
+
+
+def test_checkpoints_are_written_periodically_and_sigterm_stops_like_sigint(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*CLI, "check", "two_phase_commit", "-p", "rms=7", "--run-dir",
+                             str(run), "--checkpoint-every", "0.005", "--no-progress"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint" / "meta.json").exists():  # written while the run goes on
+        assert proc.poll() is None, "the run ended before any periodic checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    assert "Incomplete (interrupted)" in out and "--resume" in out

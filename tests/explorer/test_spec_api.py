@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from protospec.explorer import UsageError, check
+
 from tests.explorer.toy_specs import Bounded, Branching, Graph, Grid
 
 

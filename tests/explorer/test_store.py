@@ -160,3 +160,36 @@ def test_state_counts_and_counterexample_lengths_do_not_depend_on_the_hash_seed(
         results.append(json.loads(out.stdout))
     assert results[0] == results[1]
     assert [r[0] for r in results[0][:3]] == [288, 1568, 8832]
+
+
+def test_a_canonicalisation_hook_stores_one_state_per_class_and_traces_still_replay():
+    from protospec.explorer import Param, Spec, action, invariant
+
+    class Twins(Spec):
+        """Two interchangeable counters; the invariant forbids both reaching the bound."""
+
+        name = "twins"
+        bound = Param(3, "largest value")
+
+        def init(self):
+            yield (0, 0)
+
+        @action(i="PROCS")
+        def inc(self, s, i):
+            if s[i] >= self.bound:
+                return None
+            return tuple(v + 1 if k == i else v for k, v in enumerate(s))
+
+        @invariant
+        def not_both_at_bound(self, s):
+            return s != (self.bound, self.bound)
+
+        PROCS = (0, 1)
+
+    plain = explore(Twins(), keep_going=True).result
+    reduced = explore(Twins(), keep_going=True, canon=lambda s: tuple(sorted(s))).result
+    assert plain.stats.distinct_states == 16
+    assert reduced.stats.distinct_states == 10  # the pairs {a, b} with a, b in 0..3
+    (v,) = reduced.violations
+    assert len(v.trace) == 6 == len(plain.violations[0].trace)
+    assert v.trace.states[-1] == (3, 3)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
-
 from protospec.explorer import check
 from protospec.explorer.cli.main import main
 from protospec.explorer.symbolic import bmc, load_encoding, prove_inductive

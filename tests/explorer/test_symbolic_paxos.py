@@ -4,10 +4,10 @@ explorer's depths, and Lamport's invariant proves Consistency beyond explicit re
 from __future__ import annotations
 
 import pytest
-
 from protospec.explorer import check
 from protospec.explorer.symbolic import bmc, load_encoding, prove_inductive
 from protospec.specs.paxos import Paxos
+
 from tests.explorer.test_symbolic import reachable
 
 SMALL = {"acceptors": 2, "values": 2, "ballots": 2}

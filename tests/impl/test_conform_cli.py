@@ -8,7 +8,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from protospec.explorer.cli.main import main
 from protospec.explorer.itf import read_trace
 from protospec.impl.raft.sim import Schedule, run_schedule
@@ -28,7 +27,7 @@ def test_a_buggy_implementation_fails_with_a_shrunk_schedule_that_replays(capsys
     assert main(["conform", "raft", "--runs", "5", "--bug", "commit_old_term",
                  "--trace-out", str(trace)]) == 1
     out = capsys.readouterr().out
-    assert "Run 2 (seed 1) does not conform" in out and "Shrunk to:" in out
+    assert "Run 3 (seed 2) does not conform" in out and "Shrunk to:" in out
     assert "is not a step of the spec raft" in out
     assert "tried advance_commit_index(i=2): advance_commit_index is not enabled" in out
     replay = next(line for line in out.splitlines() if line.startswith("Replay: "))
@@ -39,6 +38,24 @@ def test_a_buggy_implementation_fails_with_a_shrunk_schedule_that_replays(capsys
     assert event in again
     steps, meta = read_trace(trace)
     assert len(steps) > 10 and meta.get("violation") == "refinement"
+
+
+def test_without_a_target_conform_lists_every_registered_implementation(capsys):
+    from protospec.explorer.conformance import registered
+
+    assert main(["conform"]) == 0
+    out = capsys.readouterr().out
+    names = [t.name for t in registered()]
+    assert "raft" in names
+    for name in names:
+        assert f"{name}: " in out
+
+
+def test_bugs_lists_one_bug_switch_per_line(capsys):
+    from protospec.explorer.conformance import lookup
+
+    assert main(["conform", "raft", "--bugs"]) == 0
+    assert capsys.readouterr().out.splitlines() == list(lookup("raft").bugs())
 
 
 def test_json_output_carries_the_figures(capsys):
@@ -63,11 +80,13 @@ def test_a_log_the_mapping_cannot_read_is_a_usage_error_naming_the_event(capsys,
     (tmp_path / "events.jsonl").write_text('{"n": 1, "action": "timeout"}\n')
     assert main(["conform", "raft", "--logs", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "event 0 (node 1): the mapping cannot read it (KeyError: 'state')" in err
+    assert "event 0 (node 1, line 1 of its log): the mapping cannot read it (KeyError: 'state')" \
+        in err
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["conform", "two_phase_commit"], "no refinement mapping for 'two_phase_commit'"),
+    (["conform", "no_such_protocol"], "no implementation registered for 'no_such_protocol'"),
+    (["conform", "--bugs"], "--bugs needs a TARGET"),
     (["conform", "raft", "--bug", "nope"], "raft has no bug 'nope'"),
     (["conform", "raft", "--faults", "meteor"], "unknown fault family meteor"),
     (["conform", "raft", "--schedule", "{bad"], "--schedule: not a schedule"),

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import time
 from pathlib import Path
 
 from protospec.explorer.refinement import format_failure, refine
-from protospec.impl.raft.sim import Fault, Op, Schedule, check_run, run_schedule
+from protospec.impl.raft.core import Config
+from protospec.impl.raft.sim import Fault, Op, Schedule, Simulation, check_run, run_schedule
 from protospec.specs.raft import Raft
 from protospec.specs.raft_refinement import RaftMapping, load_logs
 
@@ -43,13 +46,13 @@ def test_thirty_seeded_runs_with_every_fault_conform_and_keep_their_promises():
         assert result.ok, f"seed {seed}:\n{format_failure(result)}"
         assert check_run(run) == [], f"seed {seed}"
         events += result.events
-    assert events > 30_000  # the runs are not trivially short
+    assert events > 20_000  # the runs are not trivially short
 
 
-def test_a_leader_committing_an_old_terms_entry_is_caught_at_the_second_seed():
+def test_a_leader_committing_an_old_terms_entry_is_caught_at_the_third_seed():
     seed, result = first_failing_seed("commit_old_term")
     f = result.failure
-    assert (seed, f.kind, f.event_index) == (1, "unexplained", 953)
+    assert (seed, f.kind, f.event_index) == (2, "unexplained", 281)
     assert f.event["action"] == "advance_commit_index"
     assert "guard is false" in f.nearest.blocked_at
 
@@ -57,7 +60,7 @@ def test_a_leader_committing_an_old_terms_entry_is_caught_at_the_second_seed():
 def test_a_vote_granted_without_the_log_check_is_caught_at_the_first_seed():
     seed, result = first_failing_seed("vote_without_log_check")
     f = result.failure
-    assert (seed, f.kind, f.event_index) == (0, "unexplained", 201)
+    assert (seed, f.kind, f.event_index) == (0, "unexplained", 180)
     assert f.event["action"] == "handle_request_vote_request"
     assert any("sent a message the spec step does not send" in m.what
                for m in f.nearest.mismatches)
@@ -69,7 +72,7 @@ def test_against_the_matching_spec_variant_the_buggy_votes_break_an_invariant():
     seed, result = first_failing_seed("vote_without_log_check",
                                       Raft.with_variant("vote_without_log_check"))
     f = result.failure
-    assert (seed, f.kind, f.property_name) == (1, "invariant", "state_machine_safety")
+    assert (seed, f.kind, f.property_name) == (1, "invariant", "leader_completeness")
 
 
 def tampered(events, index, fn):
@@ -122,7 +125,7 @@ def test_copies_made_by_the_network_must_be_logged():
     events = [e for e in run_schedule(Schedule.random(0)).events
               if e["action"] != "duplicate_message"]
     f = check(events).failure
-    assert (f.event_index, f.event["action"]) == (36, "handle_append_entries_request")
+    assert (f.event_index, f.event["action"]) == (35, "handle_append_entries_request")
     assert "not in its domain" in f.nearest.blocked_at
 
 
@@ -158,6 +161,60 @@ def test_per_node_log_files_are_merged_causally_and_conform(tmp_path: Path):
         (folder / "events.jsonl").write_text("\n".join(lines) + "\n" + '{"n": 1, "act')
     merged, notes, nodes = load_logs(tmp_path)
     assert nodes == 3 and len(merged) == sum(len(v) for v in per_node.values())
-    assert len(notes) == 3 and "torn last line" in notes[0]
+    assert len(notes) == 3 and "incomplete last line" in notes[0]
     result = check(merged)
     assert result.ok, format_failure(result)
+
+
+def test_with_quiet_heartbeats_seeded_runs_with_every_fault_still_conform():
+    # The argument in RaftCore._heartbeat, tested: quiet exchanges are stutters, so logs
+    # without them still refine the spec, under drops, duplicates, partitions and crashes.
+    quiet_sent = 0
+    for seed in range(30):
+        sim = Simulation(Schedule.random(seed), config=Config(quiet_heartbeats=True))
+        original = sim._send
+
+        def counting_send(m, original=original):
+            nonlocal quiet_sent
+            quiet_sent += bool(getattr(m, "quiet", False))
+            original(m)
+
+        sim._send = counting_send
+        run = sim.run()
+        result = check(run.events, keep_trace=False)
+        assert result.ok, f"seed {seed}:\n{format_failure(result)}"
+        assert check_run(run) == [], f"seed {seed}"
+    assert quiet_sent > 500  # the runs did exchange quiet heartbeats
+
+
+def write_per_node_logs(folder: Path, events, keep: dict[int, int] | None = None) -> None:
+    per_node: dict[int, list] = {}
+    for e in events:
+        if e["n"]:
+            per_node.setdefault(e["n"], []).append(e)
+    for n, evs in per_node.items():
+        evs = evs[:(keep or {}).get(n, len(evs))]
+        (folder / f"node{n}").mkdir()
+        lines = [json.dumps({**e, "i": i}) for i, e in enumerate(evs)]
+        (folder / f"node{n}" / "events.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_logs_of_a_running_cluster_are_cut_consistently_and_say_so(tmp_path: Path):
+    # Node 1's file was read early: later files receive messages it had not logged yet.
+    events = run_schedule(Schedule.random(4, faults=("drop", "reorder"))).events
+    write_per_node_logs(tmp_path, events, keep={1: 40})
+    merged, notes, _ = load_logs(tmp_path)
+    assert notes and all("the cluster is running" in n for n in notes)
+    result = check(merged)
+    assert result.ok, format_failure(result)
+
+
+def test_logs_of_a_stopped_cluster_are_never_cut(tmp_path: Path):
+    events = run_schedule(Schedule.random(4, faults=("drop", "reorder"))).events
+    write_per_node_logs(tmp_path, events, keep={1: 40})
+    old = time.time() - 3600
+    for f in tmp_path.rglob("events.jsonl"):
+        os.utime(f, (old, old))
+    merged, notes, _ = load_logs(tmp_path)
+    assert notes == []
+    assert not check(merged).ok  # a receive of a message no log sends: reported, not hidden

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from protospec.explorer.cli.main import main
 from protospec.explorer.history import (
     Verdict,

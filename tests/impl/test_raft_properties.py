@@ -11,7 +11,6 @@ import time
 import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
-
 from protospec.explorer.refinement import refine
 from protospec.impl.raft.sim import Fault, Op, Schedule, check_run, run_schedule
 from protospec.specs.raft_refinement import RaftMapping

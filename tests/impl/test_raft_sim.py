@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from protospec.impl.raft.kv import encode_command
 from protospec.impl.raft.sim import Fault, Op, Schedule, SimResult, check_run, run_schedule, shrink
 
@@ -38,7 +37,7 @@ def test_a_crash_in_the_middle_of_a_write_leaves_a_torn_tail_that_restart_cuts_o
                  ops=tuple(Op(300 + 20 * k, 1, "put", "k", str(k)) for k in range(20)))
     r = run_schedule(s)
     assert [c["node"] for c in r.recoveries] == [2]
-    assert r.recoveries[0]["truncated_bytes"] > 0 and "torn record" in r.recoveries[0]["problem"]
+    assert r.recoveries[0]["repaired_bytes"] > 0 and "torn last record" in r.recoveries[0]["note"]
     assert check_run(r) == []
 
 

@@ -7,9 +7,11 @@ lengths) and its own test functions; the checks those tests make live here, once
   distinct-state count and depth;
 * ``assert_variant_caught``: the variant is caught with exactly one violation, of the property it
   says it breaks, by a shortest counterexample of the pinned length that replays through the
-  spec's own successor relation and whose last state (or step) really violates that property;
+  spec's own successor relation and whose last state (or step) really violates that property
+  (for ``deadlock``, the engine's property of a spec with ``check_deadlock``: has no successor;
+  for a liveness property: the trace is a lasso whose last step closes its loop);
 * ``assert_cli_names_broken_property``: ``check NAME --variant V`` exits 1, names the property
-  and reports a shortest counterexample of the pinned length;
+  and reports a shortest counterexample of the pinned length (a liveness property: a lasso);
 * ``assert_documented``: a one-line summary, a cited source, variants that break declared
   properties, documented parameters and a docs page naming every variant and property;
 * ``assert_replays``: every step of a trace is one of the spec's own labelled successors;
@@ -57,6 +59,13 @@ def assert_variant_caught(spec_cls: type[Spec], variant: str, length: int) -> No
     last, prev = v.trace.steps[-1].state, v.trace.steps[-2].state
     if v.kind == "invariant":
         assert v.property in spec.check_state(last)
+    elif v.kind == "deadlock":
+        assert list(spec.successors(last)) == []
+    elif v.kind == "liveness":
+        # A lasso: the last step returns to state ``loop``, or the last state stays for ever.
+        loop = v.trace.loop
+        assert loop is not None
+        assert v.trace.stutters or (loop < len(v.trace) and v.trace.steps[loop].state == last)
     else:
         assert v.property in spec.check_step(prev, last)
 
@@ -66,8 +75,14 @@ def assert_cli_names_broken_property(spec_cls: type[Spec], variant: str, length:
     """``check NAME --variant V`` exits 1 naming ``breaks``, with the shortest trace's length."""
     assert main(["check", spec_cls.name, "--variant", variant]) == 1
     out = capsys.readouterr().out
-    assert spec_cls.with_variant(variant).variant_info.breaks in out
-    assert f"Shortest counterexample: {length} step" in out
+    cls = spec_cls.with_variant(variant)
+    breaks = cls.variant_info.breaks
+    assert breaks in out
+    if breaks in {p.name for p in cls.liveness_properties()}:
+        # A lasso is not a shortest trace; its length is pinned by assert_variant_caught.
+        assert f"Liveness property {breaks} violated" in out
+    else:
+        assert f"Shortest counterexample: {length} step" in out
 
 
 def assert_documented(spec_cls: type[Spec], *,
@@ -82,7 +97,10 @@ def assert_documented(spec_cls: type[Spec], *,
     doc = sys.modules[spec_cls.__module__].__doc__
     assert any(label in doc for label in source_labels), source_labels
     assert spec_cls.variants()
-    declared = {p.name for p in spec_cls.invariants() + spec_cls.action_properties()}
+    declared = {p.name for p in spec_cls.invariants() + spec_cls.action_properties()
+                + spec_cls.liveness_properties() + spec_cls.sometimes_properties()}
+    if spec_cls.check_deadlock:
+        declared.add("deadlock")  # the engine's own property, on for this spec
     assert {v.variant_info.breaks for v in spec_cls.variants().values()} <= declared
     assert all(p.doc for p in spec_cls.params().values())
     page = (DOCS / f"{spec_cls.name}.md").read_text()

@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--depth must be at least 0, got {args.depth}")
     spec = instantiate(args)
     enc = load_encoding(spec)
-    trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
+    trace_path = (confirm_overwrite(args.trace_out, args.force, "--trace-out")
+                  if args.trace_out else None)
     progress = Progress(f"bmc {spec.name}", enabled=args.progress)
     try:
         result = bmc(enc, args.depth, invariants=args.inv,

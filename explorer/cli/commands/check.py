@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 
 from ...bfs import Progress as SearchProgress
-from ...bfs import SearchControl, check
+from ...bfs import SearchControl
 from ...errors import UsageError
+from ...exitcodes import ExitCode
 from ...itf import write_trace
+from ...liveness.run import check, temporal_names
 from ...render.text import format_coverage, format_params, format_stats, format_violation
 from ...result import CheckResult
 from ..common import (
@@ -28,7 +30,12 @@ from ..common import (
     print_json,
 )
 from ..config import add_config_argument, apply_config
-from ..properties import add_property_arguments, apply_property_arguments, print_explanations
+from ..properties import (
+    add_property_arguments,
+    add_temporal_arguments,
+    apply_property_arguments,
+    print_explanations,
+)
 from .graph import add_render_arguments, check_render_targets, write_result_charts
 
 
@@ -66,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep going after a violation, to report every violated property")
     p.add_argument("--coverage", action="store_true",
                    help="print per-action coverage (enabled / fired / new states)")
+    add_temporal_arguments(p)
     add_parallel_arguments(p)
     p.set_defaults(func=run)
 
@@ -119,12 +127,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_render_arguments(p)
 
 
-def variant_target(spec) -> frozenset[str] | None:
+def variant_target(spec, liveness: bool = False) -> frozenset[str] | None:
     """For a bug variant, the property it is known to break: the search goes on past other
     properties' violations (reporting them too) until this one is violated, so that the run
-    shows what the variant breaks even when an invariant implying it fails first."""
+    shows what the variant breaks even when an invariant implying it fails first. A
+    temporal property is only checked after a complete search: naming it here makes the
+    search go on to the end whatever safety property fails on the way."""
     info = type(spec).variant_info
-    checked = {n for n, _ in spec.invariant_fns} | {n for n, _ in spec.action_property_fns}
+    checked = {n for n, _ in spec.invariant_fns} | {n for n, _ in spec.action_property_fns} \
+        | set(temporal_names(spec, liveness))
     if info is None or info.breaks not in checked:
         return None
     return frozenset({info.breaks})
@@ -132,11 +143,12 @@ def variant_target(spec) -> frozenset[str] | None:
 
 def validate_bounds(args: argparse.Namespace) -> None:
     from ...errors import UsageError
+    from ..config import option_label
 
     for opt in ("max_depth", "max_states", "runs", "depth"):
         value = getattr(args, opt, None)
         if value is not None and value < (0 if opt == "max_depth" else 1):
-            raise UsageError(f"--{opt.replace('_', '-')} must be a positive number, got {value}")
+            raise UsageError(f"{option_label(args, opt)} must be a positive number, got {value}")
     check_render_targets(args)  # before the run, not after it: a long run is not wasted
 
 
@@ -174,6 +186,9 @@ def _run_meta(spec, args: argparse.Namespace) -> dict:
         "variant": spec.variant_name,
         "properties": [n for n, _ in spec.invariant_fns] + [n for n, _ in
                                                             spec.action_property_fns],
+        "inv": getattr(args, "inv", None),
+        "action_prop": getattr(args, "action_prop", None),
+        "constraint": getattr(args, "constraint", None),
         "max_depth": args.max_depth,
         "keep_going": bool(args.keep_going),
         "deadlock": args.deadlock,
@@ -285,6 +300,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--resume continues a one-process run: it cannot be combined with "
                          "--workers or --ray (runs on workers write no checkpoint)")
     try:
+        liveness = args.liveness is not False
+        if (workers > 1 or args.ray) and temporal_names(spec, liveness):
+            raise UsageError("liveness and sometimes properties are checked in one process: "
+                             "pass --no-liveness to check the safety properties on "
+                             "--workers/--ray, or drop --workers/--ray")
         if args.ray:
             from ...parallel_ray import check_ray
 
@@ -304,8 +324,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
                            keep_going=args.keep_going, progress=on_progress,
-                           until=variant_target(spec), check_deadlock=args.deadlock,
-                           control=control, resume=resume_from)
+                           until=variant_target(spec, liveness), check_deadlock=args.deadlock,
+                           liveness=liveness, control=control, resume=resume_from)
     finally:
         for sig, old in handlers.items():
             signal.signal(sig, old)
@@ -331,11 +351,13 @@ def run(args: argparse.Namespace) -> int:
 def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
     """Print the result (text or JSON), save the trace if asked; return the exit code."""
     write_result_charts(result, args)  # --render, --html (and chart hints for --trace-out)
-    if trace_path is not None and result.violations:
-        v = result.violations[0]
+    with_trace = [v for v in result.violations if v.trace.steps]  # sometimes: no trace
+    if trace_path is not None and with_trace:
+        v = with_trace[0]
         write_trace(v.trace, trace_path, violation=v.property)
     incomplete = result.mode == "check" and not result.stats.complete and not result.violations
-    code = 1 if result.violations else 3 if incomplete else 0
+    code = 1 if result.violations else \
+        (int(ExitCode.INCOMPLETE) if incomplete or result.stats.liveness_unchecked else 0)
     resume = getattr(args, "resume_info", None)
     if args.json:
         data = result.to_dict()
@@ -344,7 +366,7 @@ def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
             data["incomplete_reason"] = result.stats.incomplete_reason
             data["resume"] = resume
         if trace_path is not None:
-            data["trace_out"] = str(trace_path) if result.violations else None
+            data["trace_out"] = str(trace_path) if with_trace else None
         print_json(data)
         return code
     con = out_console()
@@ -370,12 +392,15 @@ def report(result: CheckResult, args: argparse.Namespace, trace_path) -> int:
                       markup=False)
         else:
             con.print("No violation found (the search was not exhaustive).", markup=False)
+    if result.stats.liveness_unchecked:
+        con.print(f"Liveness and sometimes properties {result.stats.liveness_unchecked}.",
+                  markup=False)
     con.print(format_stats(result), markup=False)
     if getattr(args, "coverage", False):
         con.print("")
         con.print(format_coverage(result), markup=False)
     if trace_path is not None:
-        if result.violations:
+        if with_trace:
             con.print(f"Counterexample saved to {trace_path} (ITF JSON; "
                       f"`protospec show {trace_path}` prints it)", markup=False)
         else:

@@ -1,22 +1,24 @@
 """``protospec conform``: check an implementation's event logs against its spec (trace refinement).
 
-The target names a spec with a conformance module beside it, ``specs/<name>_refinement.py``,
-whose ``CONFORMANCE`` object supplies the refinement mapping, a simulator for the
-implementation (seeded runs with faults, shrinking of a failing schedule) and a reader for logs
-of a real deployment. The checking itself is :func:`explorer.refinement.refine`.
+TARGET names a registered implementation (:mod:`explorer.conformance`: the built-in ones are
+listed in ``protospec.specs.IMPLEMENTATIONS``); its conformance object supplies the refinement
+mapping, a simulator for the implementation (seeded runs with faults, shrinking of a failing
+schedule) and a reader for logs of a real deployment. The checking itself is
+:func:`explorer.refinement.refine`, and a run's client history, if it has one, is checked for
+linearizability with :mod:`explorer.history`. This module knows no protocol.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-from ...errors import SpecError, UsageError
-from ...refinement import RefinementResult, format_failure, refine
+from ...conformance import Conformance, check_events, history_problems, lookup, registered
+from ...errors import UsageError
+from ...refinement import RefinementResult, format_failure
 from ..common import Progress, confirm_overwrite, err_console, out_console, print_json
 
 
@@ -25,30 +27,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         "conform", help="check an implementation's event logs against its spec",
         description="Trace refinement: run the implementation of TARGET in its deterministic "
                     "simulator (seeded runs with faults), or read the event logs of a real "
-                    "cluster (--logs), and check that every logged step is a step of the spec "
-                    "and every spec state reached satisfies the spec's invariants. Exit 0 if "
-                    "all conform, 1 at the first event no spec step explains (with the "
-                    "failing run shrunk to a small schedule and a command that replays it), "
-                    "2 on a usage error.")
-    p.add_argument("target", metavar="TARGET",
-                   help="a spec with a refinement mapping (specs/TARGET_refinement.py), e.g. raft")
+                    "cluster (--logs), and check that every logged step is a step of the spec, "
+                    "every spec state reached satisfies the spec's invariants, and the clients' "
+                    "history is linearizable. Exit 0 if all conform, 1 at the first event no "
+                    "spec step explains (with the failing run shrunk to a small schedule and a "
+                    "command that replays it), 2 on a usage error. Without TARGET, list the "
+                    "implementations that can be checked.")
+    p.add_argument("target", metavar="TARGET", nargs="?",
+                   help="a registered implementation (omit it to list them)")
+    p.add_argument("--bugs", action="store_true",
+                   help="list TARGET's deliberate bugs (for --bug), one per line, and exit")
     p.add_argument("--runs", type=int, default=20, metavar="N",
                    help="simulated runs (default 20), seeds S, S+1, ...")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (default 0)")
     p.add_argument("--faults", default="all", metavar="LIST",
                    help="fault families for the simulated runs, comma-separated, or 'all' "
-                        "(default) or 'none' (raft: drop, duplicate, reorder, partition, crash, "
-                        "torn)")
+                        "(default) or 'none' (`protospec conform` lists each target's)")
     p.add_argument("--bug", metavar="NAME",
-                   help="run a deliberately broken implementation (raft: commit_old_term, "
-                        "vote_without_log_check; stale_leader_reads, which only the "
-                        "linearizability check of client histories catches) to see the check "
+                   help="run a deliberately broken implementation (see --bugs) to see the check "
                         "catch it")
     p.add_argument("--variant", metavar="NAME",
                    help="check against a bug variant of the spec instead of the spec itself "
                         "(e.g. to let a buggy implementation conform and see which invariant "
                         "its runs break)")
-    p.add_argument("--nodes", type=int, default=3, metavar="N", help="cluster size (default 3)")
+    p.add_argument("--nodes", type=int, default=3, metavar="N",
+                   help="nodes, as the target counts them (default 3)")
     p.add_argument("--duration", type=int, default=3000, metavar="MS",
                    help="simulated milliseconds per run (default 3000)")
     p.add_argument("--ops", type=int, default=20, metavar="N",
@@ -56,8 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule", metavar="JSON|@FILE",
                    help="run exactly this schedule (as printed in a replay command)")
     p.add_argument("--logs", metavar="DIR",
-                   help="check the event logs of a real cluster (events.jsonl files under DIR) "
-                        "instead of simulating")
+                   help="check the event logs of a real cluster (the files under DIR) instead "
+                        "of simulating")
     p.add_argument("--no-shrink", dest="shrink", action="store_false",
                    help="report a failing run as it is, without shrinking its schedule")
     p.add_argument("--window", type=int, default=6, metavar="N",
@@ -72,20 +75,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_target(name: str) -> Any:
-    """The ``CONFORMANCE`` object of ``specs/<name>_refinement.py``, or a UsageError."""
-    module_name = f"protospec.specs.{name}_refinement"
+def load_target(name: str) -> Conformance:
+    """The implementation registered as ``name``, or a UsageError naming the known ones."""
+    return lookup(name)
+
+
+def _list_targets(as_json: bool) -> int:
+    targets = registered()
+    if as_json:
+        print_json({"implementations": [
+            {"name": t.name, "spec": t.spec_cls.name, "summary": t.summary,
+             "faults": list(t.fault_families()), "bugs": list(t.bugs())} for t in targets]})
+        return 0
+    con = out_console()
+    for t in targets:
+        con.print(f"{t.name}: {t.summary}; checked against the spec {t.spec_cls.name}",
+                  markup=False)
+        con.print(f"  faults: {', '.join(t.fault_families()) or 'none'}", markup=False)
+        con.print(f"  bugs: {', '.join(t.bugs()) or 'none'}", markup=False)
+    return 0
+
+
+def _check_run_options(target: Any, args: argparse.Namespace) -> None:
+    """Before any run: the target's own check of a schedule built from the options (its
+    parse_schedule), so that a value it cannot run, such as more --nodes than its simulator
+    holds, is a usage error naming the options rather than a crash in the first run."""
+    if args.logs or args.schedule:
+        return
+    probe = target.random_schedule(args.seed, nodes=args.nodes, faults=[], bug=None,
+                                   duration_ms=args.duration, ops=args.ops)
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name in (module_name, "specs"):
-            raise UsageError(f"no refinement mapping for {name!r}: conform needs "
-                             f"specs/{name}_refinement.py (see docs/conformance.md)") from None
-        raise SpecError(f"{module_name}: importing it failed: {exc}", cause=exc) from exc
-    target = getattr(module, "CONFORMANCE", None)
-    if target is None:
-        raise UsageError(f"{module_name} defines no CONFORMANCE object")
-    return target
+        target.parse_schedule(probe.to_json())
+    except ValueError as exc:
+        raise UsageError(f"--nodes {args.nodes}, --duration {args.duration}, --ops "
+                         f"{args.ops}: {target.name} cannot run that: {exc}") from None
 
 
 def _faults(text: str, known: tuple[str, ...]) -> list[str]:
@@ -102,18 +125,29 @@ def _faults(text: str, known: tuple[str, ...]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.target is None:
+        if args.bugs:
+            raise UsageError("--bugs needs a TARGET (run `protospec conform` to list them)")
+        return _list_targets(args.json)
     target = load_target(args.target)
+    if args.bugs:
+        out = out_console()
+        for name in target.bugs():
+            out.print(name, markup=False)
+        return 0
     for opt in ("runs", "nodes", "duration", "window"):
         if getattr(args, opt) < 1:
             raise UsageError(f"--{opt} must be a positive number, got {getattr(args, opt)}")
     if args.ops < 0:
         raise UsageError(f"--ops must be 0 or more, got {args.ops}")
+    _check_run_options(target, args)
     if args.bug is not None and args.bug not in target.bugs():
         raise UsageError(f"--bug: {target.name} has no bug {args.bug!r} (its bugs: "
                          f"{', '.join(target.bugs())})")
     if args.variant is not None:
         target.spec_cls.with_variant(args.variant)  # a UsageError naming the known variants
-    trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
+    trace_path = (confirm_overwrite(args.trace_out, args.force, "--trace-out")
+                  if args.trace_out else None)
     if args.logs:
         return _check_logs(target, args, trace_path)
     return _check_simulated(target, args, trace_path)
@@ -122,17 +156,18 @@ def run(args: argparse.Namespace) -> int:
 # -- logs of a real cluster ------------------------------------------------------------------
 
 
-def _check_logs(target: Any, args: argparse.Namespace, trace_path: Path | None) -> int:
+def _check_logs(target: Conformance, args: argparse.Namespace, trace_path: Path | None) -> int:
     path = Path(args.logs)
     if not path.exists():
         raise UsageError(f"--logs: {str(path)!r} does not exist")
     try:
-        events, notes, nodes = target.load_logs(path)
+        logs = target.load_logs(path)
     except ValueError as exc:
         raise UsageError(f"--logs: cannot read the logs under {str(path)!r}: {exc}") from None
+    events, notes, nodes = logs.events, logs.notes, logs.nodes
     if nodes < 1:
         raise UsageError(f"--logs: the logs under {str(path)!r} contain no events")
-    result = refine(target.mapping(nodes, args.variant), events)
+    result = check_events(target, nodes, args.variant, events)
     if trace_path is not None and result.failure is not None:
         _write_trace(result, trace_path)
     if args.json:
@@ -144,7 +179,8 @@ def _check_logs(target: Any, args: argparse.Namespace, trace_path: Path | None) 
     if result.ok:
         con.print(f"The logs under {path} conform to the spec {result.spec}: {result.events:,} "
                   f"events from {nodes} nodes validated in {result.elapsed_s:.2f} s "
-                  f"({result.events_per_s:,.0f} events/s).", markup=False)
+                  f"({result.events_per_s:,.0f} events/s); unlogged steps inferred: "
+                  f"{result.hidden_steps}.", markup=False)
         _print_checked(con, result)
         return 0
     con.print(format_failure(result, window=args.window), markup=False)
@@ -154,7 +190,7 @@ def _check_logs(target: Any, args: argparse.Namespace, trace_path: Path | None) 
 # -- simulated runs ----------------------------------------------------------------------------
 
 
-def _check_simulated(target: Any, args: argparse.Namespace, trace_path: Path | None) -> int:
+def _check_simulated(target: Conformance, args: argparse.Namespace, trace_path: Path | None) -> int:
     if args.schedule:
         text = args.schedule
         if text.startswith("@"):
@@ -173,7 +209,7 @@ def _check_simulated(target: Any, args: argparse.Namespace, trace_path: Path | N
         schedules = None
         first_seed = args.seed
     progress = Progress(f"conform {args.target}", enabled=args.progress)
-    totals = {"runs": 0, "events": 0, "refine_s": 0.0, "sim_s": 0.0, "hidden": 0,
+    totals = {"runs": 0, "events": 0, "refine_s": 0.0, "sim_s": 0.0, "hidden": 0, "histories": 0,
               "max_states": 0}
     facts_sum: dict[str, int] = {}
     started = time.perf_counter()
@@ -188,15 +224,20 @@ def _check_simulated(target: Any, args: argparse.Namespace, trace_path: Path | N
                                                   faults=faults, bug=args.bug,
                                                   duration_ms=args.duration, ops=args.ops)
             t0 = time.perf_counter()
-            events, problems, facts = target.run(schedule)
+            sim = target.run(schedule)
             totals["sim_s"] += time.perf_counter() - t0
-            result = refine(target.mapping(target.nodes_of(schedule), args.variant), events)
+            result = check_events(target, target.nodes_of(schedule), args.variant,
+                                  sim.events)
+            problems = sim.problems
+            if result.ok and not problems and sim.history:
+                totals["histories"] += 1
+                problems = history_problems(sim)
             totals["runs"] += 1
             totals["events"] += result.events
             totals["refine_s"] += result.elapsed_s
             totals["hidden"] += result.hidden_steps
             totals["max_states"] = max(totals["max_states"], result.max_states)
-            for key, value in facts.items():
+            for key, value in sim.facts.items():
                 facts_sum[key] = facts_sum.get(key, 0) + value
             progress.update(f"run {k + 1} of {count}, {totals['events']:,} events")
             if not result.ok or problems:
@@ -210,14 +251,14 @@ def _check_simulated(target: Any, args: argparse.Namespace, trace_path: Path | N
     return _report_failure(target, args, trace_path, totals, failed)
 
 
-def _fails(target: Any, variant: str | None) -> Any:
+def _fails(target: Conformance, variant: str | None) -> Any:
     """For shrinking: run a schedule; when it failed (the run's end if the failure has no
     time of its own), or None if it passes."""
     def fails(schedule: Any) -> Any:
-        events, problems, _ = target.run(schedule)
-        result = refine(target.mapping(target.nodes_of(schedule), variant), events,
-                        keep_trace=False)
-        if result.ok and not problems:
+        sim = target.run(schedule)
+        result = check_events(target, target.nodes_of(schedule), variant, sim.events,
+                              keep_trace=False)
+        if result.ok and not sim.problems and not history_problems(sim):
             return None
         if result.failure is not None and result.failure.event is not None:
             at = target.event_time(result.failure.event)
@@ -243,8 +284,11 @@ def _report_pass(args: argparse.Namespace, totals: dict, facts: dict, first_seed
     else:
         which = "The schedule's run"
     spec = f"{last.spec} (variant {args.variant})" if args.variant else last.spec
+    histories = (f"; the clients' histories of {totals['histories']} run"
+                 f"{'s' if totals['histories'] != 1 else ''} are linearizable"
+                 if totals["histories"] else "")
     con.print(f"{which}: every event is a step of the spec {spec}, and every spec "
-              f"state reached satisfies its invariants.", markup=False)
+              f"state reached satisfies its invariants{histories}.", markup=False)
     con.print(f"{totals['events']:,} events validated in {totals['refine_s']:.2f} s "
               f"({rate:,.0f} events/s); simulation {totals['sim_s']:.2f} s; total "
               f"{totals['elapsed_s']:.2f} s.", markup=False)
@@ -267,7 +311,7 @@ def _print_checked(con: Any, result: RefinementResult) -> None:
               f"{', '.join(result.properties_checked) or 'none'}.", markup=False)
 
 
-def _report_failure(target: Any, args: argparse.Namespace, trace_path: Path | None,
+def _report_failure(target: Conformance, args: argparse.Namespace, trace_path: Path | None,
                     totals: dict, failed: tuple) -> int:
     schedule, result, problems = failed
     con = out_console()
@@ -278,8 +322,10 @@ def _report_failure(target: Any, args: argparse.Namespace, trace_path: Path | No
             err.print(f"A run failed after {totals['runs']} run(s); shrinking its schedule...",
                       markup=False)
         shrunk = target.shrink(schedule, _fails(target, args.variant))
-        events, shrunk_problems, _ = target.run(shrunk)
-        shrunk_result = refine(target.mapping(target.nodes_of(shrunk), args.variant), events)
+        sim = target.run(shrunk)
+        shrunk_result = check_events(target, target.nodes_of(shrunk), args.variant,
+                                     sim.events)
+        shrunk_problems = sim.problems or (history_problems(sim) if shrunk_result.ok else [])
     variant = f" --variant {args.variant}" if args.variant else ""
     replay = f"protospec conform {args.target}{variant} --schedule '{shrunk.to_json()}'"
     if trace_path is not None and shrunk_result.failure is not None:

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_states < 1:
         raise UsageError(f"--max-states must be a positive number, got {args.max_states}")
     _check_format(args.output, "-o")
-    out = confirm_overwrite(args.output, args.force)
+    out = confirm_overwrite(args.output, args.force, "-o")
     spec = instantiate(args)
     graph = explore_graph(spec, args.max_states)
     title = spec.name + (f" ({format_params(spec.param_values)})" if spec.param_values else "")
@@ -169,18 +169,23 @@ def _check_format(path: str, option: str) -> None:
 
 
 def check_render_targets(args: argparse.Namespace) -> None:
-    """Before a run: refuse unknown formats and existing files (without --force)."""
+    """Before a run: refuse unknown formats, and output paths that cannot be written or that
+    exist (without --force): --trace-out, --render and --html."""
+    if getattr(args, "trace_out", None):
+        confirm_overwrite(args.trace_out, args.force, "--trace-out")
     if getattr(args, "render", None):
         _check_format(args.render, "--render")
-        confirm_overwrite(args.render, args.force)
+        confirm_overwrite(args.render, args.force, "--render")
     if getattr(args, "html", None):
         if Path(args.html).suffix.lower() not in (".html", ".htm"):
             raise UsageError(f"--html {args.html}: the report is HTML; name it FILE.html")
-        confirm_overwrite(args.html, args.force)
+        confirm_overwrite(args.html, args.force, "--html")
 
 
 def _write_picture(source: str, path: Path, force: bool) -> Path | None:
     """Write the picture; without dot, write the DOT source next to it and say so."""
+    from ..common import write_output
+
     note = err_console()
     try:
         return write_rendered(source, path)
@@ -191,7 +196,7 @@ def _write_picture(source: str, path: Path, force: bool) -> Path | None:
             note.print(f"protospec: {fallback} exists, so the DOT source was not written "
                        f"either (pass --force to replace it)", markup=False, highlight=False)
             return None
-        fallback.write_text(source, encoding="utf-8")
+        write_output(fallback, source, "DOT source")
         note.print(f"protospec: wrote the DOT source to {fallback} instead; "
                    f"`dot -T{path.suffix[1:]} {fallback} -o {path}` draws it once Graphviz "
                    f"is installed", markup=False, highlight=False)
@@ -205,6 +210,8 @@ def write_result_charts(result: CheckResult, args: argparse.Namespace) -> None:
     """After check/simulate: attach chart hints (so --trace-out keeps them), then write the
     --render chart and the --html report. Problems with pictures are reported on stderr and
     never change the exit code: the check's verdict is what the run is for."""
+    from ..common import write_output
+
     render, html = getattr(args, "render", None), getattr(args, "html", None)
     if not (render or html or getattr(args, "trace_out", None)):
         return
@@ -236,12 +243,14 @@ def write_result_charts(result: CheckResult, args: argparse.Namespace) -> None:
         if result.violations and not dot_available():
             note.print(f"protospec: the report has no chart: {DotMissing()}", markup=False,
                        highlight=False)
-        Path(html).write_text(result_html(result), encoding="utf-8")
+        write_output(html, result_html(result), "HTML report")
         note.print(f"HTML report written to {html}", markup=False, highlight=False)
 
 
 def write_trace_charts(trace: Trace, meta: dict[str, Any], args: argparse.Namespace) -> None:
     """For ``show``: the --render chart and --html report of a saved trace."""
+    from ..common import write_output
+
     if not (getattr(args, "render", None) or getattr(args, "html", None)):
         return
     check_render_targets(args)
@@ -259,6 +268,6 @@ def write_trace_charts(trace: Trace, meta: dict[str, Any], args: argparse.Namesp
         if not dot_available():
             note.print(f"protospec: the report has no chart: {DotMissing()}", markup=False,
                        highlight=False)
-        Path(args.html).write_text(trace_html(trace, violation=violation, kind=kind, doc=doc),
-                                   encoding="utf-8")
+        write_output(args.html, trace_html(trace, violation=violation, kind=kind, doc=doc),
+                     "HTML report")
         note.print(f"HTML report written to {args.html}", markup=False, highlight=False)

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ...errors import UsageError
+from ...errors import TraceFormatError, UsageError
 from ...history import (
     INFINITY,
     UNKNOWN,
     History,
+    HistoryTimeout,
     LinearizabilityResult,
     Model,
     Operation,
@@ -31,7 +34,7 @@ from ...history import (
 from ...history.model import MODELS
 from ...history.render import Picture, render_html, render_svg, render_text
 from ...history.weaker import GUARANTEES, ConsistencyResult, check_sequential, check_sessions
-from ..common import Progress, confirm_overwrite, out_console, print_json
+from ..common import Progress, confirm_overwrite, out_console, print_json, write_output
 
 CONSISTENCY = ("linearizable", "sequential", "session", *GUARANTEES)
 EXIT = {Verdict.VALID: 0, Verdict.INVALID: 1, Verdict.UNKNOWN: 3}
@@ -79,13 +82,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError(f"--timeout must be positive, not {args.timeout}")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}")
+    if getattr(args, "shrink_timeout", None) is not None and not (
+            math.isfinite(args.shrink_timeout) and args.shrink_timeout >= 0):
+        raise UsageError(f"--shrink-timeout must be a number of seconds, not "
+                         f"{args.shrink_timeout}")
+    started = time.monotonic()
+    deadline = None if args.timeout is None else started + args.timeout
     render_path = None
     if args.render:
         if Path(args.render).suffix.lower() not in (".svg", ".html", ".htm"):
             raise UsageError(f"--render {args.render}: give a file ending in .svg or .html")
-        render_path = confirm_overwrite(args.render, args.force)
+        render_path = confirm_overwrite(args.render, args.force, "--render")
     initial = None
     if args.initial is not None:
         try:
@@ -93,7 +102,27 @@ def run(args: argparse.Namespace) -> int:
         except json.JSONDecodeError as e:
             raise UsageError(f"--initial {args.initial!r} is not JSON: {e.msg}") from None
     model = get_model(args.model, initial)
-    history = load_history(args.history, fmt=args.format)
+    try:
+        history = load_history(args.history, fmt=args.format, deadline=deadline)
+    except HistoryTimeout as exc:
+        msg = f"UNKNOWN: gave up after --timeout {args.timeout:g} s while reading: {exc}"
+        if args.json:
+            print_json({"history": args.history, "verdict": "unknown", "reason": msg})
+        else:
+            out_console().print(msg, markup=False, highlight=False)
+        return EXIT[Verdict.UNKNOWN]
+    try:
+        return _check(args, history, model, render_path, deadline)
+    except TraceFormatError as exc:
+        # The model could not read an operation: say which file it is in.
+        if str(exc).startswith(history.source):
+            raise
+        raise TraceFormatError(f"{history.source}, {exc}") from None
+
+
+def _check(args: argparse.Namespace, history: History, model: Model, render_path: Path | None,
+           deadline: float | None) -> int:
+    timeout = None if deadline is None else max(1e-3, deadline - time.monotonic())
     progress = Progress(f"{args.consistency} {Path(args.history).name}", enabled=args.progress)
 
     def tick(done: int, total: int) -> None:
@@ -102,13 +131,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.consistency == "linearizable":
             result: LinearizabilityResult | ConsistencyResult = check_linearizable(
-                history, model, timeout=args.timeout, progress=tick)
+                history, model, timeout=timeout, progress=tick)
             window = None
             if result.verdict is Verdict.INVALID and args.shrink:
                 progress.update("shrinking the violation")
-                window = minimal_window(result, timeout=args.shrink_timeout)
+                budget = args.shrink_timeout
+                if deadline is not None:  # --timeout bounds the whole run, shrinking too
+                    budget = max(0.0, min(budget, deadline - time.monotonic()))
+                window = minimal_window(result, timeout=budget)
         elif args.consistency == "sequential":
-            result = check_sequential(history, model, timeout=args.timeout, progress=tick)
+            result = check_sequential(history, model, timeout=timeout, progress=tick)
             window = None
         else:
             chosen = GUARANTEES if args.consistency == "session" else (args.consistency,)
@@ -121,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     if render_path is not None and picture is not None:
         text = (render_svg(picture) if render_path.suffix.lower() == ".svg"
                 else render_html(picture))
-        render_path.write_text(text, encoding="utf-8")
+        write_output(render_path, text, "picture")
     if args.json:
         print_json(_json(args, history, result, window, render_path if picture else None))
     else:

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = instantiate(args)
     enc = load_encoding(spec)
-    trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
+    trace_path = (confirm_overwrite(args.trace_out, args.force, "--trace-out")
+                  if args.trace_out else None)
     result = prove_inductive(enc, args.inductive)
     if result.counterexample is not None and trace_path is not None:
         write_trace(result.counterexample, trace_path, violation=args.inductive)

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if args.explain_inv:
         return print_explanations(spec, args)
     apply_property_arguments(spec, args)
-    trace_path = confirm_overwrite(args.trace_out, args.force) if args.trace_out else None
+    trace_path = (confirm_overwrite(args.trace_out, args.force, "--trace-out")
+                  if args.trace_out else None)
     progress = Progress(f"simulate {spec.name}", enabled=args.progress)
     try:
         if args.workers is not None:
