@@ -79,13 +79,25 @@ def test_the_cli_runs_workers_and_reports_the_one_process_counts():
     runs = {}
     for w in ("1", "2"):
         proc = subprocess.run([*CLI, "check", "two_phase_commit", "-p", "rms=6", "--json",
+                               "--no-liveness",
                                "--workers", w], cwd=ROOT, capture_output=True, text=True,
                               timeout=300)
-        assert proc.returncode == 0, proc.stderr
         runs[w] = json.loads(proc.stdout)["stats"]
+        # 2PC declares "sometimes" properties: checked in one process, reported unchecked
+        # (exit 3) on workers, which check safety only.
+        assert proc.returncode == (0 if w == "1" else 3), proc.stderr
+    assert runs["1"]["liveness_unchecked"] is None
+    assert "safety properties only" in runs["2"]["liveness_unchecked"]
     # 50,816 states (TLC's count): beyond the in-process probe, so the workers search it.
     assert runs["2"]["distinct_states"] == runs["1"]["distinct_states"] == 50816
     assert runs["2"]["depth"] == runs["1"]["depth"]
+
+
+def test_liveness_is_reported_unchecked_on_workers_not_silently_passed():
+    proc = subprocess.run([*CLI, "check", "two_phase_commit", "-p", "rms=3", "--workers", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert "safety properties only" in proc.stdout
 
 
 def test_workers_must_be_a_positive_number_or_auto():
@@ -97,7 +109,7 @@ def test_workers_must_be_a_positive_number_or_auto():
 
 def test_sigint_stops_the_workers_and_exits_3_with_the_partial_summary():
     proc = subprocess.Popen([*CLI, "check", "two_phase_commit", "-p", "rms=8", "--workers",
-                             "2", "--progress-every", "0.1"], cwd=ROOT,
+                             "2", "--no-liveness", "--progress-every", "0.1"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     assert proc.stderr is not None

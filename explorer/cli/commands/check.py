@@ -301,10 +301,7 @@ def run(args: argparse.Namespace) -> int:
                          "--workers or --ray (runs on workers write no checkpoint)")
     try:
         liveness = args.liveness is not False
-        if (workers > 1 or args.ray) and temporal_names(spec, liveness):
-            raise UsageError("liveness and sometimes properties are checked in one process: "
-                             "pass --no-liveness to check the safety properties on "
-                             "--workers/--ray, or drop --workers/--ray")
+        unchecked = (workers > 1 or args.ray) and temporal_names(spec, liveness)
         if args.ray:
             from ...parallel_ray import check_ray
 
@@ -326,6 +323,11 @@ def run(args: argparse.Namespace) -> int:
                            keep_going=args.keep_going, progress=on_progress,
                            until=variant_target(spec, liveness), check_deadlock=args.deadlock,
                            liveness=liveness, control=control, resume=resume_from)
+        if unchecked and not result.violations:
+            # Liveness needs the whole graph in one process: the workers check safety only.
+            result.stats.liveness_unchecked = (
+                f"not checked: searches on --workers/--ray check safety properties only "
+                f"({', '.join(unchecked)}); run without them, or pass --no-liveness")
     finally:
         for sig, old in handlers.items():
             signal.signal(sig, old)
