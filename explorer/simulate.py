@@ -25,7 +25,8 @@ __all__ = ["simulate"]
 def simulate(spec: Spec, *, runs: int = 100, depth: int = 100, seed: int = 0,
              keep_going: bool = False, check_deadlock: bool | None = None,
              swarm: bool = False,
-             progress: Callable[[int, int], None] | None = None) -> CheckResult:
+             progress: Callable[[int, int], None] | None = None,
+             seen_fps: set[int] | None = None) -> CheckResult:
     """Run ``runs`` random walks of at most ``depth`` steps; stop at the first violation.
 
     ``progress(run_index, runs)`` is called after each run. States outside the spec's
@@ -36,6 +37,9 @@ def simulate(spec: Spec, *, runs: int = 100, depth: int = 100, seed: int = 0,
     on whatever is most often enabled (timeouts, message loss); leaving some actions out of a
     run lets others run long enough to build the deep scenarios bugs need. A swarm run that
     has no allowed action left simply ends (it is not a deadlock).
+
+    ``seen_fps``: a set to collect the visited states' hashes into (``parallel_simulate``
+    unions them across runs); a new one if not given.
     """
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     rng = random.Random(seed)
@@ -54,7 +58,8 @@ def simulate(spec: Spec, *, runs: int = 100, depth: int = 100, seed: int = 0,
     if not inits:
         raise SpecError(f"spec {spec.name!r}: no initial state (within the constraint)",
                         spec=spec.name)
-    seen_fps: set[int] = set()
+    if seen_fps is None:
+        seen_fps = set()
     done_runs = 0
     max_depth_seen = 0
 

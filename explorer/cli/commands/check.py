@@ -74,10 +74,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coverage", action="store_true",
                    help="print per-action coverage (enabled / fired / new states)")
     add_temporal_arguments(p)
+    add_parallel_arguments(p)
     p.add_argument("--symmetry", action="store_true",
                    help="explore one state per orbit of the spec's symmetric sets (process ids "
                         "it declares interchangeable); counterexamples stay concrete")
     p.set_defaults(func=run)
+
+
+def add_parallel_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", default=None, metavar="N",
+                   help="search on N worker processes (default 1; auto: one per core), "
+                        "states partitioned by fingerprint; same results as one process")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="search on Ray actors: a cluster's ADDRESS, or auto to start a local "
+                        "Ray on 127.0.0.1 (needs the ray extra: pip install 'protospec[ray]')")
+
+
+def parse_workers_arg(args: argparse.Namespace) -> int:
+    """The --workers value as a number (1 if unset); a UsageError if it is not one."""
+    from ...parallel import parse_workers
+
+    if args.workers is None:
+        return 1
+    try:
+        return parse_workers(str(args.workers))
+    except ValueError:
+        raise UsageError(f"--workers must be a positive number or auto, got "
+                         f"{args.workers!r}") from None
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -279,13 +302,43 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):  # not the main thread: no signal handling
             handlers[sig] = signal.signal(sig, on_signal)
+    workers = parse_workers_arg(args)
+    if (workers > 1 or args.ray) and args.resume:
+        raise UsageError("--resume continues a one-process run: it cannot be combined with "
+                         "--workers or --ray (runs on workers write no checkpoint)")
     try:
         liveness = args.liveness is not False
-        result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
-                       keep_going=args.keep_going, progress=on_progress,
-                       until=variant_target(spec, liveness), check_deadlock=args.deadlock,
-                       liveness=liveness, control=control, resume=resume_from,
-                       symmetry=args.symmetry)
+        unchecked = (workers > 1 or args.ray) and temporal_names(spec, liveness)
+        if args.symmetry and (workers > 1 or args.ray):
+            raise UsageError("--symmetry runs in one process for now: drop --workers/--ray, "
+                             "or --symmetry")
+        if args.ray:
+            from ...parallel_ray import check_ray
+
+            result = check_ray(spec, address=args.ray,
+                               workers=workers if args.workers is not None else None,
+                               max_depth=args.max_depth, max_states=args.max_states,
+                               keep_going=args.keep_going, progress=on_progress,
+                               until=variant_target(spec), check_deadlock=args.deadlock,
+                               control=control)
+        elif workers > 1:
+            from ...parallel import check_parallel
+
+            result = check_parallel(spec, workers=workers, max_depth=args.max_depth,
+                                    max_states=args.max_states, keep_going=args.keep_going,
+                                    progress=on_progress, until=variant_target(spec),
+                                    check_deadlock=args.deadlock, control=control)
+        else:
+            result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
+                           keep_going=args.keep_going, progress=on_progress,
+                           until=variant_target(spec, liveness), check_deadlock=args.deadlock,
+                           liveness=liveness, control=control, resume=resume_from,
+                           symmetry=args.symmetry)
+        if unchecked and not result.violations:
+            # Liveness needs the whole graph in one process: the workers check safety only.
+            result.stats.liveness_unchecked = (
+                f"not checked: searches on --workers/--ray check safety properties only "
+                f"({', '.join(unchecked)}); run without them, or pass --no-liveness")
     finally:
         for sig, old in handlers.items():
             signal.signal(sig, old)

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "deep bugs that uniform walks miss)")
     p.add_argument("--continue", dest="keep_going", action="store_true",
                    help="keep going after a violation, to report every violated property")
+    p.add_argument("--workers", default=None, metavar="N",
+                   help="run the walks on N processes (auto: one per core); run r is seeded "
+                        "from (--seed, r), so the result depends on the seed, not on N")
     p.set_defaults(func=run)
 
 
@@ -48,10 +51,21 @@ def run(args: argparse.Namespace) -> int:
                   if args.trace_out else None)
     progress = Progress(f"simulate {spec.name}", enabled=args.progress)
     try:
-        result = simulate(spec, runs=args.runs, depth=args.depth, seed=args.seed,
-                          keep_going=args.keep_going, check_deadlock=args.deadlock,
-                          swarm=args.swarm,
-                          progress=lambda i, n: progress.update(f"run {i:,} of {n:,}"))
+        if args.workers is not None:
+            from ...parallel_simulate import simulate_parallel
+            from .check import parse_workers_arg
+
+            result = simulate_parallel(spec, workers=parse_workers_arg(args), runs=args.runs,
+                                       depth=args.depth, seed=args.seed,
+                                       keep_going=args.keep_going,
+                                       check_deadlock=args.deadlock, swarm=args.swarm,
+                                       progress=lambda i, n: progress.update(
+                                           f"run {i:,} of {n:,}"))
+        else:
+            result = simulate(spec, runs=args.runs, depth=args.depth, seed=args.seed,
+                              keep_going=args.keep_going, check_deadlock=args.deadlock,
+                              swarm=args.swarm,
+                              progress=lambda i, n: progress.update(f"run {i:,} of {n:,}"))
     finally:
         progress.close()
     return report(result, args, trace_path)
