@@ -111,6 +111,13 @@ PICTURES = [
     _variant_chart("casper_ffg", "no_surround_rule"),
     _variant_chart("causal_broadcast", "fifo_only"),
     _variant_chart("rate_limiter", "local_counters"),
+    _variant_chart("raft_snapshot", "install_discards_log"),
+    _variant_chart("dining_philosophers", "weakly_fair_forks"),
+    # Liveness counterexamples (lassos) on docs/liveness.md and the spec pages.
+    Picture("images/two_phase_commit_tm_may_crash.svg",
+            _check("two_phase_commit", "--variant", "tm_may_crash")),
+    Picture("images/circuit_breaker_success_weakly_fair.svg",
+            _check("circuit_breaker", "--variant", "success_weakly_fair")),
 ]
 
 

@@ -41,7 +41,7 @@ VALID_ITF = json.dumps({
 
 VALID_CONFIG = b'''spec = "two_phase_commit"
 invariants = ["atomicity", "small: len(msgs) <= 9"]
-max_depth = 3
+max_states = 10000
 
 [params]
 rms = 2
