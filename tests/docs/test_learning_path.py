@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer.cli.commands.explore import prepare
 from protospec.explorer.cli.main import build_parser, main
 from protospec.explorer.loader import builtin_spec_names
-
 from tests.docs.pending import PENDING
 
 ROOT = Path(__file__).resolve().parents[2]

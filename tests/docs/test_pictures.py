@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from protospec.explorer.loader import builtin_spec_names
 from protospec.explorer.render.dot import dot_available
-
 from tests.docs.pending import PENDING
 
 ROOT = Path(__file__).resolve().parents[2]
