@@ -54,6 +54,7 @@ from typing import Any
 from protospec import UsageError, action
 from protospec.explorer.conformance import LoadedLogs, SimRun, register
 from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge
+from protospec.impl.runtime.conformance import RuntimeConformance
 from protospec.specs.pbft import (
     NULL,
     PBFT,
@@ -370,9 +371,10 @@ def load_logs(path: str | Path) -> LoadedLogs:
     return LoadedLogs(merged, notes, top)
 
 
-class PbftConformance:
+class PbftConformance(RuntimeConformance):
     """``impl/pbft`` as :class:`explorer.conformance.Conformance` sees it."""
 
+    package = "protospec.impl.pbft"
     name = "pbft"
     spec_cls = PBFT
     summary = "a key-value store replicated with PBFT, with Byzantine replicas (impl/pbft)"
@@ -420,36 +422,8 @@ class PbftConformance:
         return SimRun(r.events, check_run(r), {**r.facts, "unanswered": r.unanswered},
                       r.history, "kv")
 
-    def shrink(self, schedule: Any, fails: Any) -> Any:
-        from protospec.impl.runtime.sim import shrink
-
-        return shrink(schedule, fails)
-
-    def nodes_of(self, schedule: Any) -> int:
-        return schedule.nodes
-
-    def end_time(self, schedule: Any) -> int:
-        return schedule.duration_ms
-
-    def event_time(self, event: dict[str, Any]) -> int | None:
-        return event.get("t")
-
-    def describe_schedule(self, schedule: Any) -> str:
-        return schedule.describe()
-
     def load_logs(self, path: Path) -> LoadedLogs:
         return load_logs(path)
-
-    def cluster_size(self, nodes: int) -> int:
-        return nodes
-
-    def node_argv(self, node_id: int, cluster: Sequence[str], data: Path, *,
-                  bug: str | None = None) -> list[str]:
-        import sys
-
-        argv = [sys.executable, "-m", "protospec.impl.pbft.server", "--id", str(node_id),
-                "--cluster", ",".join(cluster), "--data", str(data)]
-        return argv + (["--bug", bug] if bug else [])
 
     def usage_hints(self, cluster: Sequence[str], data: Path) -> list[str]:
         addrs = ",".join(cluster)

@@ -35,6 +35,7 @@ from typing import Any
 
 from protospec.explorer.conformance import LoadedLogs, SimRun, register
 from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge
+from protospec.impl.runtime.conformance import RuntimeConformance
 from protospec.specs.two_phase_commit import (
     Decision,
     Prepared,
@@ -208,9 +209,10 @@ def load_logs(path: str | Path) -> LoadedLogs:
     return LoadedLogs(merged, notes, max(0, top - 1))
 
 
-class TwoPhaseCommitConformance:
+class TwoPhaseCommitConformance(RuntimeConformance):
     """``impl/two_phase_commit`` as :class:`explorer.conformance.Conformance` sees it."""
 
+    package = "protospec.impl.two_phase_commit"
     name = "two_phase_commit"
     spec_cls = TwoPhaseCommit
     summary = "a coordinator and participants running transactions (impl/two_phase_commit)"
@@ -252,20 +254,6 @@ class TwoPhaseCommitConformance:
         r = run_schedule(schedule)
         return SimRun(r.events, check_run(r), {**r.facts, "unanswered": r.unanswered})
 
-    def shrink(self, schedule: Any, fails: Any) -> Any:
-        from protospec.impl.runtime.sim import shrink
-
-        return shrink(schedule, fails)
-
-    def nodes_of(self, schedule: Any) -> int:
-        return schedule.nodes
-
-    def end_time(self, schedule: Any) -> int:
-        return schedule.duration_ms
-
-    def event_time(self, event: dict[str, Any]) -> int | None:
-        return event.get("t")
-
     def describe_schedule(self, schedule: Any) -> str:
         return schedule.describe().replace(" nodes,", " participants + TM,", 1)
 
@@ -274,14 +262,6 @@ class TwoPhaseCommitConformance:
 
     def cluster_size(self, nodes: int) -> int:
         return nodes + 1
-
-    def node_argv(self, node_id: int, cluster: Sequence[str], data: Path, *,
-                  bug: str | None = None) -> list[str]:
-        import sys
-
-        argv = [sys.executable, "-m", "protospec.impl.two_phase_commit.server", "--id",
-                str(node_id), "--cluster", ",".join(cluster), "--data", str(data)]
-        return argv + (["--bug", bug] if bug else [])
 
     def usage_hints(self, cluster: Sequence[str], data: Path) -> list[str]:
         addrs = ",".join(cluster)
