@@ -36,6 +36,37 @@ the check may insert up to three unlogged steps of that node: the ones that move
 or log towards what the restart reports (a timeout, a term update, a vote, an election won, an
 entry appended by a client request or from the leader). Elsewhere no hidden step is allowed.
 
+**Batches and snapshots: the spec's extension.** raft.tla sends one entry per AppendEntries
+and has no log compaction; the implementation batches entries and installs snapshots. The
+mapping therefore checks the logs against :func:`with_compaction` of the spec (or of its bug
+variant): the same spec with three actions *added* — nothing of it is changed, so every
+behaviour of the spec is one of the extension, and the model checker's state counts (which
+never use the extension) are untouched:
+
+* ``append_entries_batch(i, j, k)`` — leader i sends j the k >= 2 entries from next_index on
+  in one request. Its handling is the spec's own ``handle_append_entries_request``, whose
+  entry rule (``accept_entries``) the extension applies to one entry after the other: so a
+  batch of k entries has the effect of k of the spec's single-entry steps, with each entry
+  kept, replaced or appended by the spec's (or the variant's) own rule, and one reply;
+* ``install_snapshot(i, j, k)`` — leader i sends j its entries 1..k as a snapshot, only if
+  k <= commit_index[i] (a snapshot holds committed entries only);
+* ``handle_install_snapshot_request(m)`` — Figure 13, receiver rules 1 and 6-7: reject an old
+  term; a candidate steps down; if the log holds entry k with the snapshot's last term, keep
+  the entries after it, else replace the log by the snapshot's; commit_index becomes at least
+  k; reply with an AppendEntries response matching k (etcd-io/raft's reply, so the spec's
+  handle_append_entries_response records it).
+
+The spec keeps whole logs; the implementation keeps a snapshot and the entries after it. A
+logged log length is absolute, so it is compared with the spec log's length as before. A
+snapshot is named in the log by its index, last term and **digest** (SHA-256 of the state
+machine's data): wherever the log shows one (``compact``, a ``restart`` from a snapshot,
+``install_snapshot``), the mapping replays the spec log's entries 1..index through the real
+state machine (``impl.raft.kv.KVStore``) and requires the same digest, and requires the entry
+at that index to have the snapshot's term; so a snapshot's contents are checked, not trusted.
+``compact`` maps to no spec step (the spec's log does not change) and requires index <=
+commit_index. A restart from a snapshot requires the spec log after the snapshot's index to
+be the entries the node recovered.
+
 What the log does not show is not compared directly: the middle of a node's log (only its
 length and last term are logged, except on restart; but every entry a node sends is compared
 in full), and the network's contents (only what goes in and out of it).
@@ -43,12 +74,16 @@ in full), and the network's contents (only what goes in and out of it).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from typing import NamedTuple
+
+from protospec import action, from_state, invariant
 from protospec.explorer.conformance import LoadedLogs, SimRun, register
 from protospec.explorer.refinement import Mapping, Mismatch, SpecStep, causal_merge
 from protospec.specs.raft import (
@@ -67,14 +102,136 @@ from protospec.specs.raft import (
     RequestVoteRequest,
     RequestVoteResponse,
     State,
+    _distinct,
+    _reply,
+    _send,
+    _with_messages,
 )
 
-__all__ = ["RaftConformance", "RaftMapping", "load_logs"]
+__all__ = ["IS_REQ", "InstallSnapshotRequest", "RaftConformance", "RaftMapping",
+           "with_compaction", "load_logs"]
 
 _UNBOUNDED = 1 << 40  # a bound no run reaches
 LIVE_S = 10.0  # a log written to this recently belongs to a running cluster
 _ROLES = {"follower": FOLLOWER, "candidate": CANDIDATE, "leader": LEADER}
 _STEP = SpecStep.of
+
+
+# -- the spec's extension: batches and snapshots ------------------------------------------------
+
+IS_REQ = 4  # the InstallSnapshot request's message type, after the spec's four (0-3)
+
+
+class InstallSnapshotRequest(NamedTuple):
+    """Leader ``source`` sends ``dest`` a snapshot of its entries 1..last_included_index."""
+
+    mtype: int
+    term: int
+    last_included_index: int
+    last_included_term: int
+    entries: tuple[Entry, ...]  # what the snapshot holds: the leader's entries up to it
+    source: int
+    dest: int
+
+
+class CompactionSteps:
+    """The actions :func:`with_compaction` adds to a Raft spec (see the module docstring)."""
+
+    def setup(self) -> None:
+        super().setup()
+        # Batch sizes and snapshot indexes, as far as logs go (a mapping widens them, as it
+        # widens Value: it never enumerates them, the events name them).
+        longest = min(self.max_log_length, 8)
+        self.BatchSize = range(2, longest + 1)
+        self.SnapshotIndex = range(1, longest + 1)
+
+    @action(i="Server", j="Server", k="BatchSize")
+    def append_entries_batch(self, s: State, i: int, j: int, k: int) -> State | None:
+        """Leader i sends j the k entries from next_index[i][j] on in one request."""
+        if i == j or s.state[i] is not LEADER or len(s.messages) >= self.max_msgs:
+            return None
+        log = s.log[i]
+        prev = s.next_index[i][j] - 1
+        if prev + k > len(log):
+            return None
+        m = AppendEntriesRequest(AE_REQ, s.current_term[i], prev,
+                                 log[prev - 1].term if prev else 0, log[prev:prev + k],
+                                 min(s.commit_index[i], prev + k), i, j)
+        return _with_messages(s, _send(s.messages, m))
+
+    def accept_entries(self, log: tuple[Entry, ...], prev: int,
+                       entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
+        """The spec's (or variant's) single-entry rule, applied to each entry in turn."""
+        for k, entry in enumerate(entries):
+            log = super().accept_entries(log, prev + k, (entry,))
+        return log
+
+    @action(i="Server", j="Server", k="SnapshotIndex")
+    def install_snapshot(self, s: State, i: int, j: int, k: int) -> State | None:
+        """Leader i sends j a snapshot of its committed entries 1..k (Figure 13)."""
+        if (i == j or s.state[i] is not LEADER or k > s.commit_index[i]
+                or len(s.messages) >= self.max_msgs):
+            return None
+        log = s.log[i]
+        m = InstallSnapshotRequest(IS_REQ, s.current_term[i], k, log[k - 1].term, log[:k], i, j)
+        return _with_messages(s, _send(s.messages, m))
+
+    @action(m=from_state(lambda s: _distinct(s.messages)))
+    def handle_install_snapshot_request(self, s: State, m: object) -> State | None:
+        """Figure 13's receiver: rules 1 and 6-7, then an AppendEntries response matching k."""
+        if m.mtype != IS_REQ:
+            return None
+        i, j = m.dest, m.source
+        term = s.current_term[i]
+        if m.term > term:
+            return None  # update_term first
+        if m.term < term:
+            reply = AppendEntriesResponse(AE_RESP, term, False, 0, i, j)
+            return _with_messages(s, _reply(s.messages, reply, m))
+        if s.state[i] is LEADER:
+            return None  # two leaders in one term
+        if s.state[i] is CANDIDATE:
+            s = s._replace(state=_at(s.state, i, FOLLOWER),
+                           votes_granted=_at(s.votes_granted, i, frozenset()))
+        log, k = s.log[i], m.last_included_index
+        if len(log) >= k and log[k - 1].term == m.last_included_term:
+            new_log = m.entries + log[k:]  # rule 6: keep the entries after the snapshot
+        else:
+            new_log = m.entries  # rule 7: discard the log
+        commit = s.commit_index
+        if k > commit[i]:
+            commit = _at(commit, i, k)
+        reply = AppendEntriesResponse(AE_RESP, term, True, k, i, j)
+        return s._replace(log=_at(s.log, i, new_log) if new_log != log else s.log,
+                          commit_index=commit, messages=_reply(s.messages, reply, m))
+
+    @invariant
+    def type_ok(self, s: State) -> bool:
+        """The spec's type_ok on the state without snapshot messages; and each of those is
+        well formed."""
+        snaps = [m for m in s.messages if type(m) is InstallSnapshotRequest]
+        if not snaps:
+            return super().type_ok(s)
+        rest = tuple(m for m in s.messages if type(m) is not InstallSnapshotRequest)
+        return super().type_ok(s._replace(messages=rest)) and all(
+            m.mtype == IS_REQ and m.source != m.dest and m.source in self.server_set
+            and m.dest in self.server_set and 1 <= m.last_included_index == len(m.entries)
+            and m.entries[-1].term == m.last_included_term for m in snaps)
+
+
+def _at(t: tuple, i: int, v: object) -> tuple:
+    return t[:i] + (v,) + t[i + 1:]
+
+
+@functools.cache
+def with_compaction(spec_cls: type[Raft]) -> type[Raft]:
+    """``spec_cls`` (Raft or one of its variants) with :class:`CompactionSteps` added: the spec
+    the implementation's logs are checked against. Its own actions are unchanged."""
+    ext = type(f"{spec_cls.__name__}WithCompaction", (CompactionSteps, spec_cls),
+               {"__doc__": spec_cls.__doc__, "__module__": spec_cls.__module__})
+    ext.name = spec_cls.name
+    ext.variant_info = spec_cls.variant_info
+    return ext
 
 
 class RaftMapping(Mapping):
@@ -84,14 +241,19 @@ class RaftMapping(Mapping):
     max_states = 64
 
     def __init__(self, nodes: int, spec_cls: type[Raft] = Raft) -> None:
-        spec = spec_cls(servers=nodes, max_term=_UNBOUNDED, max_log_length=_UNBOUNDED,
-                        max_msgs=_UNBOUNDED, values=1)
+        spec = with_compaction(spec_cls)(servers=nodes, max_term=_UNBOUNDED,
+                                         max_log_length=_UNBOUNDED, max_msgs=_UNBOUNDED,
+                                         values=1)
         spec.constraint = None  # see "Bounds" in the module docstring
         spec.Value = range(_UNBOUNDED)  # see "Values"
+        spec.BatchSize = range(2, _UNBOUNDED)
+        spec.SnapshotIndex = range(1, _UNBOUNDED)
         self.spec = spec
         self.nodes = nodes
         self.values: dict[str, int] = {}
+        self.commands: list[str] = []  # value -> command
         self._messages: dict[str, Any] = {}
+        self._digests: dict[tuple[Entry, ...], str] = {}
 
     # -- translation ---------------------------------------------------------------------------
 
@@ -100,7 +262,22 @@ class RaftMapping(Mapping):
         v = self.values.get(command)
         if v is None:
             v = self.values[command] = len(self.values)
+            self.commands.append(command)
         return v
+
+    def digest(self, entries: tuple[Entry, ...]) -> str:
+        """The digest of the state machine after applying ``entries`` (spec entries, whose
+        values stand for commands) through the implementation's own state machine."""
+        d = self._digests.get(entries)
+        if d is None:
+            from protospec.impl.raft.core import snapshot_digest
+            from protospec.impl.raft.kv import KVStore
+
+            kv = KVStore()
+            for index, e in enumerate(entries, start=1):
+                kv.apply(index, self.commands[e.value])
+            d = self._digests[entries] = snapshot_digest(kv.snapshot_data())
+        return d
 
     def message(self, d: dict[str, Any]) -> Any:
         """A logged message as the spec's message tuple (servers numbered from 0)."""
@@ -126,6 +303,12 @@ class RaftMapping(Mapping):
         elif kind == "append_entries_response":
             m = AppendEntriesResponse(mtype=AE_RESP, term=term, success=bool(d["success"]),
                                       match_index=d["match_index"], source=src, dest=dst)
+        elif kind == "install_snapshot_request":
+            # The entries a snapshot holds are not logged (its digest is): the message is the
+            # one the spec step sent, recorded when the send was checked. Unseen, it is a
+            # message with no entries, which no spec state has in flight.
+            return InstallSnapshotRequest(IS_REQ, term, d["last_included_index"],
+                                          d["last_included_term"], (), src, dst)
         else:
             raise ValueError(f"unknown message type {kind!r}")
         if key is not None:
@@ -143,8 +326,17 @@ class RaftMapping(Mapping):
             return ((_STEP("restart", i=i),), ())
         if action in ("timeout", "become_leader", "advance_commit_index"):
             return ((_STEP(action, i=i),),)
+        if action == "append_entries" and len(event["sent"][0]["entries"]) >= 2:
+            m = event["sent"][0]
+            return ((_STEP("append_entries_batch", i=i, j=m["dst"] - 1,
+                           k=len(m["entries"])),),)
         if action in ("request_vote", "append_entries"):
             return ((_STEP(action, i=i, j=event["sent"][0]["dst"] - 1),),)
+        if action == "install_snapshot":
+            m = event["sent"][0]
+            return ((_STEP(action, i=i, j=m["dst"] - 1, k=m["last_included_index"]),),)
+        if action == "compact":
+            return ((),)  # the spec's log is whole: nothing changes (checked in mismatches)
         if action == "client_request":
             return ((_STEP(action, i=i, v=self.value(event["entry"][1])),),)
         if action == "update_term":
@@ -183,9 +375,15 @@ class RaftMapping(Mapping):
             for key, value in st.get("match", {}).items():
                 expect(f"match_index[{int(key) - 1}]", value,
                        after.match_index[i][int(key) - 1])
+        snap = event.get("snapshot")
+        if snap is not None:
+            out += self._snapshot_mismatches(i, n, snap, log, after, event["action"])
         if event["action"] == "restart":
             logged = tuple(Entry(term=t, value=self.value(c)) for t, c in event.get("log", ()))
-            expect("log", logged, log)
+            expect("log" if snap is None else f"(after its snapshot of index {snap[0]}) log",
+                   logged, log if snap is None else log[snap[0]:])
+        if event["action"] == "install_snapshot" and not out:
+            out += self._sent_snapshot_mismatches(i, n, event["sent"][0], before, after)
         for d in event.get("sent", ()):
             m = self.message(d)
             if after.messages.count(m) != before.messages.count(m) + 1:
@@ -193,6 +391,41 @@ class RaftMapping(Mapping):
                                     f"not send",
                                     m, _sent_by(before, after, i)))
         return out
+
+    def _snapshot_mismatches(self, i: int, n: int, snap: list, log: tuple[Entry, ...],
+                             after: State, action: str) -> list[Mismatch]:
+        """A snapshot the node names (index, last term, digest) against the spec's log."""
+        k, term, digest = snap
+        who = f"server {i} (node {n}) snapshot of index {k}"
+        if not 1 <= k <= len(log):
+            return [Mismatch(f"{who}: the spec log's length", k, len(log))]
+        out = []
+        if log[k - 1].term != term:
+            out.append(Mismatch(f"{who}: the term of the spec's entry {k}", term,
+                                log[k - 1].term))
+        if action == "compact" and k > after.commit_index[i]:
+            out.append(Mismatch(f"{who}: compacted past commit_index", k,
+                                after.commit_index[i]))
+        if not out and self.digest(log[:k]) != digest:
+            out.append(Mismatch(f"{who}: digest of the state machine after the spec's "
+                                f"entries 1..{k}", digest, self.digest(log[:k])))
+        return out
+
+    def _sent_snapshot_mismatches(self, i: int, n: int, d: dict[str, Any], before: State,
+                                  after: State) -> list[Mismatch]:
+        """The InstallSnapshot request sent: the spec step's, with the logged index, term and
+        digest; recorded so that its receipt and the network's doings map to it."""
+        added = [m for m in _sent_by(before, after, i) if type(m) is InstallSnapshotRequest]
+        if len(added) != 1:
+            return [Mismatch(f"server {i} (node {n}) InstallSnapshot sent", d, tuple(added))]
+        m = added[0]
+        logged = (d["term"], d["last_included_index"], d["last_included_term"], d["digest"])
+        spec = (m.term, m.last_included_index, m.last_included_term, self.digest(m.entries))
+        if logged != spec:
+            return [Mismatch(f"server {i} (node {n}) InstallSnapshot (term, index, last term, "
+                             f"digest)", logged, spec)]
+        self._messages[d["id"]] = m
+        return []
 
     def hidden(self, event: dict[str, Any], state: State) -> Iterator[SpecStep]:
         """Before a restart only: the node's steps that move its term, vote or log towards
@@ -204,6 +437,12 @@ class RaftMapping(Mapping):
         term = st["term"]
         vote = NIL if st["voted_for"] is None else st["voted_for"] - 1
         target = tuple(Entry(term=t, value=self.value(c)) for t, c in event.get("log", ()))
+        snap = event.get("snapshot")
+        if snap is not None:
+            # The log before the snapshot is known by its digest only: take the spec's, and
+            # let the restart's own check compare the digest.
+            target = (state.log[i][:snap[0]] + target if len(state.log[i]) >= snap[0]
+                      else None)  # the snapshot's own entries are missing: unknown
         mine = [m for m in dict.fromkeys(state.messages) if m.dest == i]
         now = state.current_term[i]
         if now < term:
@@ -220,18 +459,21 @@ class RaftMapping(Mapping):
                 if m.mtype is RV_REQ and m.source == vote:
                     yield _STEP("handle_request_vote_request", m=m)
         log = state.log[i]
-        if log != target:
+        if target is None or log != target:
             if state.state[i] is CANDIDATE:
                 yield _STEP("become_leader", i=i)
                 for m in mine:
                     if m.mtype is RV_RESP and m.term == term and m.vote_granted:
                         yield _STEP("handle_request_vote_response", m=m)
-            if state.state[i] is LEADER and len(target) == len(log) + 1 and \
+            if state.state[i] is LEADER and target is not None and \
+                    len(target) == len(log) + 1 and \
                     target[:-1] == log and target[-1].term == term:
                 yield _STEP("client_request", i=i, v=target[-1].value)
             for m in mine:
                 if m.mtype is AE_REQ and m.term == term and m.entries:
                     yield _STEP("handle_append_entries_request", m=m)
+                elif m.mtype == IS_REQ and m.term == term:
+                    yield _STEP("handle_install_snapshot_request", m=m)
 
     def describe(self, event: dict[str, Any]) -> str:
         return describe_event(event)

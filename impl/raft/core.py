@@ -20,7 +20,9 @@ The protocol follows the Raft paper (Ongaro and Ousterhout 2014, section 5 and F
 deliberately kept step for step to raft.tla, the spec ``specs/raft.py`` models, so that every
 step can be checked against the spec by trace refinement (``protospec conform raft``):
 
-* a leader sends at most one entry per AppendEntries request, the entry at next_index;
+* a leader sends the entries from next_index on, up to ``Config.max_batch_entries`` of them
+  in one AppendEntries request (raft.tla sends one; a batch is checked against the spec's
+  ``append_entries_batch`` step, see ``specs/raft_refinement.py``);
 * each protocol step is one event named after the spec action it performs (``timeout``,
   ``request_vote``, ``become_leader``, ``client_request``, ``advance_commit_index``,
   ``append_entries``, ``update_term``, ``handle_request_vote_request``, ...), carrying the
@@ -32,6 +34,19 @@ Choices beyond the spec, which leave its steps unchanged: a new leader appends a
 (section 8, so it learns what is committed); a candidate re-asks peers that have not answered
 every heartbeat interval; a leader sends the next entry as soon as a follower acknowledges one
 (only when the acknowledgement is news, so retransmissions do not multiply).
+
+**Snapshots** (section 7, Figure 13). The driver may :meth:`RaftCore.compact` the log up to an
+entry it has applied and the core knows committed, handing over its state machine's state
+(JSON-ready data; the core keeps it opaque and names it by :func:`snapshot_digest`). The core
+then keeps ``snapshot_index``/``snapshot_term`` and only the entries after them; indexes stay
+absolute. A leader whose follower needs an entry it has compacted away sends an
+InstallSnapshot request instead (once its own commit index has reached its snapshot, so the
+snapshot is known committed in its term's view); the follower keeps its log if it holds the
+snapshot's last entry (rule 6), else replaces log and state machine by the snapshot (rule 7),
+and answers with an AppendEntries response whose match_index is the snapshot's index (as
+etcd-io/raft does). A :class:`Ready` with a ``snapshot`` asks the driver to rewrite its storage
+(snapshot, hard state, the entries after it) and, when ``snapshot.installed``, to reset its
+state machine from the snapshot's data.
 
 Two deliberate bugs can be switched on (``bug=``) to show that conformance checking catches
 them: ``commit_old_term`` (a leader commits an entry of an earlier term by counting replicas,
@@ -45,6 +60,8 @@ catches it (an old leader cut off by a partition answers stale reads).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -56,14 +73,17 @@ __all__ = [
     "AppendEntriesResponse",
     "Config",
     "Entry",
+    "InstallSnapshotRequest",
     "Message",
     "RaftCore",
     "Ready",
     "RequestVoteRequest",
     "RequestVoteResponse",
     "Role",
+    "SnapshotInfo",
     "message_from_dict",
     "message_to_dict",
+    "snapshot_digest",
 ]
 
 #: The deliberate bugs a core can be built with (see the module docstring).
@@ -145,7 +165,42 @@ class AppendEntriesResponse:
     quiet: bool = False  # the answer to a quiet heartbeat (success: it changed nothing)
 
 
-Message = RequestVoteRequest | RequestVoteResponse | AppendEntriesRequest | AppendEntriesResponse
+@dataclass(frozen=True, slots=True)
+class InstallSnapshotRequest:
+    """Leader ``src`` sends ``dst`` its snapshot: the state machine after entries
+    1..last_included_index (Figure 13, in one chunk: no offset or done)."""
+
+    id: str
+    term: int
+    src: int
+    dst: int
+    last_included_index: int
+    last_included_term: int
+    digest: str  # snapshot_digest(data): what the event log records instead of the data
+    data: Any = None  # the state machine's JSON-ready state; not in the event log
+
+
+Message = (RequestVoteRequest | RequestVoteResponse | AppendEntriesRequest
+           | AppendEntriesResponse | InstallSnapshotRequest)
+
+
+def snapshot_digest(data: Any) -> str:
+    """A short name for a snapshot's data: SHA-256 of its canonical JSON (keys sorted), in
+    hex, 32 digits. Equal data, equal digest, however it travelled."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot for the driver to make durable: entries 1..index (the last of term ``term``)
+    applied into ``data``. ``installed``: it came from the leader, so the driver must also
+    reset its state machine from ``data`` (else it is the driver's own compaction)."""
+
+    index: int
+    term: int
+    data: Any
+    installed: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +214,8 @@ class Config:
     #: idle cluster's event log does not grow (see RaftCore._heartbeat for why the trace
     #: refinement loses nothing).
     quiet_heartbeats: bool = False
+    #: The most entries one AppendEntries request carries (1: raft.tla's one at a time).
+    max_batch_entries: int = 64
 
 
 @dataclass(frozen=True)
@@ -169,6 +226,10 @@ class Ready:
     says the log from that index on (1-based) was replaced by ``entries`` (a truncation and
     an append in one); both go to disk in one fsynced record before anything else happens.
     ``committed`` are the (index, entry) pairs to apply, in order, after that.
+    ``snapshot``, if not None, replaces that record: the driver rewrites its storage as the
+    snapshot, ``hard_state`` (then always given) and ``entries`` (then the whole log after the
+    snapshot, ``log_from`` being its index + 1), and resets its state machine from the
+    snapshot first if it was installed; ``committed`` then starts after the snapshot.
     """
 
     hard_state: tuple[int, int | None] | None = None
@@ -180,10 +241,12 @@ class Ready:
     #: ReadIndex reads now confirmed: (ctx, read_index) each; the driver answers a read from
     #: its state machine once it has applied up to read_index (after this Ready's committed).
     reads: tuple[tuple[Any, int], ...] = ()
+    snapshot: SnapshotInfo | None = None
 
     def empty(self) -> bool:
         return not (self.hard_state or self.log_from is not None or self.events
-                    or self.messages or self.committed or self.reads)
+                    or self.messages or self.committed or self.reads
+                    or self.snapshot is not None)
 
 
 @dataclass
@@ -195,6 +258,7 @@ class _Unready:
     events: list[dict[str, Any]] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     reads: list[tuple[Any, int]] = field(default_factory=list)
+    snapshot: SnapshotInfo | None = None
 
 
 @dataclass
@@ -210,14 +274,17 @@ class _Read:
 class RaftCore:
     """One Raft server's protocol state and its handlers; see the module docstring.
 
-    Node ids are 1..n. The persistent state (``current_term``, ``voted_for``, ``log``) is given
-    at construction, as recovered from disk; everything else starts afresh, as after a restart.
+    Node ids are 1..n. The persistent state (``current_term``, ``voted_for``, ``log`` and the
+    ``snapshot`` it follows, as ``(index, term, data)``) is given at construction, as recovered
+    from disk; everything else starts afresh, as after a restart. Indexes are absolute: with a
+    snapshot of index k, ``log[0]`` is entry k + 1.
     """
 
     def __init__(self, node_id: int, node_ids: list[int], *, rng: random.Random,
                  current_term: int = 1, voted_for: int | None = None,
                  log: list[Entry] | None = None, boot: int = 0, config: Config | None = None,
-                 bug: str | None = None) -> None:
+                 bug: str | None = None,
+                 snapshot: tuple[int, int, Any] | None = None) -> None:
         if bug is not None and bug not in BUGS:
             raise ValueError(f"unknown bug {bug!r} (known: {', '.join(BUGS)})")
         self.id = node_id
@@ -231,7 +298,13 @@ class RaftCore:
         # Persistent state (Figure 2), recovered from disk.
         self.current_term = current_term  # Invariant: never decreases
         self.voted_for = voted_for  # whom this node voted for in current_term, or None
-        self.log: list[Entry] = list(log or [])  # index 1 is log[0]
+        self.log: list[Entry] = list(log or [])  # entry snapshot_index + 1 is log[0]
+        # The snapshot the log follows (section 7): entries 1..snapshot_index are compacted
+        # into snapshot_data, the last of them of snapshot_term. Invariant: every compacted
+        # entry is committed.
+        self.snapshot_index, self.snapshot_term, self.snapshot_data = snapshot or (0, 0, None)
+        self._snapshot_digest = (snapshot_digest(self.snapshot_data) if self.snapshot_index
+                                 else "")
         # Volatile state, lost on a restart.
         self.role = Role.FOLLOWER
         self.commit_index = 0  # Invariant: commit_index <= len(log), never decreases
@@ -246,16 +319,61 @@ class RaftCore:
         self._msg_counter = 0
         self._unready = _Unready()
         self._outstanding: Ready | None = None  # handed out by ready(), not yet advanced
-        self._handed_out = 0  # the last index handed out to apply (>= last_applied)
+        # The last index handed out to apply (>= last_applied); the snapshot is applied.
+        self._handed_out = self.snapshot_index
+        self.last_applied = self.snapshot_index
         self._reads: list[_Read] = []  # leaders only: ReadIndex reads not yet confirmed
         self._read_round = 0  # leaders only: bumped by each read_index() round
         self._round_unsent = False  # a read round's heartbeats are queued, not yet handed out
         self._request_round: dict[str, int] = {}  # AppendEntries id -> round, while reads wait
         self._quiet_ok: set[int] = set()  # leaders only: peers a quiet heartbeat suffices for
         self._sent_commit: dict[str, int] = {}  # leaders only: logged AppendEntries id -> commit
-        self._emit("restart", log=[[e.term, e.command] for e in self.log], boot=boot)
+        extra: dict[str, Any] = {}
+        if self.snapshot_index:
+            extra["snapshot"] = [self.snapshot_index, self.snapshot_term, self._snapshot_digest]
+        self._emit("restart", log=[[e.term, e.command] for e in self.log], boot=boot, **extra)
+
+    # -- absolute indexes over a compacted log -------------------------------------------------
+
+    def last_index(self) -> int:
+        """The index of the last entry (compacted or not); 0 if there is none."""
+        return self.snapshot_index + len(self.log)
+
+    def term_at(self, index: int) -> int:
+        """The term of the entry at ``index``: 0 for index 0, the snapshot's term at its index,
+        -1 for an entry compacted away before it (its term is no longer known)."""
+        si = self.snapshot_index
+        if index > si:
+            return self.log[index - si - 1].term
+        if index == si:
+            return self.snapshot_term if si else 0
+        return -1
 
     # -- the driver's verbs --------------------------------------------------------------------
+
+    def compact(self, index: int, data: Any) -> bool:
+        """Log compaction (section 7): the driver's state machine, having applied entries
+        1..``index``, is ``data`` (JSON-ready); forget those entries, keeping ``data`` as the
+        snapshot. Only applied entries the core knows committed may be compacted; returns
+        False (nothing done) if ``index`` is not past the current snapshot or is beyond the
+        last entry applied or committed. The next Ready carries the snapshot to persist."""
+        if not self.snapshot_index < index <= min(self.last_applied, self.commit_index):
+            return False
+        term = self.term_at(index)
+        del self.log[:index - self.snapshot_index]
+        self._set_snapshot(index, term, data, installed=False)
+        self._emit("compact", snapshot=[index, term, self._snapshot_digest])
+        return True
+
+    def _set_snapshot(self, index: int, term: int, data: Any, *, installed: bool) -> None:
+        self.snapshot_index, self.snapshot_term, self.snapshot_data = index, term, data
+        self._snapshot_digest = snapshot_digest(data)
+        u = self._unready
+        prior = u.snapshot is not None and u.snapshot.installed
+        # An install not yet handed to the driver stays an install: its state machine must
+        # still be reset, even if a compaction follows it within the same Ready.
+        u.snapshot = SnapshotInfo(index, term, data, installed or prior)
+
 
     def tick(self) -> None:
         """One tick of logical time: maybe start an election, or send a heartbeat round."""
@@ -322,7 +440,7 @@ class RaftCore:
     def _read_index_now(self) -> int | None:
         """The commit index, if the leader has committed an entry of its term (section 8)."""
         c = self.commit_index
-        return c if c and self.log[c - 1].term == self.current_term else None
+        return c if c and self.term_at(c) == self.current_term else None
 
     def _release_reads(self) -> None:
         if not self._reads:
@@ -356,28 +474,29 @@ class RaftCore:
         does not model: it is stuttering, and its messages never enter the spec's network.
         """
         if (not self.config.quiet_heartbeats or j not in self._quiet_ok
-                or self.next_index[j] <= len(self.log)):
+                or self.next_index[j] <= self.last_index()):
             self._append_entries(j)
             return
-        prev = len(self.log)
+        prev = self.last_index()
         m = AppendEntriesRequest(self._next_id(), self.current_term, self.id, j, prev,
-                                 self.log[prev - 1].term if prev else 0, (), self.commit_index,
+                                 self.term_at(prev), (), self.commit_index,
                                  True)
         if self._reads:
             self._request_round[m.id] = self._read_round
         self._unready.messages.append(m)  # no event: see above
 
     def _handle_quiet_heartbeat(self, m: AppendEntriesRequest) -> None:
-        last_term = self.log[-1].term if self.log else 0
+        last_term = self.term_at(self.last_index())
         same_term_follower = m.term == self.current_term and self.role is Role.FOLLOWER
-        changes_nothing = (same_term_follower and m.prev_log_index == len(self.log)
+        changes_nothing = (same_term_follower and m.prev_log_index == self.last_index()
                            and m.prev_log_term == last_term
                            and m.commit_index == self.commit_index)
         if same_term_follower:
             self.leader_id = m.src
             self._reset_election_timer()
         reply = AppendEntriesResponse(self._next_id(), self.current_term, self.id, m.src,
-                                      changes_nothing, len(self.log) if changes_nothing else 0,
+                                      changes_nothing,
+                                      self.last_index() if changes_nothing else 0,
                                       m.id, True)
         self._unready.messages.append(reply)
 
@@ -414,6 +533,8 @@ class RaftCore:
                 self._handle_request_vote_response(m)
         elif isinstance(m, AppendEntriesRequest):
             self._handle_append_entries_request(m)
+        elif isinstance(m, InstallSnapshotRequest):
+            self._handle_install_snapshot_request(m)
         elif isinstance(m, AppendEntriesResponse):
             if m.term < self.current_term:
                 self._emit("drop_stale_response", recv=m)
@@ -426,7 +547,7 @@ class RaftCore:
         """Whether :meth:`ready` would return something to handle."""
         u = self._unready
         return bool(u.hard_state or u.log_from is not None or u.events or u.messages
-                    or u.reads or self.commit_index > self._handed_out)
+                    or u.reads or u.snapshot is not None or self.commit_index > self._handed_out)
 
     def ready(self) -> Ready:
         """Everything produced since the previous Ready, as an immutable value.
@@ -444,12 +565,17 @@ class RaftCore:
         self._round_unsent = False  # a heartbeat round in u leaves with this Ready
         committed: tuple[tuple[int, Entry], ...] = ()
         if self.commit_index > self._handed_out:
-            committed = tuple((k, self.log[k - 1])
+            committed = tuple((k, self.log[k - self.snapshot_index - 1])
                               for k in range(self._handed_out + 1, self.commit_index + 1))
             self._handed_out = self.commit_index
-        entries = tuple(self.log[u.log_from - 1:]) if u.log_from is not None else ()
-        rd = Ready(u.hard_state, u.log_from, entries, tuple(u.events), tuple(u.messages),
-                   committed, tuple(u.reads))
+        hard_state, log_from = u.hard_state, u.log_from
+        if u.snapshot is not None:
+            # The storage is rewritten whole: snapshot, hard state, every entry after it.
+            hard_state, log_from = (self.current_term, self.voted_for), self.snapshot_index + 1
+        entries = (tuple(self.log[log_from - self.snapshot_index - 1:])
+                   if log_from is not None else ())
+        rd = Ready(hard_state, log_from, entries, tuple(u.events), tuple(u.messages),
+                   committed, tuple(u.reads), u.snapshot)
         if not rd.empty():
             self._outstanding = rd
         return rd
@@ -462,6 +588,8 @@ class RaftCore:
             raise RuntimeError(f"node {self.id}: advance() given a Ready that is not the "
                                f"outstanding one")
         self._outstanding = None
+        if rd.snapshot is not None and rd.snapshot.installed:
+            self.last_applied = max(self.last_applied, rd.snapshot.index)
         if rd.committed:
             self.last_applied = rd.committed[-1][0]
 
@@ -502,17 +630,19 @@ class RaftCore:
 
     def _request_vote(self, j: int) -> None:
         """request_vote: ask j for its vote, describing the last entry of this log."""
-        m = RequestVoteRequest(self._next_id(), self.current_term, self.id, j, len(self.log),
-                               self.log[-1].term if self.log else 0)
+        last = self.last_index()
+        m = RequestVoteRequest(self._next_id(), self.current_term, self.id, j, last,
+                               self.term_at(last))
         self._emit("request_vote", sent=[m])
 
     def _log_ok(self, m: RequestVoteRequest) -> bool:
         """Whether the candidate's log is at least as up-to-date as ours (section 5.4.1)."""
         if self.bug == "vote_without_log_check":
             return True
-        last_term = self.log[-1].term if self.log else 0
+        last = self.last_index()
+        last_term = self.term_at(last)
         return m.last_log_term > last_term or (m.last_log_term == last_term
-                                               and m.last_log_index >= len(self.log))
+                                               and m.last_log_index >= last)
 
     def _handle_request_vote_request(self, m: RequestVoteRequest) -> None:
         """Grant the vote if the term is ours, we have not voted for another, and the
@@ -541,7 +671,7 @@ class RaftCore:
         self.role = Role.LEADER
         self.leader_id = self.id
         self.votes_granted = set()
-        self.next_index = {n: len(self.log) + 1 for n in self.nodes}
+        self.next_index = {n: self.last_index() + 1 for n in self.nodes}
         self.match_index = {n: 0 for n in self.nodes}
         self.heartbeat_elapsed = 0
         self._quiet_ok.clear()
@@ -571,7 +701,7 @@ class RaftCore:
         it at once."""
         self.log.append(Entry(self.current_term, command))
         self._quiet_ok.clear()
-        index = len(self.log)
+        index = self.last_index()
         self._log_changed_from(index)
         self._emit("client_request", entry=[self.current_term, command])
         for j in self.peers:
@@ -581,15 +711,19 @@ class RaftCore:
         return index
 
     def _append_entries(self, j: int) -> None:
-        """append_entries: send j the entry at next_index[j] (none if j is up to date), with
-        the index and term of the entry before it."""
+        """append_entries: send j the entries from next_index[j] on, at most
+        ``max_batch_entries`` (none if j is up to date), with the index and term of the entry
+        before them. If that entry is compacted away, send the snapshot instead."""
         nxt = self.next_index[j]
         prev = nxt - 1
-        entries = tuple(self.log[prev:nxt])  # at most one entry, as raft.tla sends
+        if prev < self.snapshot_index:
+            self._install_snapshot(j)
+            return
+        start = prev - self.snapshot_index
+        entries = tuple(self.log[start:start + max(1, self.config.max_batch_entries)])
         last = prev + len(entries)
         m = AppendEntriesRequest(self._next_id(), self.current_term, self.id, j, prev,
-                                 self.log[prev - 1].term if prev else 0, entries,
-                                 min(self.commit_index, last))
+                                 self.term_at(prev), entries, min(self.commit_index, last))
         if self._reads:
             self._request_round[m.id] = self._read_round
         if self.config.quiet_heartbeats:
@@ -616,20 +750,23 @@ class RaftCore:
         self.leader_id = m.src
         self._reset_election_timer()
         prev = m.prev_log_index
-        if prev and (prev > len(self.log) or self.log[prev - 1].term != m.prev_log_term):
+        # An entry at or before our snapshot is committed, so it matches the leader's.
+        if prev > self.snapshot_index and (prev > self.last_index()
+                                           or self.term_at(prev) != m.prev_log_term):
             self._reply_append(m, False, 0)
             return
-        if m.entries:
-            if len(self.log) > prev:
-                if self.log[prev].term != m.entries[0].term:
-                    # Rule 3: a conflicting entry goes, with everything after it.
-                    del self.log[prev:]
-                    self.log.extend(m.entries)
-                    self._log_changed_from(prev + 1)
-                # else: already there (a duplicate or reordered request): keep the log.
-            else:
-                self.log.extend(m.entries)
-                self._log_changed_from(prev + 1)
+        for k, entry in enumerate(m.entries, start=prev + 1):
+            # Rules 3-4, one entry at a time (as the spec's single-entry rule, repeated): an
+            # entry already there with the same term is kept; a conflicting one goes, with
+            # everything after it; a missing one is appended.
+            if k <= self.snapshot_index:
+                continue
+            if k <= self.last_index():
+                if self.term_at(k) == entry.term:
+                    continue
+                del self.log[k - self.snapshot_index - 1:]
+            self.log.append(entry)
+            self._log_changed_from(k)
         last = prev + len(m.entries)
         if m.commit_index > self.commit_index:
             self.commit_index = min(m.commit_index, last)  # rule 5
@@ -639,6 +776,51 @@ class RaftCore:
         reply = AppendEntriesResponse(self._next_id(), self.current_term, self.id, m.src,
                                       success, match, m.id)
         self._emit("handle_append_entries_request", recv=m, sent=[reply])
+
+    def _install_snapshot(self, j: int) -> None:
+        """install_snapshot: j needs an entry compacted away; send it the snapshot (Figure 13).
+        Only once this leader's commit index has reached the snapshot (after a restart it
+        starts at 0): until then nothing is sent to j, and a majority that holds the entries
+        lets the leader commit without j."""
+        if self.commit_index < self.snapshot_index:
+            return
+        m = InstallSnapshotRequest(self._next_id(), self.current_term, self.id, j,
+                                   self.snapshot_index, self.snapshot_term,
+                                   self._snapshot_digest, self.snapshot_data)
+        self._emit("install_snapshot", sent=[m])
+
+    def _handle_install_snapshot_request(self, m: InstallSnapshotRequest) -> None:
+        """Figure 13, InstallSnapshot receiver rules 1 and 5-8: reject an old term; if the log
+        holds the snapshot's last entry, keep the entries after it (rule 6); else discard the
+        log and reset the state machine from the snapshot (rule 7). Answer with how far the
+        log now matches the leader's (an AppendEntries response, as etcd-io/raft does)."""
+        if m.term < self.current_term:
+            self._reply_snapshot(m, False, 0)
+            return
+        if self.role is Role.LEADER:
+            raise AssertionError(f"node {self.id}: leader of term {self.current_term} got "
+                                 f"InstallSnapshot from node {m.src} in the same term")
+        if self.role is Role.CANDIDATE:
+            self.role = Role.FOLLOWER
+            self.votes_granted = set()
+        self.leader_id = m.src
+        self._reset_election_timer()
+        k = m.last_included_index
+        if k <= self.snapshot_index or (k <= self.last_index()
+                                        and self.term_at(k) == m.last_included_term):
+            pass  # rule 6: our log already holds it (a compacted entry is committed)
+        else:
+            self.log = []  # rule 7
+            self._set_snapshot(k, m.last_included_term, m.data, installed=True)
+            self._handed_out = max(self._handed_out, k)
+        if k > self.commit_index:
+            self.commit_index = k
+        self._reply_snapshot(m, True, k)
+
+    def _reply_snapshot(self, m: InstallSnapshotRequest, success: bool, match: int) -> None:
+        reply = AppendEntriesResponse(self._next_id(), self.current_term, self.id, m.src,
+                                      success, match, m.id)
+        self._emit("handle_install_snapshot_request", recv=m, sent=[reply])
 
     def _handle_append_entries_response(self, m: AppendEntriesResponse) -> None:
         """Record how far the follower matches, or step its next_index back by one; then
@@ -651,7 +833,7 @@ class RaftCore:
         self._ack_read_round(m)
         progressed = m.success and m.match_index > self.match_index[j]
         sent_commit = self._sent_commit.pop(m.request_id, None)
-        if (m.success and m.match_index == len(self.log) and sent_commit is not None
+        if (m.success and m.match_index == self.last_index() and sent_commit is not None
                 and sent_commit == self.commit_index):
             self._quiet_ok.add(j)
         else:
@@ -666,7 +848,7 @@ class RaftCore:
         # Keep the pipeline moving only on news: a duplicate or stale success (from a
         # heartbeat's retransmission) must not start a second chain of sends, or the chains
         # multiply with every heartbeat while a follower lags.
-        if not m.success or (progressed and self.next_index[j] <= len(self.log)):
+        if not m.success or (progressed and self.next_index[j] <= self.last_index()):
             self._append_entries(j)
         self._release_reads()
 
@@ -675,12 +857,13 @@ class RaftCore:
         current term (section 5.4.2; an earlier term's entry is committed only indirectly)."""
         if self.role is not Role.LEADER:
             return
-        match = sorted((len(self.log) if n == self.id else self.match_index[n]
+        last = self.last_index()
+        match = sorted((last if n == self.id else self.match_index[n]
                         for n in self.nodes), reverse=True)
-        new = min(match[self.quorum - 1], len(self.log))
+        new = min(match[self.quorum - 1], last)
         if new <= self.commit_index:
             return
-        if self.log[new - 1].term != self.current_term and self.bug != "commit_old_term":
+        if self.term_at(new) != self.current_term and self.bug != "commit_old_term":
             return
         self.commit_index = new
         self._quiet_ok.clear()  # every follower must hear of the new commit index, logged
@@ -699,12 +882,12 @@ class RaftCore:
         """Record one protocol step (named after its spec action) with the state after it."""
         ev: dict[str, Any] = {"n": self.id, "action": action}
         if recv is not None:
-            ev["recv"] = message_to_dict(recv)
+            ev["recv"] = message_to_dict(recv, with_data=False)
         if sent:
-            ev["sent"] = [message_to_dict(m) for m in sent]
+            ev["sent"] = [message_to_dict(m, with_data=False) for m in sent]
             self._unready.messages.extend(sent)
         for key, value in extra.items():
-            ev[key] = message_to_dict(value) if key == "msg" else value
+            ev[key] = message_to_dict(value, with_data=False) if key == "msg" else value
         ev["state"] = self.snapshot()
         self._unready.events.append(ev)
 
@@ -714,8 +897,8 @@ class RaftCore:
             "term": self.current_term,
             "role": self.role.name.lower(),
             "voted_for": self.voted_for,
-            "log_len": len(self.log),
-            "last_term": self.log[-1].term if self.log else 0,
+            "log_len": self.last_index(),
+            "last_term": self.term_at(self.last_index()),
             "commit": self.commit_index,
         }
         if self.role is Role.CANDIDATE:
@@ -730,14 +913,19 @@ class RaftCore:
 
 _TYPES = {RequestVoteRequest: "request_vote_request", RequestVoteResponse: "request_vote_response",
           AppendEntriesRequest: "append_entries_request",
-          AppendEntriesResponse: "append_entries_response"}
+          AppendEntriesResponse: "append_entries_response",
+          InstallSnapshotRequest: "install_snapshot_request"}
 _CLASSES = {name: cls for cls, name in _TYPES.items()}
 
 
-def message_to_dict(m: Message) -> dict[str, Any]:
-    """A message as a JSON-ready dict: ``type`` first, then its fields (entries as pairs)."""
+def message_to_dict(m: Message, *, with_data: bool = True) -> dict[str, Any]:
+    """A message as a JSON-ready dict: ``type`` first, then its fields (entries as pairs).
+    Without ``with_data`` (the event log's form) a snapshot's data is left out: its digest
+    names it."""
     d: dict[str, Any] = {"type": _TYPES[type(m)]}
     for name in m.__slots__:
+        if name == "data" and not with_data:
+            continue
         value = getattr(m, name)
         d[name] = [[e.term, e.command] for e in value] if name == "entries" else value
     return d

@@ -43,6 +43,21 @@ class KVStore:
         self.sessions: dict[str, tuple[int, Any]] = {}  # client -> (last seq, its result)
         self.applied = 0  # index of the last entry applied
 
+    def snapshot_data(self) -> dict[str, Any]:
+        """The state as JSON-ready data, for a Raft snapshot (everything :meth:`restore`
+        needs; the applied index is the snapshot's own)."""
+        return {"data": dict(self.data),
+                "sessions": {c: [seq, result] for c, (seq, result) in self.sessions.items()}}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], index: int) -> KVStore:
+        """The store as :meth:`snapshot_data` described it, having applied 1..``index``."""
+        kv = cls()
+        kv.data = dict(data["data"])
+        kv.sessions = {c: (int(seq), result) for c, (seq, result) in data["sessions"].items()}
+        kv.applied = index
+        return kv
+
     def apply(self, index: int, command: str) -> Any:
         """Apply the entry at ``index``; returns the operation's result.
 

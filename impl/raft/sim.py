@@ -18,6 +18,9 @@ What the simulator does to the cluster:
   middle of its next disk write, leaving part of a record on disk (recovery must cut it off);
   ``crash_unlogged`` crashes it after its next fsync but before the step reaches the event log
   (the trace refinement must infer the unlogged step);
+* **compaction** — with ``snapshot_every`` set (the ``compact`` family), every node compacts
+  its log into a snapshot of its key-value map each time it has applied that many entries
+  more, so a follower that was partitioned or down catches up by InstallSnapshot;
 * **clients** — each client runs its operations one after another through
   :class:`SimClient`-like logic: it sends to the node it believes leads, follows hints, and
   retries (with the same sequence number) after a timeout.
@@ -44,15 +47,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .core import BUGS, Config, Entry, Message, RaftCore, Role, message_to_dict
+from .core import BUGS, Config, Entry, Message, RaftCore, Role, message_to_dict, snapshot_digest
 from .kv import KVStore, encode_command
-from .storage import MemoryBackend, Storage
+from .storage import MemoryBackend, Snapshot, Storage
 
 __all__ = ["FAULT_KINDS", "Fault", "Op", "Schedule", "SimResult", "Simulation", "check_run",
            "history_lines", "run_schedule", "shrink"]
 
 #: Fault families a random schedule may draw from (``--faults``).
-FAULT_KINDS = ("drop", "duplicate", "reorder", "partition", "crash", "torn")
+FAULT_KINDS = ("drop", "duplicate", "reorder", "partition", "crash", "torn", "compact")
 
 TICK_MS = 10  # one core tick
 CLIENT_TIMEOUT_MS = 400  # a client retries an operation unanswered for this long
@@ -93,6 +96,8 @@ class Schedule:
     faults: tuple[Fault, ...] = ()
     ops: tuple[Op, ...] = ()
     bug: str | None = None  # one of core.BUGS: a deliberately broken implementation
+    snapshot_every: int = 0  # compact after this many more entries applied (0: never)
+    batch: int = 64  # the most entries in one AppendEntries (Config.max_batch_entries)
 
     def to_json(self) -> str:
         """A compact JSON form, for replay commands (``protospec conform raft --schedule``)."""
@@ -102,6 +107,9 @@ class Schedule:
              "ops": [[o.at_ms, o.client, o.op, o.key, o.value] for o in self.ops]}
         if self.bug:
             d["bug"] = self.bug
+        if self.snapshot_every:
+            d["snapshot_every"] = self.snapshot_every
+        d["batch"] = self.batch
         return json.dumps(d, separators=(",", ":"))
 
     @classmethod
@@ -116,7 +124,9 @@ class Schedule:
                         duration_ms=int(d.get("duration_ms", 3000)),
                         drop=float(d.get("drop", 0.0)), duplicate=float(d.get("duplicate", 0.0)),
                         delay_ms=tuple(int(x) for x in d.get("delay_ms", (1, 5))),
-                        faults=faults, ops=ops, bug=d.get("bug"))
+                        faults=faults, ops=ops, bug=d.get("bug"),
+                        snapshot_every=int(d.get("snapshot_every", 0)),
+                        batch=int(d.get("batch", 64)))
         except (ValueError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a schedule: {exc}") from None
         sched.validate()
@@ -126,6 +136,10 @@ class Schedule:
         """Raise ValueError if the schedule cannot be run."""
         if not 1 <= self.nodes <= 9:
             raise ValueError(f"nodes must be 1..9, got {self.nodes}")
+        if self.batch < 1:
+            raise ValueError(f"batch must be >= 1, got {self.batch}")
+        if self.snapshot_every < 0:
+            raise ValueError(f"snapshot_every must be >= 0, got {self.snapshot_every}")
         if self.bug is not None and self.bug not in BUGS:
             raise ValueError(f"unknown bug {self.bug!r} (known: {', '.join(BUGS)})")
         lo, hi = self.delay_ms
@@ -183,11 +197,18 @@ class Schedule:
             op_list.append(Op(rng.randrange(100, max(101, duration_ms - 500)),
                               rng.randrange(1, 4), kind, key, value))
         op_list.sort(key=lambda o: (o.at_ms, o.client))
+        # Drawn last, so the faults and operations of a seed do not depend on the families.
+        snapshot_every = rng.randrange(2, 6) if "compact" in kinds else 0
+        # One entry at a time (raft.tla's way) in half the runs, batches in the others: a
+        # leader's catch-up batch often carries its no-op too, which hides some mistakes
+        # (committing an old term's entry needs a majority holding it without the no-op).
+        batch = rng.choice((1, 1, 1, 4, 16, 64))
         return cls(seed=seed, nodes=nodes, duration_ms=duration_ms,
                    drop=0.05 if "drop" in kinds else 0.0,
                    duplicate=0.03 if "duplicate" in kinds else 0.0,
                    delay_ms=(1, 30) if "reorder" in kinds else (1, 5),
-                   faults=tuple(out), ops=tuple(op_list), bug=bug)
+                   faults=tuple(out), ops=tuple(op_list), bug=bug,
+                   snapshot_every=snapshot_every, batch=batch)
 
 
 def _jsonable(x: Any) -> Any:
@@ -247,13 +268,19 @@ class SimResult:
 
     schedule: Schedule
     events: list[dict[str, Any]]  # the global event log, in execution order
-    applied: dict[int, list[list[str]]]  # node -> per boot, the commands applied in order
+    #: node -> per boot (and after each snapshot installed), the commands applied in order
+    applied: dict[int, list[list[str]]]
     acked: list[dict[str, Any]]  # operations acknowledged to clients, with results
     unacked: int  # operations still unanswered at the end
     recoveries: list[dict[str, Any]] = field(default_factory=list)  # torn tails cut on restart
     steps: int = 0  # simulator events processed
     #: The client history: JSON-line events (invoke, ok, info) in execution order.
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: node -> for each list in ``applied``, the index of the entry before its first command
+    #: (0, or the snapshot the node started from or installed)
+    applied_from: dict[int, list[int]] = field(default_factory=dict)
+    #: snapshots installed from a leader: node, index, digest of the data (check_run checks it)
+    installs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def elections(self) -> int:
@@ -266,7 +293,7 @@ class Simulation:
     def __init__(self, schedule: Schedule, *, config: Config | None = None) -> None:
         schedule.validate()
         self.s = schedule
-        self.config = config or Config()
+        self.config = replace(config or Config(), max_batch_entries=schedule.batch)
         self.rng = random.Random(f"network:{schedule.seed}")
         self.now = 0
         self.queue: list[tuple[int, int, str, Any]] = []
@@ -275,6 +302,8 @@ class Simulation:
         self.nodes = {i: _Node(i, _TearingBackend()) for i in range(1, schedule.nodes + 1)}
         self.groups: dict[int, int] = {}  # node -> partition group (absent: no partition)
         self.applied: dict[int, list[list[str]]] = {i: [] for i in self.nodes}
+        self.applied_from: dict[int, list[int]] = {i: [] for i in self.nodes}
+        self.installs: list[dict[str, Any]] = []
         self.acked: list[dict[str, Any]] = []
         self.recoveries: list[dict[str, Any]] = []
         self.clients: dict[int, list[Op]] = {}
@@ -307,7 +336,8 @@ class Simulation:
         for c, p in sorted(self.pending.items()):
             self._record(c, p.op, "info")  # unanswered: may or may not have taken effect
         return SimResult(self.s, self.events, self.applied, self.acked, unacked,
-                         self.recoveries, self.steps, self.history)
+                         self.recoveries, self.steps, self.history, self.applied_from,
+                         self.installs)
 
     # -- nodes ---------------------------------------------------------------------------------
 
@@ -319,13 +349,16 @@ class Simulation:
             self.recoveries.append({"node": i, "t": self.now, "records": rec.records,
                                     "repaired_bytes": rec.repaired_bytes, "note": rec.note})
         node.storage = storage
+        snap = rec.snapshot
         node.core = RaftCore(i, list(self.nodes), rng=random.Random(f"node:{self.s.seed}:{i}:"
                                                                     f"{node.boot}"),
                              current_term=rec.current_term, voted_for=rec.voted_for,
-                             log=rec.log, boot=node.boot, config=self.config, bug=self.s.bug)
-        node.kv = KVStore()
+                             log=rec.log, boot=node.boot, config=self.config, bug=self.s.bug,
+                             snapshot=(snap.index, snap.term, snap.data) if snap else None)
+        node.kv = KVStore.restore(snap.data, snap.index) if snap else KVStore()
         node.up = True
         self.applied[i].append([])
+        self.applied_from[i].append(snap.index if snap else 0)
         self._drain(node)
         # Nodes' clocks tick out of phase, as real ones do.
         self._at(self.now + 1 + self.rng.randrange(TICK_MS), "tick", (i, node.boot))
@@ -356,9 +389,16 @@ class Simulation:
         if not core.has_ready():
             return
         rd = core.ready()
-        durable = rd.hard_state is not None or rd.log_from is not None
+        durable = (rd.hard_state is not None or rd.log_from is not None
+                   or rd.snapshot is not None)
         try:
-            node.storage.save(rd.hard_state, rd.log_from, rd.entries)
+            if rd.snapshot is not None:
+                snap = rd.snapshot
+                # A rewrite is atomic (temporary file and rename): it tears nothing.
+                node.storage.compact(Snapshot(snap.index, snap.term, snap.data), rd.hard_state,
+                                     list(rd.entries))
+            else:
+                node.storage.save(rd.hard_state, rd.log_from, rd.entries)
         except _Crash:
             self._crash(node)  # torn write: the step never happened, as far as anyone knows
             return
@@ -368,18 +408,29 @@ class Simulation:
         self.events.extend({**ev, "t": self.now} for ev in rd.events)
         for m in rd.messages:
             self._send(m)
+        if rd.snapshot is not None and rd.snapshot.installed:
+            snap = rd.snapshot
+            node.kv = KVStore.restore(snap.data, snap.index)
+            self.applied[node.id].append([])
+            self.applied_from[node.id].append(snap.index)
+            self.installs.append({"node": node.id, "t": self.now, "index": snap.index,
+                                  "digest": snapshot_digest(snap.data)})
         for index, entry in rd.committed:
             result = node.kv.apply(index, entry.command)
             self.applied[node.id][-1].append(entry.command)
             self._applied(node, index, entry, result)
         core.advance(rd)
+        every = self.s.snapshot_every
+        if every and node.kv.applied - core.snapshot_index >= every:
+            if core.compact(node.kv.applied, node.kv.snapshot_data()):
+                self._drain(node)
 
     # -- the network ---------------------------------------------------------------------------
 
     def _net_event(self, action: str, m: Message) -> None:
         if getattr(m, "quiet", False):
             return  # quiet heartbeats are outside the spec: the network's doings with them too
-        self.events.append({"n": 0, "action": action, "msg": message_to_dict(m), "t": self.now})
+        self.events.append({"n": 0, "action": action, "msg": message_to_dict(m, with_data=False), "t": self.now})
 
     def _send(self, m: Message) -> None:
         g = self.groups
@@ -529,25 +580,45 @@ def run_schedule(schedule: Schedule) -> SimResult:
 def check_run(result: SimResult) -> list[str]:
     """What the implementation promises its clients, checked on one run; problems found.
 
-    * every node, in every boot, applies a prefix of one and the same command sequence
-      (State Machine Safety, as the implementation sees it);
+    * every node, in every boot, applies a part of one and the same command sequence
+      (State Machine Safety, as the implementation sees it), and every snapshot installed
+      holds the state machine after that sequence's entries up to its index;
     * every acknowledged operation's result is the one that sequence gives it, replayed from
       the start through a fresh state machine (so reads are linearizable and no acknowledged
       write is lost).
     """
     problems = []
-    runs = [seq for per_node in result.applied.values() for seq in per_node]
-    longest = max(runs, key=len, default=[])
+    # One command per index, from every node's applied runs (a run after a snapshot starts
+    # past 1); every index up to the largest is covered, since a snapshot is only ever made
+    # by a node that applied its entries one by one, or installed from one that did.
+    by_index: dict[int, tuple[str, int, int]] = {}
     for node, per_node in result.applied.items():
-        for boot, seq in enumerate(per_node):
-            if seq != longest[:len(seq)]:
-                k = next(k for k, (a, b) in enumerate(zip(seq, longest)) if a != b)
-                problems.append(f"node {node} (boot {boot}) applied {seq[k]} at index {k + 1}, "
-                                f"another node applied {longest[k]}")
+        starts = result.applied_from.get(node) or [0] * len(per_node)
+        for boot, (seq, base) in enumerate(zip(per_node, starts)):
+            for index, command in enumerate(seq, start=base + 1):
+                seen = by_index.setdefault(index, (command, node, boot))
+                if seen[0] != command:
+                    problems.append(f"node {node} (run {boot}) applied {command} at index "
+                                    f"{index}, node {seen[1]} applied {seen[0]}")
+    longest = []
+    while len(longest) + 1 in by_index:
+        longest.append(by_index[len(longest) + 1][0])
+    if len(longest) < len(by_index):
+        problems.append(f"no node applied entry {len(longest) + 1}, yet entries up to "
+                        f"{max(by_index)} were applied")
     kv = KVStore()
     first: dict[tuple[str, int], Any] = {}
+    installs: dict[int, set[str]] = {}
+    for a in result.installs:
+        installs.setdefault(a["index"], set()).add(a["digest"])
+    if 0 in installs:
+        del installs[0]
     for index, command in enumerate(longest, start=1):
         result_ = kv.apply(index, command)
+        for digest in installs.pop(index, ()):
+            if digest != snapshot_digest(kv.snapshot_data()):
+                problems.append(f"a snapshot of index {index} was installed whose data is not "
+                                f"the state machine after entries 1..{index}")
         try:
             cmd = json.loads(command)
             key = (cmd.get("client", ""), cmd.get("seq", 0))

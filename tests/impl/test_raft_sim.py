@@ -59,7 +59,7 @@ def test_the_implementations_own_check_notices_divergent_applied_logs():
     r = run_schedule(Schedule.random(5))
     a, b, c = (encode_command("put", "k", v, client="c1", seq=1) for v in "abc")
     bad = SimResult(r.schedule, r.events, {1: [[a, b]], 2: [[a, c]]}, [], 0)
-    assert check_run(bad) == [f"node 2 (boot 0) applied {c} at index 2, another node applied {b}"]
+    assert check_run(bad) == [f"node 2 (run 0) applied {c} at index 2, node 1 applied {b}"]
 
 
 def test_invalid_schedules_are_refused_with_the_reason():
