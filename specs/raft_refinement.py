@@ -79,9 +79,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
-
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from protospec import action, from_state, invariant
 from protospec.explorer.conformance import LoadedLogs, SimRun, register
@@ -108,8 +106,14 @@ from protospec.specs.raft import (
     _with_messages,
 )
 
-__all__ = ["IS_REQ", "InstallSnapshotRequest", "RaftConformance", "RaftMapping",
-           "with_compaction", "load_logs"]
+__all__ = [
+    "IS_REQ",
+    "InstallSnapshotRequest",
+    "RaftConformance",
+    "RaftMapping",
+    "load_logs",
+    "with_compaction",
+]
 
 _UNBOUNDED = 1 << 40  # a bound no run reaches
 LIVE_S = 10.0  # a log written to this recently belongs to a running cluster

@@ -32,6 +32,12 @@ message — is refused, the connection closed, and the refusal logged on stderr.
 connects with a timeout, gives up a send that does not drain within ``PEER_SEND_TIMEOUT_S``,
 and reconnects with backoff; messages for an unreachable peer are dropped (Raft retries).
 
+**Snapshots.** Once the key-value map has applied ``--snapshot-entries`` entries (default
+10,000) past the last snapshot, the node compacts: ``raft.log`` is rewritten (atomically, on
+the disk thread) as the map's snapshot, the hard state and the entries after it, so the log and
+the time to recover stay bounded. A node starts from its snapshot and replays only the tail; a
+follower that needs an entry the leader has compacted away gets the snapshot by InstallSnapshot.
+
 ``DIR/boot`` counts the node's starts, so message ids stay unique across restarts. A damaged
 ``raft.log`` (anything but a torn last record) stops the node before it listens: exit code 2
 and a message naming the file, byte offset and record (the file is left as it was).
@@ -56,7 +62,7 @@ from ..runtime.wire import MAX_FRAME, FrameTooLarge, frame, open_peer, read_fram
 from .core import BUGS, Config, RaftCore, Ready, Role, message_from_dict, message_to_dict
 from .events import EventLog
 from .kv import KVStore, encode_command
-from .storage import CorruptLog, Storage
+from .storage import CorruptLog, Snapshot, Storage
 
 __all__ = ["SECRET_ENV", "Node", "main"]
 
@@ -66,6 +72,7 @@ QUEUE_BYTES = 64 << 20  # ... and bytes (a few large entries must not hold gigab
 PEER_CONNECT_TIMEOUT_S = 1.0
 PEER_SEND_TIMEOUT_S = 2.0  # a peer that does not take our bytes this long is reconnected
 EVENTS_SYNC_S = 1.0  # the event log is fsynced this often (and at shutdown)
+SNAPSHOT_ENTRIES = 10_000  # compact once this many entries were applied past the snapshot
 
 
 class CannotStart(Exception):
@@ -78,7 +85,8 @@ class Node:
     def __init__(self, node_id: int, cluster: list[str], data: Path, *, secret: bytes,
                  tick_ms: int = 20, config: Config | None = None, seed: int | None = None,
                  bug: str | None = None, fsync: bool = True, max_frame: int = MAX_FRAME,
-                 events_max_bytes: int = 64 << 20, reads_through_log: bool = False) -> None:
+                 events_max_bytes: int = 64 << 20, reads_through_log: bool = False,
+                 snapshot_entries: int = SNAPSHOT_ENTRIES) -> None:
         self.id = node_id
         self.cluster = cluster
         self.data = data
@@ -87,15 +95,20 @@ class Node:
         self.fsync = fsync
         self.reads_through_log = reads_through_log  # else ReadIndex: no log entry per get
         self.max_frame = max_frame
+        self.snapshot_entries = snapshot_entries  # 0: never compact
         data.mkdir(parents=True, exist_ok=True)
         self.storage, rec = Storage.open(data / "raft.log")  # raises CorruptLog: see main()
-        if rec.snapshot is not None:
-            # Storage can compact, but the core does not yet start from a snapshot (no
-            # InstallSnapshot either): refuse rather than start with a log missing its prefix.
-            self.storage.close()
-            raise CannotStart(f"{data / 'raft.log'} starts with a snapshot (of index "
-                              f"{rec.snapshot.index}), which this version of the server "
-                              f"cannot start from; the file was left unchanged")
+        snap = rec.snapshot
+        if snap is not None:
+            try:
+                self.kv = KVStore.restore(snap.data, snap.index)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.storage.close()
+                raise CannotStart(f"{data / 'raft.log'}: its snapshot (of index {snap.index}) "
+                                  f"is not a key-value snapshot ({type(exc).__name__}: {exc}); "
+                                  f"the file was left unchanged") from None
+        else:
+            self.kv = KVStore()
         if rec.note:
             print(f"node {node_id}: {rec.note}", file=sys.stderr, flush=True)
         self.boot = _next_boot(data / "boot")
@@ -104,8 +117,8 @@ class Node:
         self.core = RaftCore(node_id, list(range(1, len(cluster) + 1)), rng=rng,
                              current_term=rec.current_term, voted_for=rec.voted_for,
                              log=rec.log, boot=self.boot, config=config or Config(10, 2),
-                             bug=bug)
-        self.kv = KVStore()
+                             bug=bug,
+                             snapshot=(snap.index, snap.term, snap.data) if snap else None)
         self.waiters: dict[int, tuple[str, asyncio.Future]] = {}  # index -> (command, future)
         self.reads: dict[int, tuple[str, asyncio.Future]] = {}  # ReadIndex ctx -> (key, future)
         self.confirmed: list[tuple[int, int]] = []  # (read index, ctx): confirmed, not applied
@@ -136,9 +149,23 @@ class Node:
                 await loop.run_in_executor(self._disk, self._persist, rd)
                 self._handle_durable(rd)
                 self.core.advance(rd)
+                self._maybe_compact()
+
+    def _maybe_compact(self) -> None:
+        """Compact once enough entries were applied past the snapshot (the next Ready
+        rewrites the log, on the disk thread)."""
+        if (self.snapshot_entries
+                and self.kv.applied - self.core.snapshot_index >= self.snapshot_entries
+                and self.core.compact(self.kv.applied, self.kv.snapshot_data())):
+            self.kick()
 
     def _persist(self, rd: Ready) -> None:
-        if self.storage.write(rd.hard_state, rd.log_from, list(rd.entries)) and self.fsync:
+        if rd.snapshot is not None:
+            snap = rd.snapshot
+            assert rd.hard_state is not None  # a Ready with a snapshot always carries it
+            self.storage.compact(Snapshot(snap.index, snap.term, snap.data), rd.hard_state,
+                                 list(rd.entries))  # atomic and durable (fsync, rename)
+        elif self.storage.write(rd.hard_state, rd.log_from, list(rd.entries)) and self.fsync:
             self.storage.sync()
 
     def _handle_durable(self, rd: Ready) -> None:
@@ -150,6 +177,12 @@ class Node:
                 data = frame(seal_peer(self.secret, message_to_dict(m)))
                 self.queued[m.dst] += len(data)
                 q.put_nowait(data)
+        if rd.snapshot is not None and rd.snapshot.installed:
+            self.kv = KVStore.restore(rd.snapshot.data, rd.snapshot.index)
+            for index in [k for k in self.waiters if k <= rd.snapshot.index]:
+                _, fut = self.waiters.pop(index)
+                if not fut.done():
+                    fut.set_result({"ok": False, "error": "retry"})
         for index, entry in rd.committed:
             result = self.kv.apply(index, entry.command)
             waiter = self.waiters.pop(index, None)
@@ -317,7 +350,8 @@ class Node:
         if op == "status":
             c = self.core
             return {"ok": True, "id": self.id, "role": c.role.name.lower(),
-                    "term": c.current_term, "leader": self._hint(), "log_len": len(c.log),
+                    "term": c.current_term, "leader": self._hint(), "log_len": c.last_index(),
+                    "snapshot_index": c.snapshot_index, "log_bytes": self.storage.size(),
                     "commit": c.commit_index, "applied": self.kv.applied, "pid": os.getpid(),
                     "boot": self.boot, "refused": self.refused}
         if op not in ("put", "get", "delete", "cas"):
@@ -390,7 +424,8 @@ async def run_node(node: Node) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     print(f"node {node.id} listening on {host}:{port} (pid {os.getpid()}, boot {node.boot}, "
-          f"term {node.core.current_term}, {len(node.core.log)} entries on disk)", flush=True)
+          f"term {node.core.current_term}, {len(node.core.log)} entries on disk after a "
+          f"snapshot of index {node.core.snapshot_index})", flush=True)
     try:
         await stop.wait()
     finally:
@@ -429,6 +464,11 @@ def main(argv: list[str] | None = None) -> int:
                         "sent without an event, so an idle node's event log stays still)")
     p.add_argument("--reads-through-log", action="store_true",
                    help="put every get through the log (default: ReadIndex, no log write)")
+    p.add_argument("--snapshot-entries", type=int, default=SNAPSHOT_ENTRIES,
+                   help=f"compact raft.log into a snapshot once this many entries were applied "
+                        f"past the last one (default {SNAPSHOT_ENTRIES}; 0: never)")
+    p.add_argument("--max-batch", type=int, default=64,
+                   help="the most entries one AppendEntries request carries (default 64)")
     p.add_argument("--max-frame", type=int, default=MAX_FRAME,
                    help=f"largest frame accepted, in bytes (default {MAX_FRAME})")
     p.add_argument("--events-max-bytes", type=int, default=64 << 20,
@@ -438,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     cluster = [a.strip() for a in args.cluster.split(",") if a.strip()]
     if not 1 <= args.id <= len(cluster):
         p.error(f"--id must be between 1 and {len(cluster)} (the nodes in --cluster)")
+    if args.snapshot_entries < 0 or args.max_batch < 1:
+        p.error("--snapshot-entries must be >= 0 and --max-batch >= 1")
     if args.max_frame < 16 << 20:
         p.error("--max-frame must be at least 16 MiB (16777216)")
     secret = read_secret(args.secret_file)
@@ -448,10 +490,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         node = Node(args.id, cluster, Path(args.data), secret=secret, tick_ms=args.tick_ms,
                     config=Config(args.election_ticks, args.heartbeat_ticks,
-                                  quiet_heartbeats=not args.log_heartbeats), seed=args.seed,
+                                  quiet_heartbeats=not args.log_heartbeats,
+                                  max_batch_entries=args.max_batch), seed=args.seed,
                     bug=args.bug, fsync=not args.no_fsync, max_frame=args.max_frame,
                     events_max_bytes=args.events_max_bytes,
-                    reads_through_log=args.reads_through_log)
+                    reads_through_log=args.reads_through_log,
+                    snapshot_entries=args.snapshot_entries)
     except (CorruptLog, CannotStart) as exc:
         print(f"node {args.id} refuses to start: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -421,16 +421,17 @@ class Simulation:
             self._applied(node, index, entry, result)
         core.advance(rd)
         every = self.s.snapshot_every
-        if every and node.kv.applied - core.snapshot_index >= every:
-            if core.compact(node.kv.applied, node.kv.snapshot_data()):
-                self._drain(node)
+        if (every and node.kv.applied - core.snapshot_index >= every
+                and core.compact(node.kv.applied, node.kv.snapshot_data())):
+            self._drain(node)
 
     # -- the network ---------------------------------------------------------------------------
 
     def _net_event(self, action: str, m: Message) -> None:
         if getattr(m, "quiet", False):
             return  # quiet heartbeats are outside the spec: the network's doings with them too
-        self.events.append({"n": 0, "action": action, "msg": message_to_dict(m, with_data=False), "t": self.now})
+        self.events.append({"n": 0, "action": action, "msg": message_to_dict(m, with_data=False),
+                            "t": self.now})
 
     def _send(self, m: Message) -> None:
         g = self.groups
@@ -611,8 +612,7 @@ def check_run(result: SimResult) -> list[str]:
     installs: dict[int, set[str]] = {}
     for a in result.installs:
         installs.setdefault(a["index"], set()).add(a["digest"])
-    if 0 in installs:
-        del installs[0]
+    installs.pop(0, None)
     for index, command in enumerate(longest, start=1):
         result_ = kv.apply(index, command)
         for digest in installs.pop(index, ()):
