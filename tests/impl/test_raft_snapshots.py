@@ -330,3 +330,41 @@ def test_the_built_in_raft_spec_has_none_of_the_extensions_actions():
     names = {a.name for a in Raft.actions()}
     assert not names & {"append_entries_batch", "install_snapshot",
                         "handle_install_snapshot_request"}
+
+
+# -- real processes over TCP on 127.0.0.1 ------------------------------------------------------
+
+
+def test_a_restarted_node_catches_up_by_install_snapshot_over_tcp(tmp_path, capsys):
+    from protospec.explorer.cli.main import main
+    from protospec.impl.raft.client import Client
+    from protospec.impl.raft.events import read_events
+    from tests.impl.test_tcp_cluster import WAIT_S, Cluster, leader_of, wait_for
+
+    cluster = Cluster(tmp_path, extra=("--snapshot-entries", "10"))
+    client = Client(cluster.addrs, client_id="snap", timeout=WAIT_S, request_timeout=0.5)
+    try:
+        for n in (1, 2, 3):
+            cluster.start(n)
+        leader, _ = wait_for("a leader", lambda: leader_of(client, (1, 2, 3)))
+        lagging = leader % 3 + 1
+        cluster.kill(lagging)
+        for k in range(40):
+            client.put(f"k{k % 9}", f"v{k}")
+        others = [n for n in (1, 2, 3) if n != lagging]
+        wait_for("the others to compact", lambda: all(
+            cluster.status(n).get("snapshot_index", 0) >= 30 for n in others))
+        cluster.start(lagging)
+        commit = cluster.status(leader)["commit"]
+        wait_for("the restarted node to catch up", lambda: cluster.status(lagging).get(
+            "applied", 0) >= commit)
+        assert cluster.status(lagging)["snapshot_index"] >= 30
+        for k in range(31, 40):
+            assert client.get(f"k{k % 9}") == f"v{k}"
+    finally:
+        cluster.stop_all()
+    events, _ = read_events(tmp_path / f"node{lagging}" / "events.jsonl")
+    assert any(e["action"] == "handle_install_snapshot_request" for e in events)
+    capsys.readouterr()
+    assert main(["conform", "raft", "--logs", str(tmp_path)]) == 0
+    assert "conform to the spec raft" in capsys.readouterr().out
