@@ -1,12 +1,18 @@
 """Benchmark: the Raft key-value store on a 3-node loopback cluster, and its recovery time.
 
 1. Puts per second and p50/p99 latency with 1 and 32 concurrent clients, with fsync and
-   without (``--no-fsync``, unsafe, to show what the disk costs). Each client is a thread with
-   its own connection per request (the synchronous :class:`impl.raft.client.Client`), so the
-   32-client figure includes Python's GIL on the client side.
+   without (``--no-fsync``, unsafe, to show what the disk costs), with batching
+   (``--max-batch 64``, the default: the entries waiting for a follower go in one
+   AppendEntries) and without (``--max-batch 1``: one entry per request, raft.tla's way, as the
+   server did before batching). Each client is a thread with its own connection per request
+   (the synchronous :class:`impl.raft.client.Client`), so the 32-client figure includes
+   Python's GIL on the client side.
 2. Recovery time of a node's ``raft.log`` holding ~100 MB of entries, before and after
    compaction into a snapshot (:meth:`impl.raft.storage.Storage.compact`), measured by
    :meth:`Storage.recover` on the real file.
+3. A real node's restart (process start to answering ``status``) after 3,000 puts to 100 keys,
+   with automatic compaction off (``--snapshot-entries 0``) and on (``--snapshot-entries
+   500``): the log's size on disk and the restart time.
 
     python tests/bench/raft_kv_bench.py            # the full run (a few minutes)
     python tests/bench/raft_kv_bench.py --quick    # fewer seconds per cell, a 20 MB log
@@ -39,14 +45,16 @@ from protospec.impl.raft.storage import Snapshot, Storage  # noqa: E402
 from tests.impl.test_tcp_cluster import free_ports  # noqa: E402
 
 
-def start_cluster(data: Path, fsync: bool) -> tuple[list[str], list[subprocess.Popen]]:
-    addrs = [f"127.0.0.1:{p}" for p in free_ports(3)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), SECRET_ENV: secrets.token_hex(16)}
+def start_cluster(data: Path, fsync: bool, extra: tuple[str, ...] = (), nodes: int = 3,
+                  secret: str | None = None, addrs: list[str] | None = None
+                  ) -> tuple[list[str], list[subprocess.Popen]]:
+    addrs = addrs or [f"127.0.0.1:{p}" for p in free_ports(nodes)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), SECRET_ENV: secret or secrets.token_hex(16)}
     procs = []
-    for k in (1, 2, 3):
+    for k in range(1, len(addrs) + 1):
         argv = [sys.executable, "-m", "protospec.impl.raft.server", "--id", str(k),
                 "--cluster", ",".join(addrs), "--data", str(data / f"node{k}"),
-                "--seed", str(k)] + ([] if fsync else ["--no-fsync"])
+                "--seed", str(k), *extra] + ([] if fsync else ["--no-fsync"])
         procs.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
     deadline = time.monotonic() + 30
@@ -112,20 +120,49 @@ def pct(values: list[float], q: float) -> float:
 
 def bench_puts(seconds: float) -> None:
     print(f"\n3-node loopback cluster, {seconds:g} s per cell, 100-byte values")
-    print(f"{'fsync':>6} {'clients':>7} {'puts/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>6}")
+    print(f"{'fsync':>6} {'clients':>7} {'batch':>5} {'puts/s':>8} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'failed':>6}")
     for fsync in (True, False):
         for clients in (1, 32):
-            data = Path(tempfile.mkdtemp(prefix="raftbench-"))
-            addrs, procs = start_cluster(data, fsync)
+            for batch in (1, 64):
+                data = Path(tempfile.mkdtemp(prefix="raftbench-"))
+                addrs, procs = start_cluster(data, fsync, ("--max-batch", str(batch)))
+                try:
+                    load(addrs, clients, 1.0)  # warm up: connections, leader's caches
+                    done, lat, failed = load(addrs, clients, seconds)
+                finally:
+                    stop(procs)
+                    shutil.rmtree(data, ignore_errors=True)
+                print(f"{'on' if fsync else 'off':>6} {clients:>7} {batch:>5} "
+                      f"{done / seconds:>8.0f} {pct(lat, 0.5) * 1e3:>8.1f} "
+                      f"{pct(lat, 0.99) * 1e3:>8.1f} {failed:>6}", flush=True)
+
+
+def bench_restart(puts: int = 3000) -> None:
+    """A one-node cluster: ``puts`` puts to 100 keys, stop, restart; log size and restart
+    time without and with automatic compaction."""
+    print(f"\nrestart of a real node after {puts:,} puts to 100 keys (1-node cluster, no fsync)")
+    for every in (0, 500):
+        data = Path(tempfile.mkdtemp(prefix="raftbench-restart-"))
+        secret = secrets.token_hex(16)
+        extra = ("--snapshot-entries", str(every))
+        try:
+            addrs, procs = start_cluster(data, False, extra, nodes=1, secret=secret)
             try:
-                load(addrs, clients, 1.0)  # warm up: connections, leader's caches
-                done, lat, failed = load(addrs, clients, seconds)
+                c = Client(addrs, client_id="fill", timeout=10, request_timeout=2)
+                for k in range(puts):
+                    c.put(f"k{k % 100}", "x" * 100)
             finally:
                 stop(procs)
-                shutil.rmtree(data, ignore_errors=True)
-            print(f"{'on' if fsync else 'off':>6} {clients:>7} {done / seconds:>8.0f} "
-                  f"{pct(lat, 0.5) * 1e3:>8.1f} {pct(lat, 0.99) * 1e3:>8.1f} {failed:>6}",
-                  flush=True)
+            size = (data / "node1" / "raft.log").stat().st_size
+            began = time.perf_counter()
+            _, procs = start_cluster(data, False, extra, secret=secret, addrs=addrs)
+            restart = time.perf_counter() - began
+            stop(procs)
+            print(f"  --snapshot-entries {every:>4}: raft.log {size / 1e3:,.0f} kB, restart to "
+                  f"leader {restart:.2f} s", flush=True)
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
 
 
 def bench_recovery(megabytes: int) -> None:
@@ -186,6 +223,7 @@ def main() -> None:
     print(f"Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}")
     bench_puts(3.0 if args.quick else 10.0)
+    bench_restart(1000 if args.quick else 3000)
     bench_recovery(20 if args.quick else 100)
 
 

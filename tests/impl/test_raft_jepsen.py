@@ -32,7 +32,7 @@ NODES = 5
 CLIENTS = 5
 RUN_S = 15.0  # client traffic under faults
 FAULT_EVERY_S = 1.5
-THINK_S = 0.015  # a client's pause between operations: keeps the log (and the check) small
+THINK_S = 0.05  # a client's pause between operations: keeps the log (and the check) small
 SHARED_KEYS = ("a", "b", "c")
 
 
