@@ -327,6 +327,8 @@ class RaftCore:
         self._round_unsent = False  # a read round's heartbeats are queued, not yet handed out
         self._request_round: dict[str, int] = {}  # AppendEntries id -> round, while reads wait
         self._quiet_ok: set[int] = set()  # leaders only: peers a quiet heartbeat suffices for
+        self._ticks = 0  # ticks since start (to pace snapshot resends)
+        self._snapshot_sent: dict[int, int] = {}  # leaders only: peer -> tick of the last send
         self._sent_commit: dict[str, int] = {}  # leaders only: logged AppendEntries id -> commit
         extra: dict[str, Any] = {}
         if self.snapshot_index:
@@ -377,6 +379,7 @@ class RaftCore:
 
     def tick(self) -> None:
         """One tick of logical time: maybe start an election, or send a heartbeat round."""
+        self._ticks += 1
         if self.role is Role.LEADER:
             self.heartbeat_elapsed += 1
             if self.heartbeat_elapsed >= self.config.heartbeat_ticks:
@@ -473,10 +476,24 @@ class RaftCore:
         therefore only resets the follower's election timer and leader hint, which the spec
         does not model: it is stuttering, and its messages never enter the spec's network.
         """
+        if self.config.quiet_heartbeats and self._snapshot_in_flight(j):
+            # A snapshot (perhaps megabytes) is on its way: do not send it again each round;
+            # a quiet heartbeat keeps j's election timer from firing meanwhile.
+            self._quiet_heartbeat(j)
+            return
         if (not self.config.quiet_heartbeats or j not in self._quiet_ok
                 or self.next_index[j] <= self.last_index()):
             self._append_entries(j)
             return
+        self._quiet_heartbeat(j)
+
+    def _snapshot_in_flight(self, j: int) -> bool:
+        """Whether j was sent the snapshot it needs less than an election timeout ago."""
+        sent = self._snapshot_sent.get(j)
+        return (sent is not None and self._ticks - sent < self.config.election_ticks
+                and self.next_index[j] <= self.snapshot_index)
+
+    def _quiet_heartbeat(self, j: int) -> None:
         prev = self.last_index()
         m = AppendEntriesRequest(self._next_id(), self.current_term, self.id, j, prev,
                                  self.term_at(prev), (), self.commit_index,
@@ -675,6 +692,7 @@ class RaftCore:
         self.match_index = {n: 0 for n in self.nodes}
         self.heartbeat_elapsed = 0
         self._quiet_ok.clear()
+        self._snapshot_sent.clear()
         self._emit("become_leader")
         # Section 8: a no-op entry of the new term lets the leader commit earlier entries.
         self._client_request(NOOP)
@@ -787,6 +805,7 @@ class RaftCore:
         m = InstallSnapshotRequest(self._next_id(), self.current_term, self.id, j,
                                    self.snapshot_index, self.snapshot_term,
                                    self._snapshot_digest, self.snapshot_data)
+        self._snapshot_sent[j] = self._ticks
         self._emit("install_snapshot", sent=[m])
 
     def _handle_install_snapshot_request(self, m: InstallSnapshotRequest) -> None:
@@ -830,6 +849,7 @@ class RaftCore:
             self._emit("handle_append_entries_response", recv=m)
             return
         j = m.src
+        self._snapshot_sent.pop(j, None)  # answered: the next send is paced afresh
         self._ack_read_round(m)
         progressed = m.success and m.match_index > self.match_index[j]
         sent_commit = self._sent_commit.pop(m.request_id, None)

@@ -18,7 +18,8 @@ def test_simulated_runs_that_conform_exit_0_and_report_events_per_second(capsys)
     assert main(["conform", "raft", "--runs", "3", "--seed", "5"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("3 simulated runs (seeds 5..7; faults: drop, duplicate, reorder, "
-                          "partition, crash, torn, compact): every event is a step of the spec raft")
+                          "partition, crash, torn, compact): every event is a step of the "
+                          "spec raft")
     assert re.search(r"[\d,]+ events validated in [\d.]+ s \([\d,]+ events/s\)", out)
     assert "Properties checked on every spec state: type_ok, election_safety" in out
 

@@ -145,6 +145,31 @@ def test_a_follower_behind_the_snapshot_gets_install_snapshot_instead_of_entries
     assert (m.last_included_index, m.last_included_term, m.data) == (5, 2, {"kv": 5})
 
 
+def test_a_snapshot_in_flight_is_not_sent_again_each_heartbeat_round():
+    # With quiet heartbeats (the server's default) a lagging follower gets quiet keep-alives
+    # while its snapshot travels, and the snapshot again only after an election timeout.
+    c = RaftCore(1, [1, 2, 3], rng=random.Random(0),
+                 config=Config(10, 3, quiet_heartbeats=True))
+    drain(c)
+    elect(c)
+    c.propose("a")
+    drain(c)
+    ack(c, 2, 2)
+    drain(c)
+    c.compact(2, {"kv": 2})
+    drain(c)
+    c.step(AppendEntriesResponse("3.0.1", c.current_term, 3, 1, False, 0))
+    sent = [type(m).__name__ for m in drain(c).messages if m.dst == 3]
+    for _ in range(9):  # three heartbeat rounds, within one election timeout
+        c.tick()
+        sent += [type(m).__name__ for m in drain(c).messages if m.dst == 3]
+    assert sent == ["InstallSnapshotRequest"] + ["AppendEntriesRequest"] * 3
+    for _ in range(3):
+        c.tick()
+    assert [type(m).__name__ for m in drain(c).messages if m.dst == 3] == \
+        ["InstallSnapshotRequest"]
+
+
 def test_a_leader_restarted_from_its_snapshot_sends_it_only_once_it_has_committed_past_it():
     c = committed_leader(2)
     c.compact(3, {"kv": 3})
