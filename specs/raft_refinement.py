@@ -126,9 +126,7 @@ _STEP = SpecStep.of
 IS_REQ = 4  # the InstallSnapshot request's message type, after the spec's four (0-3)
 
 
-class InstallSnapshotRequest(NamedTuple):
-    """Leader ``source`` sends ``dest`` a snapshot of its entries 1..last_included_index."""
-
+class _InstallSnapshotFields(NamedTuple):
     mtype: int
     term: int
     last_included_index: int
@@ -136,6 +134,19 @@ class InstallSnapshotRequest(NamedTuple):
     entries: tuple[Entry, ...]  # what the snapshot holds: the leader's entries up to it
     source: int
     dest: int
+
+
+class InstallSnapshotRequest(_InstallSnapshotFields):
+    """Leader ``source`` sends ``dest`` a snapshot of its entries 1..last_included_index.
+
+    Its hash is computed once: a snapshot holds a whole log prefix, and a message stays in
+    the spec's network (hashed with every state) until it is handled or lost."""
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("hash")
+        if h is None:
+            h = self.__dict__["hash"] = tuple.__hash__(self)
+        return h
 
 
 class CompactionSteps:
