@@ -522,6 +522,9 @@ def describe_event(event: dict[str, Any]) -> str:
         parts.append(f"sent {_msg_text(m)}")
     if "entry" in event:
         parts.append(f"entry {event['entry']}")
+    if "snapshot" in event:
+        k, term, digest = event["snapshot"]
+        parts.append(f"snapshot of index {k} (term {term}, digest {str(digest)[:12]}...)")
     if "state" in event:
         st = event["state"]
         extra = "".join(f", {k}={st[k]}" for k in ("votes", "next", "match") if k in st)
