@@ -44,14 +44,20 @@ def workloads(duration: int = DURATION_MS) -> st.SearchStrategy[tuple[Op, ...]]:
         lambda ops: tuple(sorted(ops, key=lambda o: o.at_ms)))
 
 
-def schedules(bug: str | None = None,
-              duration: int = DURATION_MS) -> st.SearchStrategy[Schedule]:
+def schedules(bug: str | None = None, duration: int = DURATION_MS,
+              compaction: bool = False) -> st.SearchStrategy[Schedule]:
+    """Schedules; with ``compaction``, also drawing how often nodes compact and the batch
+    size (otherwise: never, and the default batch)."""
+    extra = {}
+    if compaction:
+        extra = {"snapshot_every": st.sampled_from([0, 2, 5]),
+                 "batch": st.sampled_from([1, 4, 64])}
     return st.builds(Schedule, seed=st.integers(0, 10_000), nodes=st.just(NODES),
                      duration_ms=st.just(duration), drop=st.sampled_from([0.0, 0.05, 0.2]),
                      duplicate=st.sampled_from([0.0, 0.05]),
                      delay_ms=st.sampled_from([(1, 5), (1, 30)]),
                      faults=fault_schedules(duration), ops=workloads(duration),
-                     bug=st.just(bug))
+                     bug=st.just(bug), **extra)
 
 
 def problem_of(schedule: Schedule, *, invariants: bool = True) -> str | None:
@@ -72,7 +78,7 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=N
 
 
 @SETTINGS
-@given(schedules())
+@given(schedules(compaction=True))
 def test_every_simulated_run_conforms_to_the_spec_and_keeps_its_promises(schedule: Schedule):
     problem = problem_of(schedule)
     assert problem is None, problem
