@@ -5,7 +5,8 @@ trace of the spec and ``protospec conform raft`` can check it step by step:
 
 =============================  ===============================================================
 ``restart``                    the node (re)started from disk; ``log`` is its whole recovered
-                               log, ``boot`` how many times it had started before
+                               log (after ``snapshot``: [index, term, digest], if it started
+                               from one), ``boot`` how many times it had started before
 ``timeout``                    became candidate in the next term, voting for itself
 ``request_vote``               sent a RequestVote request (``sent``)
 ``handle_request_vote_request``  answered a RequestVote request (``recv``); voted if granted
@@ -17,6 +18,12 @@ trace of the spec and ``protospec conform raft`` can check it step by step:
                                commit index advanced, reply sent
 ``handle_append_entries_response`` the leader updated next/match index
 ``advance_commit_index``       the leader's commit index advanced
+``compact``                    the node replaced entries 1..index by a snapshot of its state
+                               machine (``snapshot``: [index, term, digest]); no spec step
+``install_snapshot``           the leader sent a follower its snapshot (``sent``; the data
+                               is named by its ``digest``, not logged)
+``handle_install_snapshot_request``  a follower kept its log or installed the snapshot, and
+                               answered (Figure 13)
 ``update_term``                a message (``msg``) from a later term made the node a follower
 ``drop_stale_response``        a response from an earlier term was ignored
 ``drop_message``, ``duplicate_message``  the simulated network lost or copied ``msg``
