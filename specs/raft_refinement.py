@@ -39,9 +39,11 @@ entry appended by a client request or from the leader). Elsewhere no hidden step
 **Batches and snapshots: the spec's extension.** raft.tla sends one entry per AppendEntries
 and has no log compaction; the implementation batches entries and installs snapshots. The
 mapping therefore checks the logs against :func:`with_compaction` of the spec (or of its bug
-variant): the same spec with three actions *added* — nothing of it is changed, so every
-behaviour of the spec is one of the extension, and the model checker's state counts (which
-never use the extension) are untouched:
+variant): the same spec with three actions *added*. None of its actions is changed, and the
+two methods the extension generalizes give the spec's own results on everything the spec can
+produce (``accept_entries`` on requests of at most one entry, ``type_ok`` on states without a
+snapshot message), so every behaviour of the spec is one of the extension; specs/raft.py is
+not touched, and the model checker, which never uses the extension, counts the same states:
 
 * ``append_entries_batch(i, j, k)`` — leader i sends j the k >= 2 entries from next_index on
   in one request. Its handling is the spec's own ``handle_append_entries_request``, whose
