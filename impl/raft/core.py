@@ -21,8 +21,9 @@ deliberately kept step for step to raft.tla, the spec ``specs/raft.py`` models, 
 step can be checked against the spec by trace refinement (``protospec conform raft``):
 
 * a leader sends the entries from next_index on, up to ``Config.max_batch_entries`` of them
-  in one AppendEntries request (raft.tla sends one; a batch is checked against the spec's
-  ``append_entries_batch`` step, see ``specs/raft_refinement.py``);
+  in one AppendEntries request, so commands proposed before the next Ready go out together
+  (raft.tla sends one entry; a batch is checked against the spec's ``append_entries_batch``
+  step, see ``specs/raft_refinement.py``);
 * each protocol step is one event named after the spec action it performs (``timeout``,
   ``request_vote``, ``become_leader``, ``client_request``, ``advance_commit_index``,
   ``append_entries``, ``update_term``, ``handle_request_vote_request``, ...), carrying the
@@ -329,6 +330,7 @@ class RaftCore:
         self._quiet_ok: set[int] = set()  # leaders only: peers a quiet heartbeat suffices for
         self._ticks = 0  # ticks since start (to pace snapshot resends)
         self._snapshot_sent: dict[int, int] = {}  # leaders only: peer -> tick of the last send
+        self._append_due: set[int] = set()  # leaders only: peers owed new entries (next Ready)
         self._sent_commit: dict[str, int] = {}  # leaders only: logged AppendEntries id -> commit
         extra: dict[str, Any] = {}
         if self.snapshot_index:
@@ -564,7 +566,8 @@ class RaftCore:
         """Whether :meth:`ready` would return something to handle."""
         u = self._unready
         return bool(u.hard_state or u.log_from is not None or u.events or u.messages
-                    or u.reads or u.snapshot is not None or self.commit_index > self._handed_out)
+                    or u.reads or u.snapshot is not None or self._append_due
+                    or self.commit_index > self._handed_out)
 
     def ready(self) -> Ready:
         """Everything produced since the previous Ready, as an immutable value.
@@ -578,6 +581,7 @@ class RaftCore:
         if self._outstanding is not None:
             raise RuntimeError(f"node {self.id}: ready() called again before advance() of the "
                                f"previous Ready")
+        self._flush_appends()
         u, self._unready = self._unready, _Unready()
         self._round_unsent = False  # a heartbeat round in u leaves with this Ready
         committed: tuple[tuple[int, Entry], ...] = ()
@@ -716,7 +720,8 @@ class RaftCore:
 
     def _client_request(self, command: str) -> int:
         """client_request: the leader appends a command; followers that were up to date get
-        it at once."""
+        it with the next Ready, together with every command proposed before then (one
+        AppendEntries for all of them: see :meth:`_flush_appends`)."""
         self.log.append(Entry(self.current_term, command))
         self._quiet_ok.clear()
         index = self.last_index()
@@ -724,14 +729,25 @@ class RaftCore:
         self._emit("client_request", entry=[self.current_term, command])
         for j in self.peers:
             if self.next_index[j] == index:
-                self._append_entries(j)
+                self._append_due.add(j)
         self._advance_commit_index()  # a one-node cluster commits at once
         return index
+
+    def _flush_appends(self) -> None:
+        """Send the followers that were up to date when commands were proposed all of them,
+        in one AppendEntries each (unless one was sent to them meanwhile)."""
+        due, self._append_due = self._append_due, set()
+        if self.role is not Role.LEADER:
+            return
+        for j in sorted(due):
+            if self.next_index[j] <= self.last_index():
+                self._append_entries(j)
 
     def _append_entries(self, j: int) -> None:
         """append_entries: send j the entries from next_index[j] on, at most
         ``max_batch_entries`` (none if j is up to date), with the index and term of the entry
         before them. If that entry is compacted away, send the snapshot instead."""
+        self._append_due.discard(j)  # this request carries what was due
         nxt = self.next_index[j]
         prev = nxt - 1
         if prev < self.snapshot_index:

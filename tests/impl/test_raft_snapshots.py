@@ -76,6 +76,22 @@ def test_a_leader_sends_the_entries_proposed_while_a_follower_was_busy_in_one_re
     assert (m.prev_log_index, [e.command for e in m.entries]) == (1, ["a", "b", "c"])
 
 
+def test_commands_proposed_before_the_next_ready_leave_in_one_request():
+    # Item 5 of the issue: the leader appends every pending command and sends them together.
+    c = core()
+    elect(c)
+    ack(c, 2, 1)
+    ack(c, 3, 1)
+    drain(c)  # both followers hold the no-op: up to date
+    for cmd in ("a", "b", "c"):
+        c.propose(cmd)
+    rd = drain(c)
+    for j in (2, 3):
+        (m,) = appends_to(rd, j)
+        assert (m.prev_log_index, [e.command for e in m.entries]) == (1, ["a", "b", "c"])
+    assert [e["action"] for e in rd.events] == ["client_request"] * 3 + ["append_entries"] * 2
+
+
 def test_a_batch_is_capped_at_max_batch_entries():
     c = core(batch=2)
     elect(c)
