@@ -32,6 +32,7 @@ NODES = 5
 CLIENTS = 5
 RUN_S = 15.0  # client traffic under faults
 FAULT_EVERY_S = 1.5
+SNAPSHOT_ENTRIES = 50  # nodes compact their logs often, so snapshots live through the faults
 THINK_S = 0.05  # a client's pause between operations: keeps the log (and the check) small
 SHARED_KEYS = ("a", "b", "c")
 
@@ -151,7 +152,8 @@ def nemesis(c: ClusterCommand, stop: threading.Event, faults: list[str]) -> None
 @pytest.mark.slow
 def test_five_nodes_under_partitions_kills_and_torn_tails_stay_linearizable(tmp_path: Path,
                                                                             capsys):
-    c = ClusterCommand(tmp_path / "data", NODES)
+    c = ClusterCommand(tmp_path / "data", NODES,
+                       f"--node-arg=--snapshot-entries={SNAPSHOT_ENTRIES}")
     rec = Recorder()
     faults: list[str] = []
     stop = threading.Event()
@@ -199,4 +201,17 @@ def test_five_nodes_under_partitions_kills_and_torn_tails_stay_linearizable(tmp_
     restarts = sum((tmp_path / "data" / f"node{k}.out").read_text().count("repaired a torn")
                    for k in range(1, NODES + 1))
     assert restarts >= 1  # the torn tails were found and repaired on restart, and said so
+    compactions = sum(_count_actions(tmp_path / "data" / f"node{k}", "compact")
+                      for k in range(1, NODES + 1))
+    assert compactions >= 1  # the run did exercise snapshots, so it vouches for them
+    installs = sum(_count_actions(tmp_path / "data" / f"node{k}",
+                                  "handle_install_snapshot_request") for k in range(1, NODES + 1))
+    print(f"jepsen: {compactions} compactions, {installs} InstallSnapshot requests handled")
     print(out)
+
+
+def _count_actions(node_dir: Path, action: str) -> int:
+    """How many events of ``action`` a node logged (every rotated segment of events.jsonl)."""
+    return sum(json.loads(line).get("action") == action
+               for f in sorted(node_dir.glob("events.jsonl*"))
+               for line in f.read_text().splitlines() if line.strip().endswith("}"))

@@ -39,6 +39,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="accept fault commands on 127.0.0.1:PORT (0 picks a free port)")
     p.add_argument("--nemesis", metavar="FILE",
                    help="apply the faults in FILE at their times (lines: SECONDS COMMAND)")
+    p.add_argument("--node-arg", dest="node_args", action="append", default=[], metavar="ARG",
+                   help="append ARG to every node's command line (repeat for several), e.g. "
+                        "--node-arg=--snapshot-entries=500 for the Raft server")
     p.add_argument("--no-proxy", action="store_true",
                    help="connect the processes directly (no partitions or delays then)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
@@ -106,7 +110,7 @@ class Cluster:
     """The processes of one local cluster, their proxy, and the fault commands on them."""
 
     def __init__(self, target: Conformance, nodes: int, data: Path, base_port: int, *,
-                 bug: str | None, proxy: bool, say) -> None:
+                 bug: str | None, proxy: bool, say, node_args: Sequence[str] = ()) -> None:
         self.target = target
         self.data = data
         self.say = say
@@ -128,7 +132,8 @@ class Cluster:
                                                                          ports[j - 1]))
         self.env = {**_child_env(), SECRET_ENV: secrets.token_hex(32)}
         self.procs = {k: _Process(k, target.node_argv(k, views[k - 1], data / f"node{k}",
-                                                      bug=bug), data / f"node{k}.out")
+                                                      bug=bug) + list(node_args),
+                                  data / f"node{k}.out")
                       for k in range(1, self.size + 1)}
         self.nemesis_log = open(data / "nemesis.log", "a")  # noqa: SIM115 - closed in close()
 
@@ -294,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         con.print(text, markup=False)
 
     cluster = Cluster(target, args.nodes, data, args.base_port, bug=args.bug,
-                      proxy=not args.no_proxy, say=say)
+                      proxy=not args.no_proxy, say=say, node_args=args.node_args)
     control = None
     old_term = signal.signal(signal.SIGTERM, _raise_stop)
     try:
