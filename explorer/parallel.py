@@ -37,6 +37,7 @@ import pickle
 import signal
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -642,7 +643,8 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
                    until: frozenset[str] | None = None, check_deadlock: bool | None = None,
                    control: SearchControl | None = None,
                    canon: Callable[[Any], Any] | None = None,
-                   probe_states: int = PROBE_STATES) -> CheckResult:
+                   probe_states: int = PROBE_STATES, resume: Path | None = None,
+                   design: str = "auto") -> CheckResult:
     """:func:`bfs.check` on ``workers`` processes: the same distinct states, depth, verdict
     and counterexample length. ``workers == 1`` runs one partition in a worker process too
     (so that the overhead of the scheme itself is measurable).
@@ -652,9 +654,15 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
     limit, a stop); only a larger space is searched again from the start on the workers (the
     probe's cost, ~1 s, is small beside such a search). ``probe_states=0`` skips the probe.
     """
+    from . import parallel_shared
+
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     control = control or SearchControl()
-    if probe_states > 0:
+    shared = design == "shared" or (design == "auto" and parallel_shared.available())
+    if resume is not None and not shared:
+        raise RuntimeError("resuming a run on workers needs the shared fingerprint table "
+                           "(the compiled fingerprint module)")
+    if probe_states > 0 and resume is None:
         from .bfs import check
 
         limit = probe_states if max_states is None else min(max_states, probe_states)
@@ -667,6 +675,11 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
             control.folder = folder
         if probe.stats.stopped_by != "max_states" or limit == max_states:
             return probe
+    if shared:
+        return parallel_shared.check_shared(
+            spec, workers=workers, max_depth=max_depth, max_states=max_states,
+            keep_going=keep_going, progress=progress, until=until,
+            check_deadlock=check_deadlock, control=control, resume=resume, canon=canon)
     started = time.perf_counter()
     transport = ProcessTransport(spec, workers, deadlock, canon, control, started)
     gc_was_enabled = gc.isenabled()
