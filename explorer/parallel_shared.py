@@ -253,10 +253,11 @@ class _Worker:
         return {"new": len(kept), "violations": violations}
 
     def insert(self, keys: np.ndarray) -> np.ndarray:
-        """Insert fingerprints into the shared table; 1 where this worker won the insert."""
+        """Insert fingerprints into the shared table; 1 where this worker won the insert.
+
+        Past the load limit it asks the driver for a bigger table and waits (the batch in
+        hand is counted but not inserted yet: the driver writes no checkpoint then)."""
         assert self.table is not None
-        if int(self.ctrl[PAUSE]):
-            self.pause()  # a checkpoint or a bigger table first
         while sum(int(x) for x in self.ctrl[COUNTS:COUNTS + self.n]) + len(keys) \
                 > MAX_LOAD * self.table.cap:
             self.conn.send(("grow", None))
@@ -336,6 +337,8 @@ class _Worker:
                 c_act.clear()
                 c_off.clear()
                 batch_first = self.pos = k
+                if ctrl[PAUSE]:  # between two batches: a consistent point for a checkpoint
+                    self.pause()
         if c_off:
             self.flush(c_states, c_fps, c_act, c_off, batch_first)
         self.pos = k

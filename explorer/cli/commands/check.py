@@ -199,6 +199,8 @@ def _run_meta(spec, args: argparse.Namespace) -> dict:
         "max_depth": args.max_depth,
         "keep_going": bool(args.keep_going),
         "deadlock": args.deadlock,
+        # A run on workers writes one part per worker: it resumes on as many workers.
+        "workers": parse_workers_arg(args),
     }
 
 
@@ -212,6 +214,10 @@ def _resume_folder(args: argparse.Namespace, meta: dict) -> tuple[Path, Path]:
         raise UsageError(f"--resume {args.resume}: no checkpoint there (expected the run "
                          f"folder printed when the run stopped)")
     saved = json.loads((checkpoint / "meta.json").read_text())
+    if saved.get("workers", 1) != meta["workers"]:
+        raise UsageError(f"--resume {args.resume}: the checkpoint was written by a run on "
+                         f"{saved.get('workers', 1)} worker(s), and each worker wrote its own "
+                         f"part: resume it with --workers {saved.get('workers', 1)}")
     diffs = [k for k in meta if saved.get(k) != meta[k]]
     if diffs:
         detail = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {meta[k]!r}" for k in diffs)
@@ -303,9 +309,9 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(ValueError):  # not the main thread: no signal handling
             handlers[sig] = signal.signal(sig, on_signal)
     workers = parse_workers_arg(args)
-    if (workers > 1 or args.ray) and args.resume:
-        raise UsageError("--resume continues a one-process run: it cannot be combined with "
-                         "--workers or --ray (runs on workers write no checkpoint)")
+    if args.ray and args.resume:
+        raise UsageError("--resume cannot be combined with --ray (runs on Ray write no "
+                         "checkpoint); resume on this machine with --workers")
     try:
         liveness = args.liveness is not False
         unchecked = (workers > 1 or args.ray) and temporal_names(spec, liveness)
@@ -327,7 +333,8 @@ def run(args: argparse.Namespace) -> int:
             result = check_parallel(spec, workers=workers, max_depth=args.max_depth,
                                     max_states=args.max_states, keep_going=args.keep_going,
                                     progress=on_progress, until=variant_target(spec),
-                                    check_deadlock=args.deadlock, control=control)
+                                    check_deadlock=args.deadlock, control=control,
+                                    resume=resume_from)
         else:
             result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
                            keep_going=args.keep_going, progress=on_progress,
