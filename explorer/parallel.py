@@ -673,13 +673,20 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
                           control=control, canon=canon)
         finally:
             control.folder = folder
-        if probe.stats.stopped_by != "max_states" or limit == max_states:
+        spent = probe.stats.elapsed_s
+        # A probe stopped by Ctrl-C or the time limit wrote no checkpoint: on the shared
+        # table the workers start, stop at once and write one (so the resume command works).
+        stopped = probe.stats.stopped_by in ("interrupted", "time_limit") and shared
+        if (probe.stats.stopped_by != "max_states" or limit == max_states) and not stopped:
             return probe
+    else:
+        spent = 0.0
     if shared:
         return parallel_shared.check_shared(
             spec, workers=workers, max_depth=max_depth, max_states=max_states,
             keep_going=keep_going, progress=progress, until=until,
-            check_deadlock=check_deadlock, control=control, resume=resume, canon=canon)
+            check_deadlock=check_deadlock, control=control, resume=resume, canon=canon,
+            spent_s=spent)
     started = time.perf_counter()
     transport = ProcessTransport(spec, workers, deadlock, canon, control, started)
     gc_was_enabled = gc.isenabled()

@@ -492,6 +492,7 @@ class _Driver:
                                                                       control)
         self.fp = _fp_function(canon)
         self.started = time.perf_counter()
+        self.elapsed_at_start = 0.0
         self.action_names = [a.name for a in spec.actions()]
         na = len(self.action_names)
         # Totals over finished levels and workers (``cur``: the level in hand).
@@ -568,7 +569,7 @@ class _Driver:
         checkpoint is due."""
         c = self.control
         if c.stop_requested or (c.time_limit_s is not None
-                                and time.perf_counter() - self.started >= c.time_limit_s):
+                                and self.elapsed() - self.elapsed_at_start >= c.time_limit_s):
             self.ctrl[STOP] = 1
         elif (self.checkpoint_due_at is not None and c.folder is not None
               and time.perf_counter() >= self.checkpoint_due_at):
@@ -577,7 +578,7 @@ class _Driver:
     def stopped_by(self) -> str:
         c = self.control
         if (c.time_limit_s is not None and not c.stop_requested
-                and time.perf_counter() - self.started >= c.time_limit_s):
+                and self.elapsed() - self.elapsed_at_start >= c.time_limit_s):
             return "time_limit"
         return "interrupted"
 
@@ -618,8 +619,10 @@ class _Driver:
             self.checkpoint_due_at = time.perf_counter() + c.checkpoint_every_s
         stop = False
         if resume is not None:
-            self.load(resume)
+            self.load(resume)  # the time limit counts this run's time only, as in bfs
+            self.elapsed_at_start = self.acc["elapsed"]
         else:
+            self.elapsed_at_start = 0.0  # a probe's time counts against the limit
             self.new_table(self.min_cap())
             stop = self.initial_states()
         stats = Stats()
@@ -929,10 +932,12 @@ def check_shared(spec: Spec, *, workers: int, max_depth: int | None = None,
                  progress: Callable[[Progress], None] | None = None,
                  until: frozenset[str] | None = None, check_deadlock: bool | None = None,
                  control: SearchControl | None = None, resume: Path | None = None,
-                 canon: Callable[[Any], Any] | None = None) -> CheckResult:
+                 canon: Callable[[Any], Any] | None = None,
+                 spent_s: float = 0.0) -> CheckResult:
     """:func:`bfs.check` on ``workers`` processes sharing one fingerprint table: the same
     distinct states, depth, verdict and counterexample length. ``resume`` is a checkpoint
-    folder written by a run with as many workers."""
+    folder written by a run with as many workers. ``spent_s``: seconds this run has already
+    spent (an in-process probe), counted in its elapsed time and against the time limit."""
     if not available():
         raise RuntimeError("the shared fingerprint table needs the compiled fingerprint module")
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
@@ -940,6 +945,7 @@ def check_shared(spec: Spec, *, workers: int, max_depth: int | None = None,
     gc_was_enabled = gc.isenabled()
     gc.disable()
     driver = _Driver(spec, workers, deadlock, canon, control)
+    driver.acc["elapsed"] = spent_s
     try:
         return driver.run(max_depth, max_states, keep_going or until is not None,
                           None if keep_going else until, progress, resume)
