@@ -646,13 +646,16 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
                    probe_states: int = PROBE_STATES, resume: Path | None = None,
                    design: str = "auto") -> CheckResult:
     """:func:`bfs.check` on ``workers`` processes: the same distinct states, depth, verdict
-    and counterexample length. ``workers == 1`` runs one partition in a worker process too
-    (so that the overhead of the scheme itself is measurable).
+    and counterexample length. ``workers == 1`` runs one worker process too (so that the
+    overhead of the scheme itself is measurable).
 
     Small spaces do not pay for workers: the search first runs in this process for up to
     ``probe_states`` states and returns that result if it is final (complete, a violation, a
-    limit, a stop); only a larger space is searched again from the start on the workers (the
-    probe's cost, ~1 s, is small beside such a search). ``probe_states=0`` skips the probe.
+    limit). A larger space goes on from where the probe stopped: on the shared table
+    (``parallel_shared.py``, the default where the C fingerprint module is built) the workers
+    take over the probe's checkpoint; the partitioned design (``design="partitioned"``, as on
+    Ray) searches again from the start. ``probe_states=0`` skips the probe. ``resume`` is a
+    checkpoint folder of a run on as many workers (shared table only).
     """
     from . import parallel_shared
 
@@ -662,7 +665,13 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
     if resume is not None and not shared:
         raise RuntimeError("resuming a run on workers needs the shared fingerprint table "
                            "(the compiled fingerprint module)")
-    if probe_states > 0 and resume is None:
+    if shared:
+        return parallel_shared.check_shared(
+            spec, workers=workers, max_depth=max_depth, max_states=max_states,
+            keep_going=keep_going, progress=progress, until=until,
+            check_deadlock=check_deadlock, control=control, resume=resume, canon=canon,
+            probe_states=probe_states)
+    if probe_states > 0:
         from .bfs import check
 
         limit = probe_states if max_states is None else min(max_states, probe_states)
@@ -673,20 +682,8 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
                           control=control, canon=canon)
         finally:
             control.folder = folder
-        spent = probe.stats.elapsed_s
-        # A probe stopped by Ctrl-C or the time limit wrote no checkpoint: on the shared
-        # table the workers start, stop at once and write one (so the resume command works).
-        stopped = probe.stats.stopped_by in ("interrupted", "time_limit") and shared
-        if (probe.stats.stopped_by != "max_states" or limit == max_states) and not stopped:
+        if probe.stats.stopped_by != "max_states" or limit == max_states:
             return probe
-    else:
-        spent = 0.0
-    if shared:
-        return parallel_shared.check_shared(
-            spec, workers=workers, max_depth=max_depth, max_states=max_states,
-            keep_going=keep_going, progress=progress, until=until,
-            check_deadlock=check_deadlock, control=control, resume=resume, canon=canon,
-            spent_s=spent)
     started = time.perf_counter()
     transport = ProcessTransport(spec, workers, deadlock, canon, control, started)
     gc_was_enabled = gc.isenabled()

@@ -210,6 +210,8 @@ class _Worker:
             return self.save(Path(arg))
         if cmd == "load":
             return self.load(Path(arg))
+        if cmd == "load_probe":
+            return self.load_probe(Path(arg))
         if cmd == "reinsert":
             return self.reinsert()
         if cmd == "summary":
@@ -414,10 +416,14 @@ class _Worker:
         moved_bytes = 0
         for dest, count in give:
             cut = len(states) - count
-            blob = pickle.dumps((states[cut:], gids[cut:].tobytes()), protocol=5)
+            try:
+                blob = pickle.dumps((states[cut:], gids[cut:].tobytes()), protocol=5)
+            except (pickle.PicklingError, TypeError, AttributeError):
+                blob = pickle.dumps(([], b""))  # states that do not pickle stay here
+            else:
+                del states[cut:]
+                gids = gids[:cut]
             moved_bytes += len(blob)
-            del states[cut:]
-            gids = gids[:cut]
             self.inboxes[dest].put(blob)
         parts = [gids]
         for _ in range(take):
@@ -450,6 +456,32 @@ class _Worker:
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             return f"the spec's states cannot be pickled ({exc}), so no checkpoint was written"
         return None
+
+    def load_probe(self, folder: Path) -> dict[str, int]:
+        """Take this worker's share of a one-process checkpoint (``bfs``'s format): worker 0
+        keeps the stored states (a parent id ``p`` is global id ``p * n``), every worker a
+        slice of the states waiting in the current and the next level."""
+        from .frontier import Level
+
+        with open(folder / "search.pkl", "rb") as f:
+            snap = pickle.load(f)
+        n, i = self.n, self.index
+        stored = len(np.load(folder / "store" / "fps.npy", mmap_mode="r"))
+        with open(folder / "frontier.bin", "rb") as f:
+            rest = list(Level.read(f))
+        with open(folder / "next.bin", "rb") as f:
+            waiting = list(Level.read(f))
+        if i == 0:
+            self.fps.extend(np.load(folder / "store" / "fps.npy"))
+            parents = np.load(folder / "store" / "parents.npy").astype(np.int64)
+            self.parents.extend(np.where(parents < 0, -1, parents * n))
+            self.outside_fps.extend(np.array(sorted(snap["outside"]), dtype=np.int64))
+        rest_ids = snap["next_id"] + np.arange(len(rest), dtype=np.int64)
+        next_ids = stored - len(waiting) + np.arange(len(waiting), dtype=np.int64)
+        self.frontier, self.frontier_gids, self.pos = rest[i::n], rest_ids[i::n] * n, 0
+        self.next_states, self.next_gids = waiting[i::n], [next_ids[i::n] * n]
+        self.violated, self.depth = set(snap["violated"]), snap["depth"]
+        return {"keys": len(self.fps) + len(self.outside_fps), "next": len(self.next_states)}
 
     def load(self, folder: Path) -> int:
         part = folder / f"worker-{self.index}"
@@ -610,7 +642,7 @@ class _Driver:
     # -- the run -------------------------------------------------------------------------------
     def run(self, max_depth: int | None, max_states: int | None, keep_going: bool,
             stop_on: frozenset[str] | None, progress: Callable[[Progress], None] | None,
-            resume: Path | None) -> CheckResult:
+            resume: Path | None, probe: Path | None = None) -> CheckResult:
         self.started = time.perf_counter()
         self.keep_going, self.stop_on, self.progress = keep_going, stop_on, progress
         self.docs = self.spec.property_docs()
@@ -621,12 +653,14 @@ class _Driver:
         if resume is not None:
             self.load(resume)  # the time limit counts this run's time only, as in bfs
             self.elapsed_at_start = self.acc["elapsed"]
+        elif probe is not None and (probe / "checkpoint").is_dir():
+            self.load_probe(probe / "checkpoint")  # the probe's time counts against the limit
         else:
-            self.elapsed_at_start = 0.0  # a probe's time counts against the limit
             self.new_table(self.min_cap())
             stop = self.initial_states()
         stats = Stats()
-        in_level = resume is not None  # a resumed run goes on with the level in hand
+        # A resumed run (or one taking over from the probe) goes on with the level in hand.
+        in_level = resume is not None or probe is not None
         try:
             while not stop:
                 acc, cur = self.acc, self.cur
@@ -872,6 +906,31 @@ class _Driver:
         self.new_table(cap)
         self.call_all("reinsert")
 
+    def load_probe(self, folder: Path) -> None:
+        """Take over a one-process search from its checkpoint (``bfs``'s format)."""
+        with open(folder / "search.pkl", "rb") as f:
+            snap = pickle.load(f)
+        meta = json.loads((folder / "store" / "store.json").read_text())
+        loaded = self.call_all("load_probe", [str(folder)] * self.n)
+        waiting = sum(r["next"] for r in loaded)  # found in the level in hand
+        stored = meta["states"]
+        starts = meta["level_starts"][:snap["depth"] + 1] + [stored - waiting]
+        acc = self.acc
+        acc.update(generated=snap["generated"], fired=np.array(snap["fired"], np.int64),
+                   enabled_many=np.array(snap["enabled_many"], np.int64),
+                   new_by_action=np.array(snap["new_by_action"], np.int64),
+                   violations=list(snap["violations"]), violated=set(snap["violated"]),
+                   outside=snap["outside_constraint"], depth=snap["depth"],
+                   inits=list(snap["inits"]), elapsed=snap["elapsed"],
+                   distinct=stored - waiting,
+                   level_sizes=np.diff(starts).tolist())
+        self.cur["new"] = waiting
+        cap = self.min_cap()
+        while sum(r["keys"] for r in loaded) > cap * MAX_LOAD / 2:
+            cap *= 2
+        self.new_table(cap)
+        self.call_all("reinsert")
+
     # -- the result ----------------------------------------------------------------------------
     def result(self, stats: Stats) -> CheckResult:
         spec, acc = self.spec, self.acc
@@ -933,23 +992,66 @@ def check_shared(spec: Spec, *, workers: int, max_depth: int | None = None,
                  until: frozenset[str] | None = None, check_deadlock: bool | None = None,
                  control: SearchControl | None = None, resume: Path | None = None,
                  canon: Callable[[Any], Any] | None = None,
-                 spent_s: float = 0.0) -> CheckResult:
+                 probe_states: int = 0) -> CheckResult:
     """:func:`bfs.check` on ``workers`` processes sharing one fingerprint table: the same
     distinct states, depth, verdict and counterexample length. ``resume`` is a checkpoint
-    folder written by a run with as many workers. ``spent_s``: seconds this run has already
-    spent (an in-process probe), counted in its elapsed time and against the time limit."""
+    folder written by a run with as many workers.
+
+    With ``probe_states``, the search starts in this process (``bfs.check``) and returns its
+    result if the space has at most about that many states (or the probe ends the search: a
+    violation, a limit); otherwise the probe writes a checkpoint after its batch in hand and
+    the workers go on from it, so no state is searched twice."""
     if not available():
         raise RuntimeError("the shared fingerprint table needs the compiled fingerprint module")
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     control = control or SearchControl()
+    probe_dir: Path | None = None
+    if probe_states > 0 and resume is None:
+        probe_dir = Path(tempfile.mkdtemp(prefix="protospec-probe-"))
+        probe = _probe(spec, probe_dir, probe_states, max_depth=max_depth,
+                       max_states=max_states, keep_going=keep_going, progress=progress,
+                       until=until, check_deadlock=check_deadlock, control=control,
+                       canon=canon)
+        if probe is not None:
+            shutil.rmtree(probe_dir, ignore_errors=True)
+            return probe
     gc_was_enabled = gc.isenabled()
     gc.disable()
     driver = _Driver(spec, workers, deadlock, canon, control)
-    driver.acc["elapsed"] = spent_s
     try:
         return driver.run(max_depth, max_states, keep_going or until is not None,
-                          None if keep_going else until, progress, resume)
+                          None if keep_going else until, progress, resume, probe_dir)
     finally:
         driver.close()
+        if probe_dir is not None:
+            shutil.rmtree(probe_dir, ignore_errors=True)
         if gc_was_enabled:
             gc.enable()
+
+
+def _probe(spec: Spec, folder: Path, probe_states: int, *, control: SearchControl,
+           progress: Callable[[Progress], None] | None, **kwargs: Any) -> CheckResult | None:
+    """Search in this process until ``probe_states`` states (or a stop request, or the time
+    limit); return the result if it is final, None if a checkpoint in ``folder``/checkpoint
+    waits for the workers."""
+    from .bfs import check
+
+    own = SearchControl(folder=folder)
+    started = time.perf_counter()
+
+    def watch(p: Progress) -> None:
+        if progress is not None:
+            progress(p)
+        if p.distinct >= probe_states or control.stop_requested or (
+                control.time_limit_s is not None
+                and time.perf_counter() - started >= control.time_limit_s):
+            own.request_stop()  # bfs writes its checkpoint after the batch in hand
+
+    result = check(spec, progress=watch, control=own, **kwargs)
+    if result.stats.stopped_by == "interrupted" and own.checkpoint_written is not None:
+        return None
+    if result.stats.stopped_by == "interrupted":  # states that do not pickle: start over
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        return None
+    return result

@@ -69,11 +69,13 @@ TOY_CASES = [  # the engine's corners: many-actions, action properties, constrai
 ]
 
 
+@pytest.mark.parametrize("probe", [0, 100], ids=["from-the-start", "after-a-probe"])
 @pytest.mark.parametrize(("cls", "params"), TOY_CASES,
                          ids=[f"{c.name}-{p}" for c, p in TOY_CASES])
-def test_workers_match_one_process_on_the_engines_corner_cases(cls, params):
+def test_workers_match_one_process_on_the_engines_corner_cases(cls, params, probe):
+    # probe=100: the search starts in this process and the workers take over its checkpoint.
     one = check(cls(**params))
-    two = check_parallel(cls(**params), workers=2, probe_states=0)
+    two = check_parallel(cls(**params), workers=2, probe_states=probe)
     assert verdict(two) == verdict(one)
     if one.stats.complete:  # a search stopped by a violation counts what it had reached
         assert essentials(two) == essentials(one)
