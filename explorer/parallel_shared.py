@@ -535,8 +535,8 @@ class _Driver:
             "level_sizes": [], "elapsed": 0.0, "inits": [], "action_names": self.action_names}
         self.cur = self.new_level()
         self.timing = {"expand_s": 0.0, "expand_cpu_s": 0.0, "insert_s": 0.0, "busy_s": 0.0,
-                       "wait_s": 0.0, "balance_s": 0.0, "moved": 0, "moved_bytes": 0,
-                       "grows": 0}
+                       "wait_s": 0.0, "critical_cpu_s": 0.0, "balance_s": 0.0, "moved": 0,
+                       "moved_bytes": 0, "grows": 0}
         ctx = mp.get_context("fork")  # the spec object is inherited, not pickled
         self.ctrl_mm = mmap.mmap(-1, 8 * (COUNTS + n))  # anonymous, shared with the children
         self.ctrl = np.frombuffer(self.ctrl_mm, dtype=np.int64)
@@ -752,6 +752,7 @@ class _Driver:
         running, paused = set(range(self.n)), set()
         grow = False
         busy = 0.0
+        critical = 0.0  # the level's longest worker, in CPU seconds (load-independent)
         last_progress = time.perf_counter()
         while running:
             self.watch()
@@ -765,6 +766,7 @@ class _Driver:
                     self.cur["next_sizes"][i] = value["next_size"]
                     self.cur["rest"] += value["rest"]
                     busy += value["busy_s"]
+                    critical = max(critical, value["expand_cpu_s"])
                 elif status == "grow":
                     grow = True
                     self.ctrl[PAUSE] = 1
@@ -788,6 +790,7 @@ class _Driver:
                 self.progress(Progress(inserted - self.acc["outside"], self.acc["generated"],
                                        self.acc["depth"] + 1, 0, self.elapsed()))
         self.timing["wait_s"] += self.n * (time.perf_counter() - t0) - busy
+        self.timing["critical_cpu_s"] += critical
 
     def add_counts(self, c: dict[str, Any]) -> None:
         acc, cur = self.acc, self.cur
@@ -821,7 +824,9 @@ class _Driver:
                     self.timing["moved"] += count
                     if surplus[0][1] == 0:
                         surplus.pop(0)
-        for r in self.call_all("advance", list(zip(give, take))):
+        replies = self.call_all("advance", list(zip(give, take)))
+        self.timing["critical_cpu_s"] += max(r["balance_s"] for r in replies)
+        for r in replies:
             self.timing["balance_s"] += r["balance_s"]
             self.timing["moved_bytes"] += r["moved_bytes"]
 

@@ -63,7 +63,8 @@ def describe(r, wall: float, base: float) -> str:
     return (head + f" | workers' cpu {cpu:.1f} s ("
             + " + ".join(f"{c:.1f}" for c in p["worker_cpu_s"]) + f"), expand "
             f"{p['expand_s']:.1f} s, insert+store {p['insert_s']:.1f} s, barrier wait "
-            f"{p['wait_s']:.1f} s, rebalance {p['balance_s']:.2f} s | moved {p['moved']:,} "
+            f"{p['wait_s']:.1f} s, rebalance {p['balance_s']:.2f} s, critical path "
+            f"{p['critical_cpu_s']:.1f} cpu s | moved {p['moved']:,} "
             f"states ({p['moved'] / max(1, n):.1%}), {p['grows']} table grows")
 
 
@@ -79,6 +80,7 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}, load average at start: "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     verdicts = []
+    crit: dict[str, float] = {}
     for label, (name, params) in models.items():
         if args.only and args.only not in label:
             continue
@@ -87,16 +89,18 @@ def main() -> None:
         c0 = time.process_time()
         ref = check(cls(**params))
         base = time.perf_counter() - t
+        base_cpu = time.process_time() - c0
         n = ref.stats.distinct_states
         print(f"\n{label}: {n:,} states, depth {ref.stats.depth}")
         print(f"  --workers 1 (one process, bfs.check):  {base:7.2f} s {n / base:9,.0f} "
-              f"states/s  1.00x | cpu {time.process_time() - c0:.1f} s; {load()}")
+              f"states/s  1.00x | cpu {base_cpu:.1f} s; {load()}")
         runs = [("scheme", 1)] + [("processes", w) for w in counts]
         if args.ray:
             runs += [("ray", w) for w in [1, *counts]]
-        walls = {}
+        walls: dict[tuple[str, int], float] = {}
         for how, w in runs:
             t = time.perf_counter()
+            c1 = time.process_time()
             if how == "ray":
                 from protospec.explorer.parallel_ray import check_ray
                 r = check_ray(cls(**params), address="auto", workers=w)
@@ -106,6 +110,11 @@ def main() -> None:
             wall = time.perf_counter() - t
             assert (r.stats.distinct_states, r.stats.depth) == (n, ref.stats.depth), label
             walls[how, w] = wall
+            p = getattr(r, "parallel", None)
+            if how == "processes" and w == 2 and p is not None and "critical_cpu_s" in p:
+                # What an idle machine would show: the workers' longest path in CPU seconds
+                # (per level, the slowest worker) plus the probe's and driver's CPU here.
+                crit[label] = p["critical_cpu_s"] + (time.process_time() - c1)
             name_ = {"scheme": "1 forked worker (the scheme's overhead)",
                      "processes": f"--workers {w}", "ray": f"--ray auto, {w} actor(s)"}[how]
             print(f"  {name_:39} {describe(r, wall, base)}; {load()}")
@@ -117,6 +126,10 @@ def main() -> None:
                             f"{walls['scheme', 1] / walls['processes', 2]:.2f}x one forked "
                             f"worker); goal >= {goal}x: {'met' if speed >= goal else 'NOT met'}"
                             f"; {load()}")
+            if label in crit:
+                verdicts.append(f"  (load-independent estimate from CPU seconds: bfs cpu "
+                                f"{base_cpu:.1f} s / critical path {crit[label]:.1f} s = "
+                                f"{base_cpu / crit[label]:.2f}x)")
     print()
     for line in verdicts:
         print(line)
