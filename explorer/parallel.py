@@ -19,13 +19,19 @@ level and the previous one: a fingerprint sent before is already stored by its o
 as three int64 arrays (fingerprints, parents, actions) and one pickle (protocol 5) of the tuple
 of states, whose memo shares equal sub-values. Own successors are never pickled.
 
-Two transports drive the same :class:`Partition`: :func:`check_parallel` forks worker processes
-that exchange messages directly (multiprocessing queues, not through the driver); ``ray_check``
+Two transports drive the same :class:`Partition`: ``ProcessTransport`` forks worker processes
+that exchange messages directly (multiprocessing queues, not through the driver); ``check_ray``
 (``parallel_ray.py``) runs partitions as Ray actors whose level outputs go from actor to actor
 as object references.
 
-Not supported with workers (yet): checkpoints and ``--resume``, spilling the store to disk,
-edge logs. A stop request (Ctrl-C) ends the level in hand early and reports the partial result.
+On one machine :func:`check_parallel` uses neither by default: the workers share one
+fingerprint table in memory (``parallel_shared.py``), so states need not travel to an owner at
+all. This partitioned design is what runs across machines (Ray), and on one machine only where
+the compiled fingerprint module is missing (``design="partitioned"`` asks for it).
+
+Not supported by the partitioned design: checkpoints and ``--resume``, spilling the store to
+disk, edge logs. A stop request (Ctrl-C) ends the level in hand early and reports the partial
+result.
 """
 
 from __future__ import annotations
@@ -655,7 +661,7 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
     (``parallel_shared.py``, the default where the C fingerprint module is built) the workers
     take over the probe's checkpoint; the partitioned design (``design="partitioned"``, as on
     Ray) searches again from the start. ``probe_states=0`` skips the probe. ``resume`` is a
-    checkpoint folder of a run on as many workers (shared table only).
+    checkpoint folder of a run on any number of workers or of one process (shared table only).
     """
     from . import parallel_shared
 

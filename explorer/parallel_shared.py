@@ -28,8 +28,9 @@ and go on. The same pause serves periodic checkpoints. A stop request (Ctrl-C, `
 makes every worker finish its batch in hand; then each worker writes its part of the
 checkpoint (its arrays, the states it has not expanded, its next frontier, its counters) and the
 driver its own (``folder/checkpoint``, written as a new folder renamed over the old one).
-:func:`check_shared` with ``resume=`` continues it, with the same number of workers, to the
-result of an uninterrupted run.
+:func:`check_shared` with ``resume=`` continues it to the result of an uninterrupted run, on
+as many workers or on another number (worker 0 then takes every stored state, renumbered, and
+the waiting states are dealt out); it also takes over a one-process checkpoint (``bfs``).
 """
 
 from __future__ import annotations
@@ -210,6 +211,8 @@ class _Worker:
             return self.save(Path(arg))
         if cmd == "load":
             return self.load(Path(arg))
+        if cmd == "load_parts":
+            return self.load_parts(Path(arg[0]), arg[1])
         if cmd == "load_probe":
             return self.load_probe(Path(arg))
         if cmd == "reinsert":
@@ -482,6 +485,52 @@ class _Worker:
         self.next_states, self.next_gids = waiting[i::n], [next_ids[i::n] * n]
         self.violated, self.depth = set(snap["violated"]), snap["depth"]
         return {"keys": len(self.fps) + len(self.outside_fps), "next": len(self.next_states)}
+
+    def load_parts(self, folder: Path, written_by: int) -> dict[str, Any]:
+        """This worker's share of a checkpoint written by ``written_by`` workers (another
+        count): worker 0 keeps every stored state, renumbered part after part (old global id
+        ``local * m + p`` becomes ``(offset[p] + local) * n``); every worker takes a slice of
+        each part's waiting states. Worker 0 returns the parts' counts of the level in hand."""
+        m, n, i = written_by, self.n, self.index
+        parts = [folder / f"worker-{p}" for p in range(m)]
+        sizes = [len(np.load(part / "fps.npy", mmap_mode="r")) for part in parts]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+        def renumber(gids: np.ndarray) -> np.ndarray:
+            gids = np.asarray(gids, dtype=np.int64)
+            new = (offsets[gids % m] + gids // m) * n
+            return np.where(gids < 0, -1, new)
+
+        counts = _new_level_counts(len(self.action_names))
+        frontier: list[Any] = []
+        frontier_gids: list[np.ndarray] = []
+        waiting: list[Any] = []
+        waiting_gids: list[np.ndarray] = []
+        for part in parts:
+            if i == 0:
+                self.fps.extend(np.load(part / "fps.npy"))
+                self.parents.extend(renumber(np.load(part / "parents.npy")))
+                self.outside_fps.extend(np.load(part / "outside.npy"))
+            with open(part / "states.pkl", "rb") as f:
+                snap = pickle.load(f)
+            frontier += snap["frontier"][i::n]
+            frontier_gids.append(renumber(snap["frontier_gids"][i::n]))
+            waiting += snap["next"][i::n]
+            waiting_gids.append(renumber(snap["next_gids"][i::n]))
+            self.violated |= snap["violated"]
+            self.depth = snap["depth"]
+            if i == 0:
+                c = snap["counts"]
+                for key in ("generated", "new", "outside", "fired", "new_by_action"):
+                    counts[key] += c[key]
+                counts["enabled_many"] = [a + b for a, b in zip(counts["enabled_many"],
+                                                                c["enabled_many"])]
+                counts["violations"] += [(name, kind, int(renumber([gid])[0]), extra)
+                                         for name, kind, gid, extra in c["violations"]]
+        self.frontier, self.frontier_gids, self.pos = (frontier, np.concatenate(frontier_gids),
+                                                       0)
+        self.next_states, self.next_gids = waiting, waiting_gids
+        return {"keys": len(self.fps) + len(self.outside_fps), "counts": counts}
 
     def load(self, folder: Path) -> int:
         part = folder / f"worker-{self.index}"
@@ -891,11 +940,12 @@ class _Driver:
             self.checkpoint_due_at = time.perf_counter() + control.checkpoint_every_s
 
     def load(self, folder: Path) -> None:
+        """Go on from a checkpoint of a run on workers (any number of them)."""
         meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("workers") != self.n:
-            raise SpecError(f"spec {self.spec.name!r}: the checkpoint in {folder} was written "
-                            f"by {meta.get('workers', 1)} worker(s): resume it with --workers "
-                            f"{meta.get('workers', 1)}", spec=self.spec.name)
+        written_by = int(meta.get("workers", 1))
+        if not (folder / "driver.pkl").is_file():  # written by one process (bfs)
+            self.load_probe(folder)
+            return
         with open(folder / "driver.pkl", "rb") as f:
             snap = pickle.load(f)
         if snap["action_names"] != self.action_names:
@@ -903,8 +953,22 @@ class _Driver:
                             f"for other actions ({', '.join(snap['action_names'])}): it cannot "
                             f"be resumed with this spec", spec=self.spec.name)
         self.cur = snap.pop("cur")
+        self.cur["next_sizes"] = [0] * self.n  # each worker reports its own at the level end
         self.acc = snap
-        total = sum(self.call_all("load", [str(folder)] * self.n))
+        if written_by == self.n:
+            total = sum(self.call_all("load", [str(folder)] * self.n))
+        else:  # another count: worker 0 takes every stored state, the waiting ones are dealt
+            loaded = self.call_all("load_parts", [(str(folder), written_by)] * self.n)
+            total = sum(r["keys"] for r in loaded)
+            c = loaded[0]["counts"]  # the level in hand, as far as the old workers got
+            acc = self.acc
+            acc["generated"] += c["generated"]
+            acc["outside"] += c["outside"]
+            acc["fired"] += c["fired"]
+            acc["enabled_many"] += np.array(c["enabled_many"], dtype=np.int64)
+            acc["new_by_action"] += c["new_by_action"]
+            self.cur["new"] += c["new"]
+            self.cur["violations"] += c["violations"]
         cap = self.min_cap()
         while total > cap * MAX_LOAD / 2:
             cap *= 2
@@ -912,9 +976,14 @@ class _Driver:
         self.call_all("reinsert")
 
     def load_probe(self, folder: Path) -> None:
-        """Take over a one-process search from its checkpoint (``bfs``'s format)."""
+        """Take over a one-process search from its checkpoint (``bfs``'s format): the
+        in-process probe's, or a checkpoint of ``check`` without workers."""
         with open(folder / "search.pkl", "rb") as f:
             snap = pickle.load(f)
+        if snap["action_names"] != self.action_names:
+            raise SpecError(f"spec {self.spec.name!r}: the checkpoint in {folder} was written "
+                            f"for other actions ({', '.join(snap['action_names'])}): it cannot "
+                            f"be resumed with this spec", spec=self.spec.name)
         meta = json.loads((folder / "store" / "store.json").read_text())
         loaded = self.call_all("load_probe", [str(folder)] * self.n)
         waiting = sum(r["next"] for r in loaded)  # found in the level in hand
@@ -1000,7 +1069,7 @@ def check_shared(spec: Spec, *, workers: int, max_depth: int | None = None,
                  probe_states: int = 0) -> CheckResult:
     """:func:`bfs.check` on ``workers`` processes sharing one fingerprint table: the same
     distinct states, depth, verdict and counterexample length. ``resume`` is a checkpoint
-    folder written by a run with as many workers.
+    folder written by a run on any number of workers, or by ``bfs.check`` (one process).
 
     With ``probe_states``, the search starts in this process (``bfs.check``) and returns its
     result if the space has at most about that many states (or the probe ends the search: a

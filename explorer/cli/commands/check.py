@@ -199,7 +199,7 @@ def _run_meta(spec, args: argparse.Namespace) -> dict:
         "max_depth": args.max_depth,
         "keep_going": bool(args.keep_going),
         "deadlock": args.deadlock,
-        # A run on workers writes one part per worker: it resumes on as many workers.
+        # How many workers wrote the checkpoint (a resume may use another number).
         "workers": parse_workers_arg(args),
     }
 
@@ -214,11 +214,8 @@ def _resume_folder(args: argparse.Namespace, meta: dict) -> tuple[Path, Path]:
         raise UsageError(f"--resume {args.resume}: no checkpoint there (expected the run "
                          f"folder printed when the run stopped)")
     saved = json.loads((checkpoint / "meta.json").read_text())
-    if saved.get("workers", 1) != meta["workers"]:
-        raise UsageError(f"--resume {args.resume}: the checkpoint was written by a run on "
-                         f"{saved.get('workers', 1)} worker(s), and each worker wrote its own "
-                         f"part: resume it with --workers {saved.get('workers', 1)}")
-    diffs = [k for k in meta if saved.get(k) != meta[k]]
+    # Any number of workers may go on from any checkpoint (parallel_shared re-deals it).
+    diffs = [k for k in meta if k != "workers" and saved.get(k) != meta[k]]
     if diffs:
         detail = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {meta[k]!r}" for k in diffs)
         raise UsageError(f"--resume {args.resume}: the checkpoint was written by a different "
@@ -327,7 +324,9 @@ def run(args: argparse.Namespace) -> int:
                                keep_going=args.keep_going, progress=on_progress,
                                until=variant_target(spec), check_deadlock=args.deadlock,
                                control=control)
-        elif workers > 1:
+        elif workers > 1 or (resume_from is not None
+                             and (resume_from / "driver.pkl").is_file()):
+            # (a checkpoint written by workers goes on on workers, one if so asked)
             from ...parallel import check_parallel
 
             result = check_parallel(spec, workers=workers, max_depth=args.max_depth,
