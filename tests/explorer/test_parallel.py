@@ -120,6 +120,7 @@ def test_a_spec_error_in_a_worker_is_reported_with_the_trace_to_it():
     assert len(two.value.trace) == len(one.value.trace)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_taken_in_the_middle_of_a_level_resumes_to_the_uninterrupted_result(
         tmp_path):
     # Checkpoints every 20 ms pause the workers between batches, in the middle of levels;
@@ -190,6 +191,7 @@ def resume(run: Path, *options: str) -> dict:
     return data["stats"]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_two_workers_resumes_on_three_workers_or_on_one(tmp_path):
     # Another worker count re-deals the checkpoint: worker 0 takes the stored states.
     whole = check(build("two_phase_commit", rms=6)).stats
@@ -201,6 +203,7 @@ def test_a_checkpoint_of_two_workers_resumes_on_three_workers_or_on_one(tmp_path
             50816, whole.states_generated, whole.depth)  # TLC's count
 
 
+@pytest.mark.slow
 def test_a_one_process_checkpoint_resumes_on_workers(tmp_path):
     run = stop_at_once(tmp_path, "run")
     assert not (run / "checkpoint" / "worker-0").exists()  # bfs's own format
