@@ -705,7 +705,6 @@ class _Driver:
         elif probe is not None and (probe / "checkpoint").is_dir():
             self.load_probe(probe / "checkpoint")  # the probe's time counts against the limit
         else:
-            self.new_table(self.min_cap())
             stop = self.initial_states()
         stats = Stats()
         # A resumed run (or one taking over from the probe) goes on with the level in hand.
@@ -784,6 +783,10 @@ class _Driver:
             per_worker[len(seen) % n][1].append(s)
             self.acc["inits"].append(s)
         self.acc["generated"] = len(init_states)
+        cap = self.min_cap()
+        while len(seen) > cap * MAX_LOAD / 2:
+            cap *= 2
+        self.new_table(cap)
         found: list[tuple] = []
         distinct = 0
         for r in self.call_all("init", per_worker):

@@ -83,8 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_parallel_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", default=None, metavar="N",
-                   help="search on N worker processes (default 1; auto: one per core), "
-                        "states partitioned by fingerprint; same results as one process")
+                   help="search on N worker processes (default 1; auto: one per core) "
+                        "sharing one fingerprint table; same results as one process; "
+                        "--resume may use another N")
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="search on Ray actors: a cluster's ADDRESS, or auto to start a local "
                         "Ray on 127.0.0.1 (needs the ray extra: pip install 'protospec[ray]')")
