@@ -3,12 +3,11 @@
 The workers are forked processes (``parallel_worker.py``). Every one of them maps the same
 *seen set*: an open-addressing table of 64-bit fingerprints in a shared file mapping, into which
 a worker inserts with an atomic compare-and-swap (``table_insert`` of the C fingerprint
-module). Of the
-workers that generate a state, the one whose insert wins *owns* it: it stores the state's
-fingerprint and parent in its own arrays and keeps the state in its own next frontier. So a
-successor never travels to an owner chosen by its fingerprint (the partitioned design of
-``parallel.py``, where packing and unpacking states cost more than generating them); only
-per-level counts go to the driver, and parent links when a counterexample is rebuilt.
+module). Of the workers that generate a state, the one whose insert wins *owns* it: it stores
+the state's fingerprint and parent in its own arrays and keeps the state in its own next
+frontier. So a successor never travels to an owner chosen by its fingerprint (the partitioned
+design of ``parallel.py``, where packing and unpacking states cost more than generating them);
+only per-level counts go to the driver, and parent links when a counterexample is rebuilt.
 
 The search is level-synchronous, as ``bfs``: every worker expands its part of level ``d``
 before any worker starts level ``d + 1``, so every state is stored at its BFS distance and the
