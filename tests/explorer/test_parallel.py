@@ -340,3 +340,64 @@ def test_simulation_on_workers_depends_on_the_seed_not_on_the_number_of_workers(
     assert sim(2, 7) == one
     assert sim(3, 7) == one
     assert sim(2, 8) != one  # the seed does matter
+
+
+# -- the shared fingerprint table ----------------------------------------------------------------
+
+@settings(max_examples=50, deadline=None)
+@given(batches=st.lists(st.lists(st.integers(min_value=1, max_value=40), max_size=60),
+                        max_size=5))
+def test_the_shared_table_wins_each_fingerprint_once_like_a_set(batches):
+    import numpy as np
+
+    from protospec.explorer.fingerprint import table_insert
+
+    table = np.zeros(256, dtype=np.uint64)
+    seen: set[int] = set()
+    for batch in batches:
+        keys = np.array(batch, dtype=np.int64)
+        won = np.zeros(len(keys), dtype=np.uint8)
+        added = table_insert(table, keys, won)
+        expected = []
+        for k in batch:
+            expected.append(k not in seen)
+            seen.add(k)
+        assert won.astype(bool).tolist() == expected
+        assert added == sum(expected)
+    assert sorted(table[table != 0].tolist()) == sorted(seen)
+
+
+def test_two_processes_inserting_the_same_fingerprints_win_each_exactly_once(tmp_path):
+    # The compare-and-swap is what makes ownership unique: two forked processes insert the
+    # same 200,000 fingerprints (in opposite orders) into one shared table at the same time.
+    import multiprocessing as mp
+
+    import numpy as np
+
+    from protospec.explorer.parallel_worker import SharedTable
+
+    table = SharedTable(str(tmp_path / "seen"), 1 << 19, create=True)
+    keys = np.arange(1, 200_001, dtype=np.int64) * 0x9E3779B1
+
+    ctx = mp.get_context("fork")
+    start = ctx.Barrier(2)
+
+    def insert(order: int, out: str) -> None:
+        mine = SharedTable(str(tmp_path / "seen"), 1 << 19)
+        ks = keys if order == 0 else keys[::-1].copy()
+        won = np.zeros(len(ks), dtype=np.uint8)
+        start.wait()  # both insert at the same time (where the scheduler lets them)
+        mine.insert(ks, won)
+        np.save(out, ks[won.astype(bool)])
+
+    procs = [ctx.Process(target=insert, args=(i, str(tmp_path / f"won-{i}.npy")))
+             for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    won = [np.load(tmp_path / f"won-{i}.npy") for i in range(2)]
+    assert len(won[0]) + len(won[1]) == len(keys)  # every key won once...
+    assert len(np.intersect1d(won[0], won[1])) == 0  # ...by one process only
+    table.close()
