@@ -374,23 +374,6 @@ static int fp_value(PyObject *o, u64 *out) {
     }
 }
 
-static inline long long finish(u64 h) {
-    if (h == 0) h = 0xc5b0f1e2d3a4b689ULL; /* 0 marks an empty slot in the stores */
-    return (long long)h;
-}
-
-static PyObject *py_fingerprint(PyObject *self, PyObject *o) {
-    u64 h;
-    if (fp_value(o, &h) < 0) return NULL;
-    return PyLong_FromLongLong(finish(h));
-}
-
-static PyObject *py_init(PyObject *self, PyObject *fn) {
-    Py_XINCREF(fn);
-    Py_XSETREF(classifier, fn);
-    Py_RETURN_NONE;
-}
-
 /* -- a fingerprint set shared by worker processes (parallel search, explorer/parallel_shared.py)
  * An open-addressing table of uint64 fingerprints (0 = empty slot; a fingerprint is never 0)
  * in a buffer that every worker maps (a shared file mapping). A worker inserts with an atomic
@@ -452,6 +435,23 @@ done:
     PyBuffer_Release(&keys);
     PyBuffer_Release(&out);
     return result;
+}
+
+static inline long long finish(u64 h) {
+    if (h == 0) h = 0xc5b0f1e2d3a4b689ULL; /* 0 marks an empty slot in the stores */
+    return (long long)h;
+}
+
+static PyObject *py_fingerprint(PyObject *self, PyObject *o) {
+    u64 h;
+    if (fp_value(o, &h) < 0) return NULL;
+    return PyLong_FromLongLong(finish(h));
+}
+
+static PyObject *py_init(PyObject *self, PyObject *fn) {
+    Py_XINCREF(fn);
+    Py_XSETREF(classifier, fn);
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
