@@ -6,8 +6,9 @@ For each model, in one run: ``check --workers 1`` as the CLI runs it (``bfs.chec
 process), then ``check_parallel`` with each worker count as ``check --workers N`` runs it (the
 in-process probe first, then N forked workers sharing one fingerprint table), ``--workers 1``
 of that scheme too (one forked worker: the scheme's own overhead), and, with ``--ray``, a local
-Ray with N actors (the partitioned design). Every run's distinct states and depth are checked
-against the one-process run. Small spaces (under 2 s) are timed as the median of 7 runs.
+Ray with N actors (the partitioned design). Every run's distinct states, states generated and
+depth are checked against the one-process run. Small spaces (under 2 s) are timed as the
+median of 7 runs.
 
 Per run it prints wall time, states/s, the speed-up, and where the workers' time went, summed
 over workers: CPU seconds (load-independent: compare the sum for N workers with one worker's to
@@ -128,7 +129,8 @@ def main() -> None:
             wall = time.perf_counter() - t
             if repeat > 1 and how != "ray":
                 wall = median(parallel_wall(cls, params, w, how) for _ in range(repeat))
-            assert (r.stats.distinct_states, r.stats.depth) == (n, ref.stats.depth), label
+            assert (r.stats.distinct_states, r.stats.states_generated, r.stats.depth) == (
+                n, ref.stats.states_generated, ref.stats.depth), (label, how, w)
             walls[how, w] = wall
             p = getattr(r, "parallel", None)
             if how == "processes" and w == 2 and p is not None and "critical_cpu_s" in p:
