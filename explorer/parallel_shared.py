@@ -70,7 +70,6 @@ from .parallel_worker import (
     SharedTable,
     WorkerSpecError,
     fp_function,
-    table_dir,
     worker_main,
 )
 from .result import ActionCoverage, CheckResult, Stats, Trace, Violation
@@ -127,7 +126,6 @@ class _Driver:
             self.conns.append(parent_end)
             self.procs.append(p)
         self.table: SharedTable | None = None
-        self.table_gen = 0
         self.checkpoint_due_at: float | None = None
 
     def new_level(self) -> dict[str, Any]:
@@ -192,9 +190,8 @@ class _Driver:
     def new_table(self, cap: int) -> None:
         """Make a table of ``cap`` slots holding every fingerprint of the old one (if any),
         and have every worker map it."""
-        self.table_gen += 1
-        path = os.path.join(table_dir(), f"protospec-{os.getpid()}-{self.table_gen}.seen")
-        table = SharedTable(path, cap, create=True)
+        table = SharedTable.create(cap)
+        path = table.path
         try:
             if self.table is not None:
                 old = self.table.slots

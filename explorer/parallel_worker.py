@@ -35,7 +35,7 @@ from .spec import Spec
 from .store import GrowArray
 
 __all__ = ["BATCH", "COUNTS", "MAX_LOAD", "PAUSE", "STOP", "SharedTable", "Worker",
-           "WorkerSpecError", "fp_function", "new_level_counts", "table_dir", "worker_main"]
+           "WorkerSpecError", "fp_function", "new_level_counts", "table_dirs", "worker_main"]
 
 BATCH = 1 << 13  # successors generated before one insert into the shared table
 STOP_POLL = 256  # frontier states expanded between two looks at the stop flag
@@ -49,8 +49,10 @@ def fp_function(canon: Callable[[Any], Any] | None) -> Callable[[Any], int]:
     return fingerprint if canon is None else (lambda s: fingerprint(canon(s)))
 
 
-def table_dir() -> str:
-    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+def table_dirs() -> list[str]:
+    """Where a table file may go: shared memory first, then the temporary folder (a file
+    mapping there lives in the page cache as well; it is only written out under pressure)."""
+    return (["/dev/shm"] if os.path.isdir("/dev/shm") else []) + [tempfile.gettempdir()]
 
 
 class SharedTable:
@@ -62,11 +64,32 @@ class SharedTable:
         fd = os.open(path, flags, 0o600)
         try:
             if create:
-                os.ftruncate(fd, cap * 8)
+                # Reserve every page now: a tmpfs that runs out of room while a worker writes
+                # would kill it with SIGBUS; here it is an OSError, and the caller moves on.
+                os.posix_fallocate(fd, 0, cap * 8)
             self.mm = mmap.mmap(fd, cap * 8, mmap.MAP_SHARED)
+        except OSError:
+            if create:
+                os.unlink(path)
+            raise
         finally:
             os.close(fd)
         self.slots = np.frombuffer(self.mm, dtype=np.uint64)
+
+    @classmethod
+    def create(cls, cap: int) -> SharedTable:
+        """A new, empty table file in the first folder with room for it (a unique name)."""
+        error: OSError | None = None
+        for folder in table_dirs():
+            fd, path = tempfile.mkstemp(prefix="protospec-", suffix=".seen", dir=folder)
+            os.close(fd)
+            os.unlink(path)  # (the name is ours; the file is made below, exclusively)
+            try:
+                return cls(path, cap, create=True)
+            except OSError as exc:
+                error = exc
+        assert error is not None
+        raise error
 
     def insert(self, keys: np.ndarray, out: np.ndarray) -> int:
         assert table_insert is not None
