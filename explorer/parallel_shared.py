@@ -328,12 +328,21 @@ class _Driver:
         busy = 0.0
         critical = 0.0  # the level's longest worker, in CPU seconds (load-independent)
         last_progress = time.perf_counter()
+        error: WorkerSpecError | None = None
         while running:
             self.watch()
             ready = mp.connection.wait([self.conns[i] for i in running - paused], 0.05)
             for conn in ready:
                 i = self.conns.index(conn)
-                status, value = self.recv(i)
+                try:
+                    status, value = self.recv(i)
+                except WorkerSpecError as exc:
+                    # The spec failed on this worker: stop the others (their replies must be
+                    # read before the trace walk asks them for parents), then report it.
+                    error = error or exc
+                    running.discard(i)
+                    self.ctrl[STOP] = 1
+                    continue
                 if status == "ok":  # the level is done on this worker
                     running.discard(i)
                     self.add_counts(value)
@@ -351,7 +360,7 @@ class _Driver:
                     self.new_table(self.table.cap * 2)  # type: ignore[union-attr]
                     self.timing["grows"] += 1
                     grow = False
-                elif self.checkpoint_due_at is not None \
+                elif self.checkpoint_due_at is not None and error is None \
                         and time.perf_counter() >= self.checkpoint_due_at:
                     self.checkpoint()
                 self.ctrl[PAUSE] = 0
@@ -365,6 +374,8 @@ class _Driver:
                                        self.acc["depth"] + 1, 0, self.elapsed()))
         self.timing["wait_s"] += self.n * (time.perf_counter() - t0) - busy
         self.timing["critical_cpu_s"] += critical
+        if error is not None:
+            raise error
 
     def add_counts(self, c: dict[str, Any]) -> None:
         acc, cur = self.acc, self.cur

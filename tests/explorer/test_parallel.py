@@ -120,6 +120,30 @@ def test_a_spec_error_in_a_worker_is_reported_with_the_trace_to_it():
     assert len(two.value.trace) == len(one.value.trace)
 
 
+def test_a_spec_error_in_a_wide_level_is_reported_with_its_trace():
+    # An invariant that fails (raises) at depth 10 of 2PC rms=6, in levels of thousands of
+    # states: the other worker is still busy, and the trace crosses workers' parts.
+    from protospec import invariant
+
+    base = load_spec("two_phase_commit")
+
+    class RaisesDeep(base):
+        @invariant
+        def raises_deep(self, s) -> bool:
+            """Raises once five RMs are prepared at the TM (a bug in the spec)."""
+            if len(s.tm_prepared) == 5:
+                raise ZeroDivisionError("the spec's own bug")
+            return True
+
+    with pytest.raises(SpecError) as one:
+        check(RaisesDeep(rms=6))
+    for _ in range(3):
+        with pytest.raises(SpecError) as two:
+            check_parallel(RaisesDeep(rms=6), workers=2, probe_states=0)
+        assert "ZeroDivisionError" in str(two.value)
+        assert len(two.value.trace) == len(one.value.trace)
+
+
 @pytest.mark.slow
 def test_a_checkpoint_taken_in_the_middle_of_a_level_resumes_to_the_uninterrupted_result(
         tmp_path):
