@@ -153,8 +153,8 @@ class Worker:
         self.next_gids: list[np.ndarray] = []
         self.action_names = [a.name for a in spec.actions()]
         self.action_index = {name: i for i, name in enumerate(self.action_names)}
-        self.expand = compile_expander(spec, self.action_index, self.fp)
-        self.invariants = list(spec.invariant_fns)
+        self.emitter, self.expand, self.invariants = _fast_paths(spec, self.action_index,
+                                                                 self.fp)
         self.action_props = list(spec.action_property_fns)
         self.constraint = spec.constraint
         self.violated: set[str] = set()
@@ -293,6 +293,7 @@ class Worker:
         c_off: list[int] = []
         add_state, add_fp, add_act, add_off = (c_states.append, c_fps.append, c_act.append,
                                                c_off.append)
+        emit = self.emitter(c_states, c_fps, c_act) if self.emitter is not None else None
         ctrl = self.ctrl
         k = batch_first = self.pos
         end_k = len(frontier)
@@ -307,7 +308,10 @@ class Worker:
             start = len(c_fps)
             add_off(start)
             try:
-                expand(s, add_state, add_fp, add_act, enabled_many)
+                if emit is not None:
+                    expand(s, emit, enabled_many)
+                else:
+                    expand(s, add_state, add_fp, add_act, enabled_many)
             except Exception as exc:
                 raise WorkerSpecError.wrap(_diagnose(self.spec, s, exc, self.depth),
                                             int(gids[k])) from exc
@@ -526,6 +530,33 @@ class Worker:
         self.next_states, self.next_gids = snap["next"], [snap["next_gids"]]
         self.violated, self.depth, self.counts = snap["violated"], snap["depth"], snap["counts"]
         return len(self.fps) + len(self.outside_fps)
+
+
+def _fast_paths(spec: Spec, action_index: dict[str, int],
+                fp: Callable[[Any], int]) -> tuple[Any, Callable[..., None], list]:
+    """(C emitter class or None, expander, invariants), as ``bfs`` builds them.
+
+    Where the engine has issue 23's fast paths (the C ``Emitter`` that appends a successor,
+    its fingerprint and its label in one call, and invariants memoised per field value), a
+    worker uses them exactly as ``bfs.levels`` does, so one process and the workers keep the
+    same cost per state; otherwise the plain five-argument expander and the spec's
+    invariants."""
+    from . import fingerprint as fingerprints
+
+    emitter = getattr(fingerprints._core, "Emitter", None) if fp is fingerprint else None
+    try:
+        from .inline import inlining_enabled, state_layout  # type: ignore[import-not-found]
+        from .propcache import memoized_invariant  # type: ignore[import-not-found]
+    except ImportError:
+        return None, compile_expander(spec, action_index, fp), list(spec.invariant_fns)
+    if not inlining_enabled():
+        emitter = None
+    layout = state_layout(spec)
+    invariants = [(name, memoized_invariant(spec, fn, layout, fingerprint))
+                  for name, fn in spec.invariant_fns]
+    if emitter is None:
+        return None, compile_expander(spec, action_index, fp), invariants
+    return emitter, compile_expander(spec, action_index, fp, emitter=True), invariants
 
 
 def worker_main(spec: Spec, index: int, n: int, deadlock: bool, canon: Any, ctrl_mm: Any,
