@@ -374,6 +374,69 @@ static int fp_value(PyObject *o, u64 *out) {
     }
 }
 
+/* -- a fingerprint set shared by worker processes (parallel search, explorer/parallel_shared.py)
+ * An open-addressing table of uint64 fingerprints (0 = empty slot; a fingerprint is never 0)
+ * in a buffer that every worker maps (a shared file mapping). A worker inserts with an atomic
+ * compare-and-swap, so exactly one of the workers that generate a state wins its insert and
+ * owns it: no state has to travel to an owner. The slot is the fingerprint times the golden
+ * ratio's top bits (Fibonacci hashing), then linear probing. */
+static PyObject *py_table_insert(PyObject *self, PyObject *args) {
+    Py_buffer table, keys, out;
+    if (!PyArg_ParseTuple(args, "w*y*w*", &table, &keys, &out)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t cap = table.len / 8, n = keys.len / 8;
+    if (cap < 16 || (cap & (cap - 1)) != 0 || table.len % 8 != 0 || keys.len % 8 != 0
+            || out.len < n) {
+        PyErr_SetString(PyExc_ValueError, "table_insert: the table must hold a power of two "
+                        "(>= 16) of uint64 slots, keys int64 and out one byte per key");
+        goto done;
+    }
+    u64 *slots = (u64 *)table.buf;
+    const u64 *k = (const u64 *)keys.buf;
+    unsigned char *o = (unsigned char *)out.buf;
+    int bits = 0;
+    while (((Py_ssize_t)1 << bits) < cap) bits++;
+    u64 mask = (u64)cap - 1;
+    Py_ssize_t added = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        u64 key = k[i];
+        if (key == 0) {
+            PyErr_SetString(PyExc_ValueError, "table_insert: 0 is not a fingerprint");
+            goto done;
+        }
+        u64 slot = (key * 0x9E3779B97F4A7C15ULL) >> (64 - bits);
+        Py_ssize_t probes = 0;
+        for (;;) {
+            u64 cur = __atomic_load_n(&slots[slot], __ATOMIC_ACQUIRE);
+            if (cur == 0) {
+                u64 expected = 0;
+                if (__atomic_compare_exchange_n(&slots[slot], &expected, key, 0,
+                                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                    o[i] = 1;
+                    added++;
+                    break;
+                }
+                cur = expected; /* another worker filled the slot first */
+            }
+            if (cur == key) {
+                o[i] = 0;
+                break;
+            }
+            slot = (slot + 1) & mask;
+            if (++probes >= cap) {
+                result = PyLong_FromLong(-1); /* full: the caller grows the table first */
+                goto done;
+            }
+        }
+    }
+    result = PyLong_FromSsize_t(added);
+done:
+    PyBuffer_Release(&table);
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static inline long long finish(u64 h) {
     if (h == 0) h = 0xc5b0f1e2d3a4b689ULL; /* 0 marks an empty slot in the stores */
     return (long long)h;
@@ -394,6 +457,10 @@ static PyObject *py_init(PyObject *self, PyObject *fn) {
 static PyMethodDef methods[] = {
     {"fingerprint", py_fingerprint, METH_O, "The structural 64-bit fingerprint of a value."},
     {"init", py_init, METH_O, "Set the type classifier: classify(type) -> (kind, tag, fields)."},
+    {"table_insert", py_table_insert, METH_VARARGS,
+     "table_insert(table, keys, out) -> number added (-1: table full): insert int64 "
+     "fingerprints into a shared uint64 open-addressing table with compare-and-swap; "
+     "out[i] = 1 where this call added keys[i]."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -273,6 +273,9 @@ if _core is not None:
 else:
     fingerprint = fingerprint_py
     implementation = "python"
+# ``table_insert(table, keys, out)``: the shared fingerprint set of parallel search
+# (``parallel_shared.py``), an atomic compare-and-swap only C offers; None without the module.
+table_insert: Callable[[Any, Any, Any], int] | None = getattr(_core, "table_insert", None)
 
 
 # -- naming what cannot be fingerprinted -------------------------------------------------------

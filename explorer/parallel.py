@@ -19,13 +19,19 @@ level and the previous one: a fingerprint sent before is already stored by its o
 as three int64 arrays (fingerprints, parents, actions) and one pickle (protocol 5) of the tuple
 of states, whose memo shares equal sub-values. Own successors are never pickled.
 
-Two transports drive the same :class:`Partition`: :func:`check_parallel` forks worker processes
-that exchange messages directly (multiprocessing queues, not through the driver); ``ray_check``
+Two transports drive the same :class:`Partition`: ``ProcessTransport`` forks worker processes
+that exchange messages directly (multiprocessing queues, not through the driver); ``check_ray``
 (``parallel_ray.py``) runs partitions as Ray actors whose level outputs go from actor to actor
 as object references.
 
-Not supported with workers (yet): checkpoints and ``--resume``, spilling the store to disk,
-edge logs. A stop request (Ctrl-C) ends the level in hand early and reports the partial result.
+On one machine :func:`check_parallel` uses neither by default: the workers share one
+fingerprint table in memory (``parallel_shared.py``), so states need not travel to an owner at
+all. This partitioned design is what runs across machines (Ray), and on one machine only where
+the compiled fingerprint module is missing (``design="partitioned"`` asks for it).
+
+Not supported by the partitioned design: checkpoints and ``--resume``, spilling the store to
+disk, edge logs. A stop request (Ctrl-C) ends the level in hand early and reports the partial
+result.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import pickle
 import signal
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -642,18 +649,34 @@ def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,
                    until: frozenset[str] | None = None, check_deadlock: bool | None = None,
                    control: SearchControl | None = None,
                    canon: Callable[[Any], Any] | None = None,
-                   probe_states: int = PROBE_STATES) -> CheckResult:
+                   probe_states: int = PROBE_STATES, resume: Path | None = None,
+                   design: str = "auto") -> CheckResult:
     """:func:`bfs.check` on ``workers`` processes: the same distinct states, depth, verdict
-    and counterexample length. ``workers == 1`` runs one partition in a worker process too
-    (so that the overhead of the scheme itself is measurable).
+    and counterexample length. ``workers == 1`` runs one worker process too (so that the
+    overhead of the scheme itself is measurable).
 
     Small spaces do not pay for workers: the search first runs in this process for up to
     ``probe_states`` states and returns that result if it is final (complete, a violation, a
-    limit, a stop); only a larger space is searched again from the start on the workers (the
-    probe's cost, ~1 s, is small beside such a search). ``probe_states=0`` skips the probe.
+    limit). A larger space goes on from where the probe stopped: on the shared table
+    (``parallel_shared.py``, the default where the C fingerprint module is built) the workers
+    take over the probe's checkpoint; the partitioned design (``design="partitioned"``, as on
+    Ray) searches again from the start. ``probe_states=0`` skips the probe. ``resume`` is a
+    checkpoint folder of a run on any number of workers or of one process (shared table only).
     """
+    from . import parallel_shared
+
     deadlock = spec.check_deadlock if check_deadlock is None else check_deadlock
     control = control or SearchControl()
+    shared = design == "shared" or (design == "auto" and parallel_shared.available())
+    if resume is not None and not shared:
+        raise RuntimeError("resuming a run on workers needs the shared fingerprint table "
+                           "(the compiled fingerprint module)")
+    if shared:
+        return parallel_shared.check_shared(
+            spec, workers=workers, max_depth=max_depth, max_states=max_states,
+            keep_going=keep_going, progress=progress, until=until,
+            check_deadlock=check_deadlock, control=control, resume=resume, canon=canon,
+            probe_states=probe_states)
     if probe_states > 0:
         from .bfs import check
 

@@ -83,8 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_parallel_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", default=None, metavar="N",
-                   help="search on N worker processes (default 1; auto: one per core), "
-                        "states partitioned by fingerprint; same results as one process")
+                   help="search on N worker processes (default 1; auto: one per core) "
+                        "sharing one fingerprint table; same results as one process; "
+                        "--resume may use another N")
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="search on Ray actors: a cluster's ADDRESS, or auto to start a local "
                         "Ray on 127.0.0.1 (needs the ray extra: pip install 'protospec[ray]')")
@@ -199,6 +200,8 @@ def _run_meta(spec, args: argparse.Namespace) -> dict:
         "max_depth": args.max_depth,
         "keep_going": bool(args.keep_going),
         "deadlock": args.deadlock,
+        # How many workers wrote the checkpoint (a resume may use another number).
+        "workers": parse_workers_arg(args),
     }
 
 
@@ -212,7 +215,8 @@ def _resume_folder(args: argparse.Namespace, meta: dict) -> tuple[Path, Path]:
         raise UsageError(f"--resume {args.resume}: no checkpoint there (expected the run "
                          f"folder printed when the run stopped)")
     saved = json.loads((checkpoint / "meta.json").read_text())
-    diffs = [k for k in meta if saved.get(k) != meta[k]]
+    # Any number of workers may go on from any checkpoint (parallel_shared re-deals it).
+    diffs = [k for k in meta if k != "workers" and saved.get(k) != meta[k]]
     if diffs:
         detail = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {meta[k]!r}" for k in diffs)
         raise UsageError(f"--resume {args.resume}: the checkpoint was written by a different "
@@ -303,9 +307,9 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(ValueError):  # not the main thread: no signal handling
             handlers[sig] = signal.signal(sig, on_signal)
     workers = parse_workers_arg(args)
-    if (workers > 1 or args.ray) and args.resume:
-        raise UsageError("--resume continues a one-process run: it cannot be combined with "
-                         "--workers or --ray (runs on workers write no checkpoint)")
+    if args.ray and args.resume:
+        raise UsageError("--resume cannot be combined with --ray (runs on Ray write no "
+                         "checkpoint); resume on this machine with --workers")
     try:
         liveness = args.liveness is not False
         unchecked = (workers > 1 or args.ray) and temporal_names(spec, liveness)
@@ -321,13 +325,16 @@ def run(args: argparse.Namespace) -> int:
                                keep_going=args.keep_going, progress=on_progress,
                                until=variant_target(spec), check_deadlock=args.deadlock,
                                control=control)
-        elif workers > 1:
+        elif workers > 1 or (resume_from is not None
+                             and (resume_from / "driver.pkl").is_file()):
+            # (a checkpoint written by workers goes on on workers, one if so asked)
             from ...parallel import check_parallel
 
             result = check_parallel(spec, workers=workers, max_depth=args.max_depth,
                                     max_states=args.max_states, keep_going=args.keep_going,
                                     progress=on_progress, until=variant_target(spec),
-                                    check_deadlock=args.deadlock, control=control)
+                                    check_deadlock=args.deadlock, control=control,
+                                    resume=resume_from)
         else:
             result = check(spec, max_depth=args.max_depth, max_states=args.max_states,
                            keep_going=args.keep_going, progress=on_progress,
