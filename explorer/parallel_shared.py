@@ -105,7 +105,8 @@ class _Driver:
             "generated": 0, "distinct": 0, "outside": 0, "depth": 0,
             "fired": np.zeros(na, np.int64), "enabled_many": np.zeros(na, np.int64),
             "new_by_action": np.zeros(na, np.int64), "violations": [], "violated": set(),
-            "level_sizes": [], "elapsed": 0.0, "inits": [], "action_names": self.action_names}
+            "level_sizes": [], "elapsed": 0.0, "inits": [], "action_names": self.action_names,
+            "witnessed": set()}
         self.cur = self.new_level()
         self.timing = {"expand_s": 0.0, "expand_cpu_s": 0.0, "insert_s": 0.0, "busy_s": 0.0,
                        "wait_s": 0.0, "critical_cpu_s": 0.0, "balance_s": 0.0, "moved": 0,
@@ -314,6 +315,7 @@ class _Driver:
         for r in self.call_all("init", per_worker):
             distinct += r["new"]
             found += r["violations"]
+            self.acc["witnessed"].update(r["witnessed"])
         self.acc["distinct"] = distinct
         self.acc["level_sizes"].append(distinct)
         return self.record(found) or distinct == 0
@@ -386,6 +388,7 @@ class _Driver:
         acc["new_by_action"] += c["new_by_action"]
         cur["new"] += c["new"]
         cur["violations"] += c["violations"]
+        acc["witnessed"].update(c["witnessed"])
         for key in ("expand_s", "expand_cpu_s", "insert_s", "busy_s"):
             self.timing[key] += c[key]
 
@@ -490,6 +493,7 @@ class _Driver:
                             f"be resumed with this spec", spec=self.spec.name)
         self.cur = snap.pop("cur")
         self.cur["next_sizes"] = [0] * self.n  # each worker reports its own at the level end
+        snap.setdefault("witnessed", set())
         self.acc = snap
         if written_by == self.n:
             total = sum(self.call_all("load", [str(folder)] * self.n))
@@ -505,6 +509,7 @@ class _Driver:
             acc["new_by_action"] += c["new_by_action"]
             self.cur["new"] += c["new"]
             self.cur["violations"] += c["violations"]
+            acc["witnessed"].update(c.get("witnessed", []))
         cap = self.min_cap()
         while total > cap * MAX_LOAD / 2:
             cap *= 2
@@ -532,6 +537,7 @@ class _Driver:
                    violations=list(snap["violations"]), violated=set(snap["violated"]),
                    outside=snap["outside_constraint"], depth=snap["depth"],
                    inits=list(snap["inits"]), elapsed=snap["elapsed"],
+                   witnessed=set((snap.get("observer") or {}).get("witness", {})),
                    distinct=stored - waiting,
                    level_sizes=np.diff(starts).tolist())
         self.cur["new"] = waiting
@@ -558,6 +564,17 @@ class _Driver:
                                                    and acc["violated"] & self.stop_on)):
             stats.complete = False
             stats.stopped_by = stats.stopped_by or "violation"
+        sometimes = [name for name, _ in spec.sometimes_fns]
+        if sometimes and stats.complete:
+            violations = violations + [
+                Violation(name, "sometimes", self.docs.get(name, ""),
+                          Trace([], spec=spec.name, params=dict(spec.param_values),
+                                variant=spec.variant_name))
+                for name in sometimes if name not in acc["witnessed"]]
+        elif sometimes:
+            stats.liveness_unchecked = (f"not checked: the search was incomplete "
+                                        f"({stats.incomplete_reason}), and a sometimes "
+                                        f"property needs every reachable state")
         coverage = {}
         for i, act in enumerate(spec.actions()):
             fired = int(acc["fired"][i])
@@ -568,7 +585,7 @@ class _Driver:
             mode="check", violations=violations, stats=stats, coverage=coverage,
             properties_checked=[nm for nm, _ in spec.invariant_fns]
             + [nm for nm, _ in spec.action_property_fns] + (["deadlock"] if self.deadlock
-                                                            else []))
+                                                            else []) + sometimes)
         result.parallel = {"workers": self.n, "transport": "processes, shared table",
                            "level_sizes": acc["level_sizes"],
                            "worker_cpu_s": [round(x["cpu_s"], 3) for x in summaries],
@@ -644,7 +661,7 @@ def _probe(spec: Spec, folder: Path, probe_states: int, *, control: SearchContro
     """Search in this process until ``probe_states`` states (or a stop request, or the time
     limit); return the result if it is final, None if a checkpoint in ``folder``/checkpoint
     waits for the workers."""
-    from .bfs import check
+    from .liveness.run import check as check_sometimes
 
     own = SearchControl(folder=folder)
     started = time.perf_counter()
@@ -657,7 +674,9 @@ def _probe(spec: Spec, folder: Path, probe_states: int, *, control: SearchContro
                 and time.perf_counter() - started >= control.time_limit_s):
             own.request_stop()  # bfs writes its checkpoint after the batch in hand
 
-    result = check(spec, progress=watch, control=own, **kwargs)
+    # With @sometimes properties the probe records their witnesses (liveness.run does it), so
+    # a final result judges them and a checkpoint carries them over to the workers.
+    result = check_sometimes(spec, liveness=False, progress=watch, control=own, **kwargs)
     if result.stats.stopped_by == "interrupted" and own.checkpoint_written is not None:
         return None
     if result.stats.stopped_by == "interrupted":  # states that do not pickle: start over

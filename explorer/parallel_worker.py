@@ -130,7 +130,7 @@ class WorkerSpecError(Exception):
 def new_level_counts(n_actions: int) -> dict[str, Any]:
     return {"generated": 0, "new": 0, "outside": 0, "fired": np.zeros(n_actions, np.int64),
             "enabled_many": [0] * n_actions, "new_by_action": np.zeros(n_actions, np.int64),
-            "violations": [], "expand_s": 0.0, "expand_cpu_s": 0.0,
+            "violations": [], "witnessed": [], "expand_s": 0.0, "expand_cpu_s": 0.0,
             "insert_s": 0.0, "busy_s": 0.0}
 
 
@@ -156,6 +156,9 @@ class Worker:
         self.emitter, self.expand, self.invariants = _fast_paths(spec, self.action_index,
                                                                  self.fp)
         self.action_props = list(spec.action_property_fns)
+        # @sometimes predicates: each is evaluated on new states until one satisfies it.
+        self.sometimes = list(spec.sometimes_fns)
+        self.witnessed: set[str] = set()
         self.constraint = spec.constraint
         self.violated: set[str] = set()
         self.depth = 0
@@ -238,7 +241,7 @@ class Worker:
         violations: list[tuple] = []
         for k, s in enumerate(kept):
             violations += self.check_invariants(s, self.gid(first + k))
-        return {"new": len(kept), "violations": violations}
+        return {"new": len(kept), "violations": violations, "witnessed": sorted(self.witnessed)}
 
     def insert(self, keys: np.ndarray) -> np.ndarray:
         """Insert fingerprints into the shared table; 1 where this worker won the insert.
@@ -277,7 +280,22 @@ class Worker:
             if not ok:
                 self.violated.add(name)
                 out.append((name, "invariant", gid, None))
+        if len(self.witnessed) < len(self.sometimes):
+            self.check_sometimes(state, gid)
         return out
+
+    def check_sometimes(self, state: Any, gid: int) -> None:
+        for name, pred in self.sometimes:
+            if name in self.witnessed:
+                continue
+            try:
+                hit = pred(state)
+            except Exception as exc:
+                raise WorkerSpecError.wrap(_property_failed(self.spec, "sometimes", name, exc,
+                                                             None), gid) from exc
+            if hit:
+                self.witnessed.add(name)
+                self.counts["witnessed"].append(name)
 
     # -- one level -----------------------------------------------------------------------------
     def level(self) -> dict[str, Any]:
@@ -391,7 +409,7 @@ class Worker:
         counts["new"] += len(new_pos)
         if len(new_pos):
             counts["new_by_action"] += np.bincount(acts[new_pos], minlength=n_actions)
-        if self.invariants:
+        if self.invariants or len(self.witnessed) < len(self.sometimes):
             for k, s in enumerate(new_states):
                 counts["violations"] += self.check_invariants(s, self.gid(local + k))
         counts["insert_s"] += time.perf_counter() - t0
@@ -510,6 +528,7 @@ class Worker:
                 c = snap["counts"]
                 for key in ("generated", "new", "outside", "fired", "new_by_action"):
                     counts[key] += c[key]
+                counts["witnessed"] += c.get("witnessed", [])
                 counts["enabled_many"] = [a + b for a, b in zip(counts["enabled_many"],
                                                                 c["enabled_many"])]
                 counts["violations"] += [(name, kind, int(renumber([gid])[0]), extra)

@@ -312,7 +312,7 @@ def run(args: argparse.Namespace) -> int:
                          "checkpoint); resume on this machine with --workers")
     try:
         liveness = args.liveness is not False
-        unchecked = (workers > 1 or args.ray) and temporal_names(spec, liveness)
+        on_workers = bool(workers > 1 or args.ray)
         if args.symmetry and (workers > 1 or args.ray):
             raise UsageError("--symmetry runs in one process for now: drop --workers/--ray, "
                              "or --symmetry")
@@ -341,11 +341,16 @@ def run(args: argparse.Namespace) -> int:
                            until=variant_target(spec, liveness), check_deadlock=args.deadlock,
                            liveness=liveness, control=control, resume=resume_from,
                            symmetry=args.symmetry)
-        if unchecked and not result.violations:
-            # Liveness needs the whole graph in one process: the workers check safety only.
+        unchecked = on_workers and [n for n in temporal_names(spec, liveness)
+                                    if n not in result.properties_checked]
+        if unchecked and not result.violations and not result.stats.liveness_unchecked:
+            # Liveness needs the whole graph in one process: workers check safety properties
+            # (and, on the shared-table design, sometimes properties) only.
             result.stats.liveness_unchecked = (
-                f"not checked: searches on --workers/--ray check safety properties only "
-                f"({', '.join(unchecked)}); run without them, or pass --no-liveness")
+                f"not checked: this search on --workers/--ray checks safety properties only "
+                f"({', '.join(unchecked)}); run without --workers/--ray"
+                + ("" if not liveness else ", or pass --no-liveness if these are liveness "
+                   "properties you do not need now"))
     finally:
         for sig, old in handlers.items():
             signal.signal(sig, old)
