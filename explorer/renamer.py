@@ -60,9 +60,8 @@ class _Generator:
         self.n_sets = len(sizes)
         self.member_mark, self.index_mark, self.sorted_mark = _Member, _Index, _Sorted
         self.env: dict[str, Any] = {"_new": tuple.__new__}
-        self.helpers: list[str] = []  # source of the functions: unions' helpers, then rename
+        self.helpers: list[str] = []  # source of the generated functions
         self._building: set[type] = set()
-        self.unions = 0  # union helpers written so far (their names are numbered)
 
     def bind(self, name: str, value: Any) -> str:
         """A name in the generated code's environment for ``value`` (a class, a plan)."""
@@ -172,20 +171,16 @@ class _Generator:
                 by_type[cls] = a
         if not by_type:
             return f"({e})"
-        self.unions += 1
-        helper = f"_union{self.unions}"
-        inner = _Function(helper)
-        lines = ["    c = type(v)"]
-        for i, (cls, a) in enumerate(by_type.items()):
-            renamed = self.expr(a, "v", inner)
-            if renamed is None:  # a member whose plan renames nothing after all
-                renamed = "v"
-            lines.append(f"    {'if' if i == 0 else 'elif'} c is {self.bind('_C', cls)}:")
-            lines.append(f"        return {renamed}")
-        lines.append("    return v")
-        self.add_helper(inner, lines)
-        fn.uses.add("r")
-        return f"{helper}({e}, r)"
+        # an inline chain of exact type tests: no helper call per value
+        first, t = self.once(e, fn)
+        c = fn.fresh("_c")
+        test = f"(({c} := type({first})) is"
+        out = []
+        for cls, a in by_type.items():
+            renamed = self.expr(a, t, fn)
+            out.append(f"{t if renamed is None else renamed} if {test} {self.bind('_C', cls)})")
+            test = f"({c} is"
+        return "(" + " else ".join(out) + f" else {t})"
 
     def record(self, cls: type, e: str, fn: _Function) -> str | None:
         """A record of type cls rebuilt with its fields renamed (None: nothing to rename)."""

@@ -629,7 +629,37 @@ class Symmetry:
                 if best is None or f < best:
                     best = f
             return best
-        return canonical_fingerprint
+        n = self.sizes[0]
+        if n > UNROLL_ORDERS:
+            return canonical_fingerprint
+        # The same function for states whose colours do not tie, written out for n members:
+        # the colours read as in cheap(), the sorted order's renaming (and its inverse, the
+        # order itself) looked up in a table of all n! of them.
+        col = self.colourers[0]
+        plain = [i for i, plan in col.indexed if plan is None]
+        env: dict[str, Any] = {
+            "MEMBERS": members, "IDENTITY": identity, "FP": fp, "RENAME": rename,
+            "TIES": canonical_fingerprint,
+            "TABLE": {order: [_inverse(order), list(order)]
+                      for order in itertools.permutations(members)}}
+        o = [f"o{m}" for m in members]
+        lines = ["def canonical_fingerprint(state, raw):"]
+        lines += [f"    f{i} = state[{i}]" for i in plain]
+        rows = ["(" + "".join(f"f{i}[{m}], " for i in plain) + ")" for m in members]
+        lines.append(f"    colours = ({''.join(row + ', ' for row in rows)})")
+        lines.append("    order = sorted(MEMBERS, key=colours.__getitem__)")
+        if n:
+            lines.append(f"    {''.join(x + ', ' for x in o)}= order")
+        # sorted, so ties are between neighbours
+        distinct = " and ".join(f"colours[{a}] != colours[{b}]" for a, b in itertools.pairwise(o))
+        lines.append(f"    if {distinct or 'True'}:")
+        lines.append("        if order == IDENTITY:")
+        lines.append("            return raw")
+        lines.append(f"        return FP(RENAME(state, TABLE[{''.join(x + ', ' for x in o)}]))")
+        lines.append("    return TIES(state, raw)")
+        exec(compile("\n".join(lines) + "\n", f"<protospec canonical form for {self.spec_name}>",
+                     "exec"), env)
+        return env["canonical_fingerprint"]
 
     def _compile_cheap_colours(self, k: int) -> Callable[[Any], Any] | None:
         """Generated ``cheap(state)``: for each member of set k, the tuple of its entries in the
@@ -816,6 +846,7 @@ class Symmetry:
 CACHE_SLOTS = 1 << 22  # canonical fingerprints remembered by raw fingerprint
 CACHE_MASK = CACHE_SLOTS - 1
 CHEAP_TIE_ORDERS = 6  # most tie orders tried before refining colours with relations
+UNROLL_ORDERS = 6  # sets up to this size get a written-out canonical form (a table of n! orders)
 
 
 def _tie_orders(colours: list[int]) -> int:
@@ -827,6 +858,15 @@ def _tie_orders(colours: list[int]) -> int:
     for c in counts.values():
         for x in range(2, c + 1):
             out *= x
+    return out
+
+
+def _inverse(order: Iterable[int]) -> list[int]:
+    """The renaming giving old id order[i] the id i."""
+    order = list(order)
+    out = [0] * len(order)
+    for new, old in enumerate(order):
+        out[old] = new
     return out
 
 
