@@ -650,12 +650,27 @@ class Symmetry:
         lines.append("    order = sorted(MEMBERS, key=colours.__getitem__)")
         if n:
             lines.append(f"    {''.join(x + ', ' for x in o)}= order")
-        # sorted, so ties are between neighbours
-        distinct = " and ".join(f"colours[{a}] != colours[{b}]" for a, b in itertools.pairwise(o))
-        lines.append(f"    if {distinct or 'True'}:")
+        # sorted, so ties are between neighbours: e{i} says whether o{i} ties with o{i+1}
+        pairs = list(itertools.pairwise(o))
+        for i, (a, b) in enumerate(pairs):
+            lines.append(f"    e{i} = colours[{a}] == colours[{b}]")
+        ties = " + ".join(f"e{i}" for i in range(len(pairs))) or "0"
+        lines.append(f"    ties = {ties}")
+        lines.append("    if not ties:")
         lines.append("        if order == IDENTITY:")
         lines.append("            return raw")
         lines.append(f"        return FP(RENAME(state, TABLE[{''.join(x + ', ' for x in o)}]))")
+        # one tied pair: the two orders of that pair are the candidates
+        lines.append("    if ties == 1:")
+        key = "".join(x + ", " for x in o)
+        for i, (a, b) in enumerate(pairs):
+            swapped = list(o)
+            swapped[i], swapped[i + 1] = b, a
+            other = "".join(x + ", " for x in swapped)
+            lines += [f"        {'if' if i == 0 else 'elif'} e{i}:",
+                      f"            x = FP(RENAME(state, TABLE[{key}]))",
+                      f"            y = FP(RENAME(state, TABLE[{other}]))",
+                      "            return x if x < y else y"]
         lines.append("    return TIES(state, raw)")
         exec(compile("\n".join(lines) + "\n", f"<protospec canonical form for {self.spec_name}>",
                      "exec"), env)
