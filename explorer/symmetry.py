@@ -661,7 +661,8 @@ class Symmetry:
         lines.append("            return raw")
         lines.append(f"        return FP(RENAME(state, TABLE[{''.join(x + ', ' for x in o)}]))")
         # one tied pair: the two orders of that pair are the candidates
-        lines.append("    if ties == 1:")
+        if pairs:
+            lines.append("    if ties == 1:")
         key = "".join(x + ", " for x in o)
         for i, (a, b) in enumerate(pairs):
             swapped = list(o)

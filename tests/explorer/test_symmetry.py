@@ -16,6 +16,7 @@ from protospec.explorer.cli.main import main
 from protospec.explorer.errors import SpecError
 from protospec.explorer.fingerprint import fingerprint
 from protospec.explorer.loader import load_spec
+from protospec.explorer.renamer import UNROLL
 from protospec.explorer.symmetry import _with_inverses, build_symmetry
 from protospec.specs.two_phase_commit import Prepared, TwoPhaseCommit
 
@@ -217,6 +218,7 @@ SYMMETRIC_SPECS = [
     ("two_phase_commit", {"rms": 3}),
     ("raft", {"max_term": 2, "max_log_length": 1}),
     ("raft", {"servers": 4, "max_term": 2, "max_log_length": 0}),
+    ("raft", {"servers": 1}),
     ("paxos", {"ballots": 2}),
     ("multi_paxos", {"slots": 1, "commands": 2}),
     ("pbft", {"views": 1}),
@@ -323,3 +325,39 @@ def test_generated_renaming_equals_the_closure_plans_on_every_kind_of_hint(state
     sym = WILD_SYMMETRY
     r = _with_inverses([list(p), list(q)])
     assert sym.rename(state, r) == sym.permute_plan(state, r)
+
+
+Big = Symmetric("Big", size="n")
+
+
+class Crowd(NamedTuple):
+    """A set larger than the generated code writes out position by position."""
+
+    rank: Annotated[tuple[int, ...], Big.index]
+    points_to: Annotated[tuple[Big.Id, ...], Big.index]
+    chosen: frozenset[Big.Id]
+
+
+class CrowdSpec(Spec):
+    symmetric = (Big,)
+    assume_symmetric = True
+
+    def setup(self) -> None:
+        self.n = UNROLL + 2
+
+    def init(self):
+        yield Crowd((0,) * self.n, (-1,) * self.n, frozenset())
+
+
+CROWD_SYMMETRY = build_symmetry(CrowdSpec(), list(CrowdSpec().init()), fingerprint)
+N_CROWD = UNROLL + 2
+crowd_ids = st.integers(-1, N_CROWD)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.builds(Crowd, st.tuples(*[st.integers(0, 2)] * N_CROWD),
+                 st.tuples(*[crowd_ids] * N_CROWD), st.frozensets(crowd_ids, max_size=4)),
+       st.permutations(range(N_CROWD)))
+def test_generated_renaming_of_a_large_set_equals_the_closure_plans(state, p):
+    r = _with_inverses([list(p)])
+    assert CROWD_SYMMETRY.rename(state, r) == CROWD_SYMMETRY.permute_plan(state, r)
