@@ -44,6 +44,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 import numpy as np
 
 from .errors import SpecError, UsageError
+from .renamer import UNROLL, compile_renamer
 
 __all__ = ["Bag", "Symmetric", "Symmetry", "build_symmetry"]
 
@@ -376,6 +377,9 @@ class _Colourer:
         # them): then colours are those values themselves, and a state whose members are already
         # in colour order needs no renaming at all.
         self.natural = True
+        # Whether the indexed fields that hold no member ids sort in a total order: then the
+        # cheap colours of relational sets (see Symmetry._colours) are those values themselves.
+        self.plain_natural = True
         # Can a record that mentions a member also mention another symmetric set's members
         # (or sit at a position indexed by another set)? Then members with equal colours may
         # still differ through the other set, and every order of them must be tried.
@@ -395,6 +399,8 @@ class _Colourer:
                 elem = get_args(base)[0] if get_args(base) else Any
                 self.indexed.append((i, planner.plan(elem)))
                 self.natural &= _orderable(elem)
+                if self.indexed[-1][1] is None:
+                    self.plain_natural &= _orderable(elem)
                 if planner.occurrences(elem)[k]:
                     self.relational = True
                 self.mixed |= mentions_others(elem)
@@ -492,18 +498,20 @@ class Symmetry:
                 f"{state_type.__name__} never mentions a member (annotate fields with "
                 f"{sets[0].name}.Id or Annotated[tuple[...], {sets[0].name}.index])",
                 spec=spec.name)
-        self.permute_plan = plan
+        self.permute_plan = plan  # the reference renaming, by closure plans
+        # the same renaming as straight-line generated code (explorer/renamer.py)
+        self.rename = compile_renamer(self.planner, state_type, self.sizes, spec.name)
         self.colourers = [_Colourer(self.planner, state_type, k) for k in range(len(sets))]
         self.identity = [list(range(n)) for n in self.sizes]
         custom = getattr(spec, "canonical", None)
         self.custom = custom if callable(custom) else None
-        self._cache_keys = np.zeros(CACHE_SLOTS, dtype=np.int64)
-        self._cache_values = np.zeros(CACHE_SLOTS, dtype=np.int64)
+        self._cheap = [self._compile_cheap_colours(k) for k in range(len(sets))]
+        self.canonical_fingerprint = self._cached(self._canonical_fingerprint_of())
 
     # -- the group --------------------------------------------------------------------------
     def permute(self, state: Any, renamings: list[list[int]]) -> Any:
         """``state`` with every member of set k renamed to ``renamings[k][member]``."""
-        return self.permute_plan(state, _with_inverses(renamings))
+        return self.rename(state, _with_inverses(renamings))
 
     def all_renamings(self) -> Iterable[list[list[int]]]:
         """Every element of the group (the product of the sets' permutation groups)."""
@@ -528,25 +536,164 @@ class Symmetry:
         return ren
 
     # -- canonical form -----------------------------------------------------------------------
-    def canonical_fingerprint(self, state: Any) -> int:
-        """The fingerprint of the canonical member of ``state``'s orbit.
+    # canonical_fingerprint(state) -> int, set in __init__ (see _cached): the fingerprint of
+    # the canonical member of state's orbit, equal for every state of the orbit.
 
-        Remembered by the state's own fingerprint: a search reaches the same concrete state
-        along many paths (four times in five, on Raft), and a fingerprint costs far less than a
-        canonical form. The memory is bounded (``CACHE_ENTRIES``) and starts afresh when full.
+    def _cached(self, compute: Callable[[Any, int], int]) -> Callable[[Any], int]:
+        """``canonical_fingerprint``: ``compute(state, fingerprint(state))``, remembered by the
+        state's own fingerprint.
+
+        A search reaches the same concrete state along many paths (four times in five, on
+        Raft), and a fingerprint costs far less than a canonical form. The memory is a
+        direct-mapped table of ``CACHE_SLOTS`` entries: a new entry replaces whatever shared
+        its slot, so the memory stays bounded and a forgotten entry is only computed again.
         """
-        raw = self.fingerprint(state)
-        slot = raw & CACHE_MASK
-        keys = self._cache_keys
-        if keys[slot] == raw and raw:
-            return int(self._cache_values[slot])
+        fp = self.fingerprint
+        # memoryviews of zeroed numpy arrays: pages are mapped only when written, and an
+        # item reads as a plain int (twice as fast as a numpy scalar)
+        keys = memoryview(np.zeros(CACHE_SLOTS, dtype=np.int64))
+        values = memoryview(np.zeros(CACHE_SLOTS, dtype=np.int64))
+        mask = CACHE_MASK
+
+        def canonical_fingerprint(state: Any) -> int:
+            raw = fp(state)
+            slot = raw & mask
+            if keys[slot] == raw and raw:
+                return values[slot]
+            out = compute(state, raw)
+            keys[slot] = raw
+            values[slot] = out
+            return out
+        return canonical_fingerprint
+
+    def _canonical_fingerprint_of(self) -> Callable[[Any, int], int]:
+        """The uncached canonical fingerprint ``(state, its fingerprint) -> int``: the same
+        number as ``_canonical``, by a shorter road where the colours allow it."""
+        fp = self.fingerprint
         if self.custom is not None:
-            out = self.fingerprint(self.custom(state))
-        else:
-            out = self._canonical(state)[1]
-        keys[slot] = raw
-        self._cache_values[slot] = out
-        return out
+            custom = self.custom
+            return lambda state, raw: fp(custom(state))
+        generic = self._canonical
+        cheap = self._cheap[0]
+        if (len(self.sets) != 1 or cheap is None or not self.colourers[0].relational
+                or self.movable[0] != self.identity[0]):
+            return lambda state, raw: generic(state)[1]
+        # One set of interchangeable members whose cheap colours (their entries of the plain
+        # indexed fields) are totally ordered: _canonical, unrolled. Members are sorted by
+        # colour; without ties that order is the one candidate (and the state itself when it
+        # is already in order); with few tie orders each is tried; with more, the refined
+        # colours of _canonical decide.
+        rename = self.rename
+        members = range(self.sizes[0])
+        identity = list(members)
+        limit = CHEAP_TIE_ORDERS
+        product = itertools.product
+        permutations = itertools.permutations
+
+        def canonical_fingerprint(state: Any, raw: int) -> int:
+            colours = cheap(state)
+            order = sorted(members, key=colours.__getitem__)
+            orders = 1  # how many orders the ties leave: the product of the tie groups' sizes!
+            run = 1
+            prev = colours[order[0]] if order else None
+            for m in order[1:]:
+                c = colours[m]
+                if c == prev:
+                    run += 1
+                    orders *= run
+                else:
+                    run = 1
+                    prev = c
+            if orders == 1:
+                if order == identity:
+                    return raw
+                ren = [0] * len(order)
+                for new, old in enumerate(order):
+                    ren[old] = new
+                return fp(rename(state, [ren, order]))
+            if orders > limit:
+                return generic(state)[1]
+            groups: list[list[int]] = []
+            for m in order:
+                if groups and colours[groups[-1][0]] == colours[m]:
+                    groups[-1].append(m)
+                else:
+                    groups.append([m])
+            best = None
+            for arrangement in product(*[permutations(g) for g in groups]):
+                order = [m for g in arrangement for m in g]
+                ren = [0] * len(order)
+                for new, old in enumerate(order):
+                    ren[old] = new
+                f = fp(rename(state, [ren, order]))
+                if best is None or f < best:
+                    best = f
+            return best
+        n = self.sizes[0]
+        if n > UNROLL_ORDERS:
+            return canonical_fingerprint
+        # The same function for states whose colours do not tie, written out for n members:
+        # the colours read as in cheap(), the sorted order's renaming (and its inverse, the
+        # order itself) looked up in a table of all n! of them.
+        col = self.colourers[0]
+        plain = [i for i, plan in col.indexed if plan is None]
+        env: dict[str, Any] = {
+            "MEMBERS": members, "IDENTITY": identity, "FP": fp, "RENAME": rename,
+            "TIES": canonical_fingerprint,
+            "TABLE": {order: [_inverse(order), list(order)]
+                      for order in itertools.permutations(members)}}
+        o = [f"o{m}" for m in members]
+        lines = ["def canonical_fingerprint(state, raw):"]
+        lines += [f"    f{i} = state[{i}]" for i in plain]
+        rows = ["(" + "".join(f"f{i}[{m}], " for i in plain) + ")" for m in members]
+        lines.append(f"    colours = ({''.join(row + ', ' for row in rows)})")
+        lines.append("    order = sorted(MEMBERS, key=colours.__getitem__)")
+        if n:
+            lines.append(f"    {''.join(x + ', ' for x in o)}= order")
+        # sorted, so ties are between neighbours: e{i} says whether o{i} ties with o{i+1}
+        pairs = list(itertools.pairwise(o))
+        for i, (a, b) in enumerate(pairs):
+            lines.append(f"    e{i} = colours[{a}] == colours[{b}]")
+        ties = " + ".join(f"e{i}" for i in range(len(pairs))) or "0"
+        lines.append(f"    ties = {ties}")
+        lines.append("    if not ties:")
+        lines.append("        if order == IDENTITY:")
+        lines.append("            return raw")
+        lines.append(f"        return FP(RENAME(state, TABLE[{''.join(x + ', ' for x in o)}]))")
+        # one tied pair: the two orders of that pair are the candidates
+        if pairs:
+            lines.append("    if ties == 1:")
+        key = "".join(x + ", " for x in o)
+        for i, (a, b) in enumerate(pairs):
+            swapped = list(o)
+            swapped[i], swapped[i + 1] = b, a
+            other = "".join(x + ", " for x in swapped)
+            lines += [f"        {'if' if i == 0 else 'elif'} e{i}:",
+                      f"            x = FP(RENAME(state, TABLE[{key}]))",
+                      f"            y = FP(RENAME(state, TABLE[{other}]))",
+                      "            return x if x < y else y"]
+        lines.append("    return TIES(state, raw)")
+        exec(compile("\n".join(lines) + "\n", f"<protospec canonical form for {self.spec_name}>",
+                     "exec"), env)
+        return env["canonical_fingerprint"]
+
+    def _compile_cheap_colours(self, k: int) -> Callable[[Any], Any] | None:
+        """Generated ``cheap(state)``: for each member of set k, the tuple of its entries in the
+        indexed fields that hold no member ids (what ``_colours`` computes first), where
+        those are totally ordered; None where ``_colours`` does not use such colours."""
+        col = self.colourers[k]
+        plain = [i for i, plan in col.indexed if plan is None]
+        n = self.sizes[k]
+        if not (col.relational and col.plain_natural and plain) or n > UNROLL:
+            return None
+        lines = ["def cheap(s):"]
+        lines += [f"    f{i} = s[{i}]" for i in plain]
+        rows = ["(" + "".join(f"f{i}[{m}], " for i in plain) + ")" for m in range(n)]
+        lines.append(f"    return ({''.join(row + ', ' for row in rows)})")
+        namespace: dict[str, Any] = {}
+        exec(compile("\n".join(lines) + "\n", f"<protospec colours for {self.spec_name}>",
+                     "exec"), namespace)
+        return namespace["cheap"]
 
     def canonical(self, state: Any) -> Any:
         """The canonical member of ``state``'s orbit (the least fingerprint among candidates)."""
@@ -561,12 +708,12 @@ class Symmetry:
             combo = [c[0] for c in choices]
             if combo == self.identity:  # already in canonical order
                 return state, fp(state)
-            t = self.permute_plan(state, _with_inverses(combo))
+            t = self.rename(state, _with_inverses(combo))
             return t, fp(t)
         best = None
         best_fp = 0
         for combo in itertools.product(*choices):
-            t = self.permute_plan(state, _with_inverses(list(combo)))
+            t = self.rename(state, _with_inverses(list(combo)))
             f = fp(t)
             if best is None or f < best_fp:
                 best, best_fp = t, f
@@ -610,7 +757,9 @@ class Symmetry:
         # of the tied members is cheaper than refining with the relations between members.
         plain = [i for i, plan in col.indexed if plan is None]
         if plain:
-            if col.natural:
+            if self._cheap[k] is not None:
+                cheap = self._cheap[k](state)
+            elif col.plain_natural:
                 cheap = [tuple([state[i][m] for i in plain]) for m in range(n)]
             else:
                 cheap = [fp(tuple([state[i][m] for i in plain])) for m in range(n)]
@@ -713,6 +862,7 @@ class Symmetry:
 CACHE_SLOTS = 1 << 22  # canonical fingerprints remembered by raw fingerprint
 CACHE_MASK = CACHE_SLOTS - 1
 CHEAP_TIE_ORDERS = 6  # most tie orders tried before refining colours with relations
+UNROLL_ORDERS = 6  # sets up to this size get a written-out canonical form (a table of n! orders)
 
 
 def _tie_orders(colours: list[int]) -> int:
@@ -724,6 +874,15 @@ def _tie_orders(colours: list[int]) -> int:
     for c in counts.values():
         for x in range(2, c + 1):
             out *= x
+    return out
+
+
+def _inverse(order: Iterable[int]) -> list[int]:
+    """The renaming giving old id order[i] the id i."""
+    order = list(order)
+    out = [0] * len(order)
+    for new, old in enumerate(order):
+        out[old] = new
     return out
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, NamedTuple
+import random
+from typing import Annotated, Any, NamedTuple
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from protospec import Spec, Symmetric, action, invariant
+from protospec import Bag, Spec, Symmetric, action, invariant
 from protospec import check as check_with_liveness
 from protospec.explorer.cli.main import main
 from protospec.explorer.errors import SpecError
+from protospec.explorer.fingerprint import fingerprint
 from protospec.explorer.loader import load_spec
-from protospec.explorer.symmetry import build_symmetry
+from protospec.explorer.renamer import UNROLL
+from protospec.explorer.symmetry import _with_inverses, build_symmetry
 from protospec.specs.two_phase_commit import Prepared, TwoPhaseCommit
 
 
@@ -205,3 +210,154 @@ def test_liveness_is_refused_under_symmetry_with_the_way_out_named(capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "every_rm_decides" in err and "--no-liveness" in err
+
+
+# -- generated renaming and the unrolled canonical form, against the closure plans ------------
+
+SYMMETRIC_SPECS = [
+    ("two_phase_commit", {"rms": 3}),
+    ("raft", {"max_term": 2, "max_log_length": 1}),
+    ("raft", {"servers": 4, "max_term": 2, "max_log_length": 0}),
+    ("raft", {"servers": 1}),
+    ("paxos", {"ballots": 2}),
+    ("multi_paxos", {"slots": 1, "commands": 2}),
+    ("pbft", {"views": 1}),
+    ("distributed_lock", {"clients": 2}),
+    ("barrier", {"processes": 3, "rounds": 2}),
+    ("quorum_kv", {"clients": 1}),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), SYMMETRIC_SPECS)
+def test_generated_renaming_equals_the_closure_plans_on_reachable_states(name, params):
+    spec = load_spec(name)(**params)
+    sym = build_symmetry(spec, list(spec.init()), fingerprint)
+    rng = random.Random(7)
+    for s in sorted(reachable(spec), key=repr)[:1500]:
+        r = _with_inverses(sym.random_renaming(rng))
+        assert sym.rename(s, r) == sym.permute_plan(s, r)
+
+
+@pytest.mark.parametrize(("name", "params"), SYMMETRIC_SPECS)
+def test_unrolled_canonical_fingerprint_equals_the_generic_canonical_form(name, params):
+    spec = load_spec(name)(**params)
+    sym = build_symmetry(spec, list(spec.init()), fingerprint)
+    fast = sym._canonical_fingerprint_of()
+    rng = random.Random(11)
+    for s in sorted(reachable(spec), key=repr)[:1500]:
+        t = sym.permute(s, sym.random_renaming(rng))
+        for u in (s, t):
+            assert fast(u, fingerprint(u)) == sym._canonical(u)[1]
+            assert sym.canonical_fingerprint(u) == sym._canonical(u)[1]
+
+
+P = Symmetric("P", size="n")
+Q = Symmetric("Q", size="m")
+
+
+class Msg(NamedTuple):
+    src: P.Id
+    dst: P.Id
+    val: Q.Id
+
+
+class Ack(NamedTuple):
+    who: P.Id
+    flags: Annotated[tuple[bool, ...], Q.index]
+
+
+class Wild(NamedTuple):
+    """A state type using every kind of hint the renaming understands."""
+
+    per_p: Annotated[tuple[int, ...], P.index]
+    grid: Annotated[tuple[Annotated[tuple[P.Id, ...], Q.index], ...], P.index]
+    chosen: frozenset[P.Id]
+    bag: Annotated[tuple[Msg | Ack, ...], Bag]
+    leader: P.Id | None
+    pair: tuple[P.Id, Q.Id]
+    loose: Any
+    inbox: frozenset[Msg]
+    groups: tuple[frozenset[P.Id], ...]
+    last: Msg | Ack | None
+    count: int
+
+
+class WildSpec(Spec):
+    symmetric = (P, Q)
+    assume_symmetric = True
+
+    def setup(self) -> None:
+        self.n, self.m = 3, 2
+
+    def init(self):
+        yield Wild((0,) * 3, ((0, 0),) * 3, frozenset(), (), None, (0, 0), None, frozenset(), (),
+                   None, 0)
+
+
+ids = st.integers(-1, 3)  # members 0..2, NIL, and an id beyond the set
+msgs = st.builds(Msg, ids, ids, st.integers(-1, 2))
+acks = st.builds(Ack, ids, st.tuples(st.booleans(), st.booleans()))
+loose = st.recursive(st.one_of(st.integers(-1, 3), msgs),
+                     lambda inner: st.one_of(st.tuples(inner, inner),
+                                             st.frozensets(inner, max_size=3)), max_leaves=6)
+wild = st.builds(
+    Wild,
+    st.tuples(*[st.integers(0, 2)] * 3),
+    st.tuples(*[st.tuples(ids, ids)] * 3),
+    st.frozensets(ids, max_size=4),
+    st.lists(st.one_of(msgs, acks), max_size=3).map(lambda xs: tuple(sorted(xs, key=repr))),
+    st.one_of(st.none(), ids),
+    st.tuples(ids, st.integers(-1, 2)),
+    loose,
+    st.frozensets(msgs, max_size=3),
+    st.lists(st.frozensets(ids, max_size=3), max_size=3).map(tuple),
+    st.one_of(st.none(), msgs, acks),
+    st.integers(0, 3),
+)
+
+
+WILD_SYMMETRY = build_symmetry(WildSpec(), list(WildSpec().init()), fingerprint)
+
+
+@settings(max_examples=300, deadline=None)
+@given(wild, st.permutations(range(3)), st.permutations(range(2)))
+def test_generated_renaming_equals_the_closure_plans_on_every_kind_of_hint(state, p, q):
+    sym = WILD_SYMMETRY
+    r = _with_inverses([list(p), list(q)])
+    assert sym.rename(state, r) == sym.permute_plan(state, r)
+
+
+Big = Symmetric("Big", size="n")
+
+
+class Crowd(NamedTuple):
+    """A set larger than the generated code writes out position by position."""
+
+    rank: Annotated[tuple[int, ...], Big.index]
+    points_to: Annotated[tuple[Big.Id, ...], Big.index]
+    chosen: frozenset[Big.Id]
+
+
+class CrowdSpec(Spec):
+    symmetric = (Big,)
+    assume_symmetric = True
+
+    def setup(self) -> None:
+        self.n = UNROLL + 2
+
+    def init(self):
+        yield Crowd((0,) * self.n, (-1,) * self.n, frozenset())
+
+
+CROWD_SYMMETRY = build_symmetry(CrowdSpec(), list(CrowdSpec().init()), fingerprint)
+N_CROWD = UNROLL + 2
+crowd_ids = st.integers(-1, N_CROWD)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.builds(Crowd, st.tuples(*[st.integers(0, 2)] * N_CROWD),
+                 st.tuples(*[crowd_ids] * N_CROWD), st.frozensets(crowd_ids, max_size=4)),
+       st.permutations(range(N_CROWD)))
+def test_generated_renaming_of_a_large_set_equals_the_closure_plans(state, p):
+    r = _with_inverses([list(p)])
+    assert CROWD_SYMMETRY.rename(state, r) == CROWD_SYMMETRY.permute_plan(state, r)
