@@ -23,7 +23,9 @@ fingerprint of ``canon(state)`` instead of ``state``; traces are replayed the sa
 
 from __future__ import annotations
 
+import ast
 import gc
+import itertools
 import json
 import os
 import pickle
@@ -40,6 +42,7 @@ import numpy as np
 from .errors import SpecError
 from .fingerprint import UnsupportedValue, collision_probability, find_unsupported, fingerprint
 from .frontier import Level, NotPicklable
+from .inline import NotInlinable, inline_action, inlining_enabled, state_layout
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import Spec, from_state
 from .store import StateStore
@@ -156,41 +159,101 @@ def compile_expander(spec: Spec, action_index: dict[str, int],
                      intern: Callable[[str, tuple], int] | None = None) -> Callable[..., None]:
     """Build ``expand(s, add_state, add_fp, add_act, enabled_many)`` for this spec instance.
 
-    It calls every bound action instance on ``s`` in enumeration order and appends each
+    It enumerates every action instance on ``s`` in enumeration order and appends each
     successor, its fingerprint and its action number -- or, given ``intern`` (edge logging),
     its action-instance label id, ``intern(action name, ((arg, value), ...))``. The code is
-    generated once per run, unrolled, with each instance's function and arguments bound as
-    default parameters (fast locals): a loop over (function, arguments) tuples costs about a
-    third more per call, and these calls are most of a search's time. The generated text comes
-    from the engine only (action numbers and generated names), never from user input.
+    generated once per run. Each action's body is inlined into it where that is certainly
+    equivalent (explorer/inline.py: state fields unpacked once per state, guards tested
+    before the loops over arguments they do not mention); other actions are called, unrolled
+    over their static argument tuples with each function and argument bound as a default
+    parameter (fast locals). ``PROTOSPEC_PLAIN_EXPANDER=1`` calls every action. The generated
+    text comes from the engine (action numbers, generated names) and from the spec's own
+    action source, renamed, never from other input.
     """
-    env: dict[str, Any] = {"FP": fp}
-    lines: list[str] = []
-    for n, (k, fn, args, many) in enumerate(spec.static_instances):
-        label = spec.static_labels[k]
-        a = action_index[label.action] if intern is None else intern(label.action, label.args)
-        env[f"F{n}"] = fn
-        arg_names = []
-        for j, value in enumerate(args):
-            env[f"A{n}_{j}"] = value
-            arg_names.append(f"A{n}_{j}")
-        call = f"F{n}(s{''.join(', ' + x for x in arg_names)})"
-        e = action_index[label.action]
-        if many:
-            lines += [f"    t = {call}",
-                      "    if t is not None:",
-                      "        got = 0",
-                      "        for u in t:",
-                      f"            add_state(u); add_fp(FP(u)); add_act({a}); got = 1",
-                      f"        enabled_many[{e}] += got"]
-        else:
-            lines += [f"    t = {call}",
-                      "    if t is not None:",
-                      f"        add_state(t); add_fp(FP(t)); add_act({a})"]
-    for n, (act, fn, resolved) in enumerate(spec.dynamic_actions):
+    plain = _Generator(spec, action_index, fp, intern).plain()
+    if not inlining_enabled():
+        return plain
+    try:
+        return _Generator(spec, action_index, fp, intern).inlined(plain)
+    except SyntaxError:  # a rewrite the engine cannot compile: the plain expander is exact
+        return plain
+
+
+def inlining_report(spec: Spec) -> dict[str, str]:
+    """Action name -> "inlined" or the reason it is called as a method (for tests and
+    ``explain``-style diagnostics)."""
+    gen = _Generator(spec, {a.name: i for i, a in enumerate(spec.actions())}, fingerprint,
+                     None)
+    gen.inlined(None)
+    return gen.report
+
+
+class _Generator:
+    """Writes the source of one ``expand`` function, action by action."""
+
+    def __init__(self, spec: Spec, action_index: dict[str, int], fp: Callable[[Any], int],
+                 intern: Callable[[str, tuple], int] | None) -> None:
+        self.spec, self.action_index, self.intern = spec, action_index, intern
+        self.env: dict[str, Any] = {"FP": fp}
+        self.lines: list[str] = []
+        self.n = 0  # a fresh number for each plain-called piece
+        self.report: dict[str, str] = {}
+
+    def finish(self) -> Callable[..., None]:
+        env, lines = self.env, self.lines
+        params = ", ".join(f"{name}={name}" for name in env)
+        src = (f"def expand(s, add_state, add_fp, add_act, enabled_many, {params}):\n"
+               + ("\n".join(lines) if lines else "    pass") + "\n")
+        namespace: dict[str, Any] = dict(env)
+        exec(compile(src, f"<protospec expander for {self.spec.name}>", "exec"), namespace)
+        expand = namespace["expand"]
+        expand.source = src  # type: ignore[attr-defined]  # for debugging the engine
+        return expand
+
+    def plain(self) -> Callable[..., None]:
+        spec = self.spec
+        for act in spec.actions():
+            self.plain_static(act)
+        for act, fn, resolved in spec.dynamic_actions:
+            self.plain_dynamic(act, fn, resolved)
+        return self.finish()
+
+    def plain_static(self, act: Any) -> None:
+        spec, env, lines, intern = self.spec, self.env, self.lines, self.intern
+        for k, fn, args, many in spec.static_instances:
+            label = spec.static_labels[k]
+            if label.action != act.name:
+                continue
+            n = self.n
+            self.n += 1
+            a = (self.action_index[label.action] if intern is None
+                 else intern(label.action, label.args))
+            env[f"F{n}"] = fn
+            arg_names = []
+            for j, value in enumerate(args):
+                env[f"A{n}_{j}"] = value
+                arg_names.append(f"A{n}_{j}")
+            call = f"F{n}(s{''.join(', ' + x for x in arg_names)})"
+            e = self.action_index[label.action]
+            if many:
+                lines += [f"    t = {call}",
+                          "    if t is not None:",
+                          "        got = 0",
+                          "        for u in t:",
+                          f"            add_state(u); add_fp(FP(u)); add_act({a}); got = 1",
+                          f"        enabled_many[{e}] += got"]
+            else:
+                lines += [f"    t = {call}",
+                          "    if t is not None:",
+                          f"        add_state(t); add_fp(FP(t)); add_act({a})"]
+
+    def plain_dynamic(self, act: Any, fn: Callable, resolved: list) -> None:
         # Nested loops over the argument domains, read off the state where they depend on it;
         # labels are built only when edges are logged (replay recovers them otherwise).
-        e = action_index[act.name]
+        env, lines = self.env, self.lines
+        n = self.n
+        self.n += 1
+        e = self.action_index[act.name]
         env[f"G{n}"] = fn
         indent = "    "
         names = []
@@ -206,14 +269,7 @@ def compile_expander(spec: Spec, action_index: dict[str, int],
                 env[f"DOM{n}_{j}"] = tuple(domain)
                 lines.append(f"{indent}for {var} in DOM{n}_{j}:")
             indent += "    "
-        if intern is None:
-            act_expr = str(e)
-        else:
-            env["INTERN"] = intern
-            env[f"NAME{n}"] = act.name
-            env[f"ARGN{n}"] = tuple(arg for arg, _ in resolved)
-            pairs = "".join(f"(ARGN{n}[{j}], {v}), " for j, v in enumerate(names))
-            act_expr = f"INTERN(NAME{n}, ({pairs}))"
+        act_expr = self.dynamic_label(n, act, [arg for arg, _ in resolved], names)
         call = f"G{n}(s{''.join(', ' + x for x in names)})"
         lines += [f"{indent}t = {call}", f"{indent}if t is not None:"]
         if act.many:
@@ -224,12 +280,97 @@ def compile_expander(spec: Spec, action_index: dict[str, int],
             lines.append(f"{indent}    add_state(t); add_fp(FP(t)); add_act({act_expr})")
         if act.many:
             lines.append(f"    enabled_many[{e}] += got")
-    params = ", ".join(f"{name}={name}" for name in env)
-    src = (f"def expand(s, add_state, add_fp, add_act, enabled_many, {params}):\n"
-           + ("\n".join(lines) if lines else "    pass") + "\n")
-    namespace: dict[str, Any] = dict(env)
-    exec(compile(src, f"<protospec expander for {spec.name}>", "exec"), namespace)
-    return namespace["expand"]
+
+    def dynamic_label(self, n: int, act: Any, arg_names: list[str], vars_: list[str]) -> str:
+        if self.intern is None:
+            return str(self.action_index[act.name])
+        self.env["INTERN"] = self.intern
+        self.env[f"NAME{n}"] = act.name
+        self.env[f"ARGN{n}"] = tuple(arg_names)
+        pairs = "".join(f"(ARGN{n}[{j}], {v}), " for j, v in enumerate(vars_))
+        return f"INTERN(NAME{n}, ({pairs}))"
+
+    # -- inlined actions ---------------------------------------------------------------------
+    def inlined(self, plain: Callable[..., None] | None) -> Callable[..., None]:
+        spec, env, lines = self.spec, self.env, self.lines
+        layout = state_layout(spec)
+        if layout is not None and plain is not None:
+            cls, fields = layout
+            env["STATE"], env["PLAIN"] = cls, plain
+            lines += ["    if type(s) is not STATE:",
+                      "        return PLAIN(s, add_state, add_fp, add_act, enabled_many)"]
+            if fields:
+                lines.append(f"    {', '.join(f'S{i}' for i in range(len(fields)))}, = s")
+        env["SELF"] = spec
+        dynamic = {act.name: (fn, resolved) for act, fn, resolved in spec.dynamic_actions}
+        static = [a for a in spec.actions() if a.name not in dynamic]
+        ordered = [(a, False) for a in static] + [(a, True) for a, _, _ in spec.dynamic_actions]
+        for k, (act, is_dynamic) in enumerate(ordered):
+            fn = getattr(spec, act.name)
+            resolved = (dynamic[act.name][1] if is_dynamic else
+                        [(arg, spec._resolve_domain(act, arg, d)) for arg, d in act.domains])
+            try:
+                done = inline_action(k, act, fn, resolved, layout,
+                                     self.emitter(k, act, resolved, is_dynamic))
+            except NotInlinable as exc:
+                self.report[act.name] = str(exc)
+                (self.plain_dynamic(act, fn, resolved) if is_dynamic
+                 else self.plain_static(act))
+                continue
+            except Exception as exc:  # an engine gap: the method call is always exact
+                self.report[act.name] = f"the inliner failed ({type(exc).__name__}: {exc})"
+                (self.plain_dynamic(act, fn, resolved) if is_dynamic
+                 else self.plain_static(act))
+                continue
+            self.report[act.name] = "inlined"
+            env.update(done.env)
+            got = f"got{k}"
+            if act.many and is_dynamic:
+                lines.append(f"    {got} = 0")
+            for st in done.body:
+                lines += ["    " + line for line in ast.unparse(st).splitlines()]
+            if act.many and is_dynamic:
+                lines.append(f"    enabled_many[{self.action_index[act.name]}] += {got}")
+        return self.finish()
+
+    def emitter(self, k: int, act: Any, resolved: list,
+                is_dynamic: bool) -> Callable[[str, list[str]], list[str]]:
+        """The lines that add the successor(s) held in a variable, with their label."""
+        e = self.action_index[act.name]
+        if self.intern is None:
+            label = str(e)
+        elif is_dynamic:
+            label = self.dynamic_label(1000 + k, act, [arg for arg, _ in resolved],
+                                       [f"i{k}_{j}" for j in range(len(resolved))])
+        else:
+            names = [arg for arg, _ in resolved]
+            ids = {}
+            for combo in itertools.product(*(values for _, values in resolved)):
+                ids[combo if len(combo) != 1 else combo[0]] = self.intern(
+                    act.name, tuple(zip(names, combo)))
+            self.env[f"LBL{k}"] = ids
+            key = ", ".join(f"i{k}_{j}" for j in range(len(resolved)))
+            label = (f"LBL{k}[{key}]" if len(resolved) == 1
+                     else f"LBL{k}[({key})]" if resolved else f"LBL{k}[()]")
+        # a static many-action counts the argument tuples that gave a successor; a dynamic
+        # one counts the states where some tuple did (as the plain expander does)
+        static_many = act.many and not is_dynamic
+
+        def emit(var: str, _loop_vars: list[str]) -> list[str]:
+            if act.many:
+                flag = "got = 1" if static_many else f"got{k} = 1"
+                out = [f"if {var} is not None:"]
+                if static_many:
+                    out.append("    got = 0")
+                out += [f"    for u in {var}:",
+                        f"        add_state(u); add_fp(FP(u)); add_act({label}); {flag}"]
+                if static_many:
+                    out.append(f"    enabled_many[{e}] += got")
+                return out
+            return [f"if {var} is not None:",
+                    f"    add_state({var}); add_fp(FP({var})); add_act({label})"]
+
+        return emit
 
 
 def _property_failed(spec: Spec, kind: str, name: str, exc: Exception,
