@@ -41,7 +41,6 @@ import builtins
 import enum
 import inspect
 import os
-import textwrap
 from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,7 +56,7 @@ PLAIN_ENV = "PROTOSPEC_PLAIN_EXPANDER"
 _FORBIDDEN_NODES = (ast.Yield, ast.YieldFrom, ast.Await, ast.Global, ast.Nonlocal, ast.Try,
                     ast.With, ast.AsyncWith, ast.AsyncFor, ast.FunctionDef,
                     ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.Delete, ast.Import,
-                    ast.ImportFrom, ast.NamedExpr, ast.Match, ast.Starred)
+                    ast.ImportFrom, ast.NamedExpr, ast.Match)
 _FORBIDDEN_NAMES = frozenset({"locals", "vars", "eval", "exec", "super", "__class__", "dir",
                               "globals", "__import__", "compile", "breakpoint"})
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
@@ -129,16 +128,20 @@ def _source_function(fn: Callable) -> ast.FunctionDef:
     if code.co_freevars:
         raise NotInlinable("it is a closure or uses super()")
     try:
-        src = textwrap.dedent(inspect.getsource(func))
+        src = inspect.getsource(func)
     except (OSError, TypeError) as exc:
         raise NotInlinable(f"its source cannot be read ({exc})") from None
+    # Not textwrap.dedent: it would change multi-line string constants. An indented method
+    # parses as the body of an ``if``.
+    indented = src[:1].isspace()
     try:
-        tree = ast.parse(src)
+        tree = ast.parse("if 1:\n" + src if indented else src)
     except SyntaxError as exc:
         raise NotInlinable(f"its source does not parse alone ({exc.msg})") from None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+    body = tree.body[0].body if indented else tree.body  # type: ignore[attr-defined]
+    if len(tree.body) != 1 or len(body) != 1 or not isinstance(body[0], ast.FunctionDef):
         raise NotInlinable("its source is not one function definition")
-    fdef = tree.body[0]
+    fdef = body[0]
     # The source read must be the code that runs (a file edited since import, name mangling
     # inside a class body, a decorator that swapped the function would all differ).
     bare = ast.FunctionDef(name=fdef.name, args=fdef.args, body=fdef.body, decorator_list=[],
@@ -203,6 +206,8 @@ def _validate(fdef: ast.FunctionDef) -> tuple[str, str, list[str], set[str]]:
     def walk(node: ast.AST, in_loop: bool) -> None:
         if isinstance(node, _FORBIDDEN_NODES):
             raise NotInlinable(f"it uses {type(node).__name__}")
+        if isinstance(node, ast.Starred) and not isinstance(node.ctx, ast.Load):
+            raise NotInlinable("it unpacks into a starred target")
         if isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
             raise NotInlinable(f"it uses {node.id}")
         if isinstance(node, ast.Return) and in_loop:
