@@ -391,8 +391,83 @@ static PyObject *py_init(PyObject *self, PyObject *fn) {
     Py_RETURN_NONE;
 }
 
+/* Building blocks of the inlined expander (explorer/inline.py): a NamedTuple instance built
+ * without its Python-level __new__, and TLA+'s [t EXCEPT ![i] = v] in one allocation. */
+static PyObject *py_new_tuple(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || !PyType_Check(args[0])
+            || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "new_tuple(cls, *items): cls must be a tuple type");
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)args[0];
+    Py_ssize_t n = nargs - 1;
+    PyObject *t = tp->tp_alloc(tp, n);
+    if (!t) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_INCREF(args[i + 1]);
+        PyTuple_SET_ITEM(t, i, args[i + 1]);
+    }
+    return t;
+}
+
+static PyObject *py_except_at(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "except_at(t, i, v) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *t = args[0], *i = args[1], *v = args[2];
+    if (PyTuple_CheckExact(t) && PyLong_CheckExact(i)) {
+        Py_ssize_t n = PyTuple_GET_SIZE(t);
+        Py_ssize_t k = PyLong_AsSsize_t(i);
+        if (k == -1 && PyErr_Occurred()) PyErr_Clear();
+        else if (0 <= k && k < n) {
+            PyObject *r = PyTuple_New(n);
+            if (!r) return NULL;
+            for (Py_ssize_t j = 0; j < n; j++) {
+                PyObject *x = j == k ? v : PyTuple_GET_ITEM(t, j);
+                Py_INCREF(x);
+                PyTuple_SET_ITEM(r, j, x);
+            }
+            return r;
+        }
+    }
+    /* Anything else: exactly t[:i] + (v,) + t[i + 1:], with its results and its errors. */
+    PyObject *head = NULL, *one = NULL, *i1 = NULL, *tail = NULL, *hv = NULL, *r = NULL;
+    PyObject *s1 = PySlice_New(NULL, i, NULL);
+    if (!s1) goto done;
+    head = PyObject_GetItem(t, s1);
+    Py_DECREF(s1);
+    if (!head) goto done;
+    one = PyTuple_Pack(1, v);
+    if (!one) goto done;
+    hv = PyNumber_Add(head, one);
+    if (!hv) goto done;
+    PyObject *unit = PyLong_FromLong(1);
+    if (!unit) goto done;
+    i1 = PyNumber_Add(i, unit);
+    Py_DECREF(unit);
+    if (!i1) goto done;
+    PyObject *s2 = PySlice_New(i1, NULL, NULL);
+    if (!s2) goto done;
+    tail = PyObject_GetItem(t, s2);
+    Py_DECREF(s2);
+    if (!tail) goto done;
+    r = PyNumber_Add(hv, tail);
+done:
+    Py_XDECREF(head);
+    Py_XDECREF(one);
+    Py_XDECREF(hv);
+    Py_XDECREF(i1);
+    Py_XDECREF(tail);
+    return r;
+}
+
 static PyMethodDef methods[] = {
     {"fingerprint", py_fingerprint, METH_O, "The structural 64-bit fingerprint of a value."},
+    {"new_tuple", (PyCFunction)(void (*)(void))py_new_tuple, METH_FASTCALL,
+     "new_tuple(cls, *items): tuple.__new__(cls, items), without the Python-level __new__."},
+    {"except_at", (PyCFunction)(void (*)(void))py_except_at, METH_FASTCALL,
+     "except_at(t, i, v): t[:i] + (v,) + t[i + 1:]."},
     {"init", py_init, METH_O, "Set the type classifier: classify(type) -> (kind, tag, fields)."},
     {NULL, NULL, 0, NULL},
 };

@@ -356,7 +356,7 @@ class _Generator:
         # one counts the states where some tuple did (as the plain expander does)
         static_many = act.many and not is_dynamic
 
-        def emit(var: str, _loop_vars: list[str]) -> list[str]:
+        def emit(var: str, _loop_vars: list[str], not_none: bool = False) -> list[str]:
             if act.many:
                 flag = "got = 1" if static_many else f"got{k} = 1"
                 out = [f"if {var} is not None:"]
@@ -367,8 +367,8 @@ class _Generator:
                 if static_many:
                     out.append(f"    enabled_many[{e}] += got")
                 return out
-            return [f"if {var} is not None:",
-                    f"    add_state({var}); add_fp(FP({var})); add_act({label})"]
+            add = f"add_state({var}); add_fp(FP({var})); add_act({label})"
+            return [add] if not_none else [f"if {var} is not None:", "    " + add]
 
         return emit
 

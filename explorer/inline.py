@@ -46,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .fingerprint import _core as _fpcore
 from .spec import Action, Spec, from_state
 from .values import except_at
 
@@ -64,6 +65,9 @@ if hasattr(ast, "TryStar"):
     _FORBIDDEN_NODES += (ast.TryStar,)
 
 
+# C versions of the two builders where the fingerprint extension is compiled (same results).
+_C_NEW_TUPLE = getattr(_fpcore, "new_tuple", None)
+_C_EXCEPT_AT = getattr(_fpcore, "except_at", None)
 _REFERENCE_TUPLE = namedtuple("_REFERENCE_TUPLE", "x")  # whose _replace every namedtuple shares
 
 
@@ -411,6 +415,10 @@ class _Rewrite(ast.NodeTransformer):
             value = self.global_value(func.id)
             if value is except_at and len(node.args) == 3 and not node.keywords:
                 t, i, v = node.args
+                if _C_EXCEPT_AT is not None:  # the same function, in C
+                    self.env["EXCEPT_AT"] = _C_EXCEPT_AT
+                    return ast.copy_location(
+                        ast.Call(ast.Name("EXCEPT_AT", ast.Load()), [t, i, v], []), node)
                 if isinstance(t, ast.Name) and isinstance(i, (ast.Name, ast.Constant)):
                     # t[:i] + (v,) + t[i + 1:], what except_at returns
                     head = ast.Subscript(t, ast.Slice(None, i, None), ast.Load())
@@ -430,9 +438,13 @@ class _Rewrite(ast.NodeTransformer):
         return node
 
     def new_tuple(self, cls: type, elts: list[ast.expr], node: ast.AST) -> ast.AST:
-        self.env["TNEW"] = tuple.__new__
-        call = ast.Call(ast.Name("TNEW", ast.Load()),
-                        [self.constant(cls), ast.Tuple(elts, ast.Load())], [])
+        if _C_NEW_TUPLE is not None:  # new_tuple(cls, *items), one C call
+            self.env["NEWT"] = _C_NEW_TUPLE
+            call = ast.Call(ast.Name("NEWT", ast.Load()), [self.constant(cls), *elts], [])
+        else:
+            self.env["TNEW"] = tuple.__new__
+            call = ast.Call(ast.Name("TNEW", ast.Load()),
+                            [self.constant(cls), ast.Tuple(elts, ast.Load())], [])
         return ast.copy_location(call, node)
 
 
@@ -485,7 +497,9 @@ def inline_action(k: int, act: Action, fn: Callable, domains: list[tuple[str, An
         return level
 
     def emit_stmts(value: ast.expr) -> list[ast.stmt]:
-        lines = [f"t = {ast.unparse(value)}", *emit("t", loop_vars)]
+        built = (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                 and value.func.id in ("NEWT", "TNEW"))  # never None
+        lines = [f"t = {ast.unparse(value)}", *emit("t", loop_vars, built)]
         return ast.parse("\n".join(lines)).body
 
     def rewrite_returns(stmts: list[ast.stmt], top: bool) -> list[ast.stmt]:
