@@ -43,6 +43,7 @@ from .errors import SpecError
 from .fingerprint import UnsupportedValue, collision_probability, find_unsupported, fingerprint
 from .frontier import Level, NotPicklable
 from .inline import NotInlinable, inline_action, inlining_enabled, state_layout
+from .propcache import memoized_invariant
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import Spec, from_state
 from .store import StateStore
@@ -152,6 +153,10 @@ def rebuild_trace(spec: Spec, fps: list[int], inits: list[Any] | None = None,
                 spec=spec.name, depth=depth)
     return Trace(steps, spec=spec.name, params=dict(spec.param_values),
                  variant=spec.variant_name)
+
+
+class _Failed(Exception):
+    """An invariant returned false in the fast loop of ``flush``."""
 
 
 def compile_expander(spec: Spec, action_index: dict[str, int],
@@ -583,7 +588,9 @@ class _BFS:
         self.rss_before = peak_rss_bytes()
         self.action_index = {name: i for i, name in enumerate(self.action_names)}
         self.record = self.store.record_edges
-        self.invariants = list(spec.invariant_fns)
+        layout = state_layout(spec)
+        self.invariants = [(name, memoized_invariant(spec, fn, layout, fingerprint))
+                           for name, fn in spec.invariant_fns]
         self.action_props = list(spec.action_property_fns)
         self.constraint = spec.constraint
         self.docs = spec.property_docs()
@@ -788,9 +795,20 @@ class _BFS:
         if len(keep_idx):
             self.new_by_action += np.bincount(act_arr[keep_idx], minlength=n_actions)
         if self.invariants:
+            # The common case first: every invariant holds (one loop, no bookkeeping); a
+            # state where one fails or raises is checked again the careful way.
+            fns = [inv for name, inv in self.invariants if name not in self.violated]
+            check = self.check_invariants
             for i, p in enumerate(keep_idx.tolist()):
-                if self.check_invariants(c_states[p], first_new + i):
-                    return True
+                s = c_states[p]
+                try:
+                    for inv in fns:
+                        if not inv(s):
+                            raise _Failed
+                except Exception:
+                    if check(s, first_new + i):
+                        return True
+                    fns = [inv for name, inv in self.invariants if name not in self.violated]
         return False
 
     def memory_bytes(self, *levels: Level) -> int:
