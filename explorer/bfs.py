@@ -41,6 +41,7 @@ import numpy as np
 
 from .errors import SpecError
 from .fingerprint import UnsupportedValue, collision_probability, find_unsupported, fingerprint
+from .fingerprint import _core as _fpcore
 from .frontier import Level, NotPicklable
 from .inline import NotInlinable, inline_action, inlining_enabled, state_layout
 from .propcache import memoized_invariant
@@ -161,7 +162,8 @@ class _Failed(Exception):
 
 def compile_expander(spec: Spec, action_index: dict[str, int],
                      fp: Callable[[Any], int] = fingerprint,
-                     intern: Callable[[str, tuple], int] | None = None) -> Callable[..., None]:
+                     intern: Callable[[str, tuple], int] | None = None, *,
+                     emitter: bool = False) -> Callable[..., None]:
     """Build ``expand(s, add_state, add_fp, add_act, enabled_many)`` for this spec instance.
 
     It enumerates every action instance on ``s`` in enumeration order and appends each
@@ -171,15 +173,18 @@ def compile_expander(spec: Spec, action_index: dict[str, int],
     equivalent (explorer/inline.py: state fields unpacked once per state, guards tested
     before the loops over arguments they do not mention); other actions are called, unrolled
     over their static argument tuples with each function and argument bound as a default
-    parameter (fast locals). ``PROTOSPEC_PLAIN_EXPANDER=1`` calls every action. The generated
+    parameter (fast locals). ``PROTOSPEC_PLAIN_EXPANDER=1`` calls every action. With
+    ``emitter=True`` (``fp`` must then be the C ``fingerprint``) the function is
+    ``expand(s, emit, enabled_many)`` and calls ``emit(t, label)`` once per successor: a C
+    ``Emitter`` bound to the three lists does the appends and the fingerprint. The generated
     text comes from the engine (action numbers, generated names) and from the spec's own
     action source, renamed, never from other input.
     """
-    plain = _Generator(spec, action_index, fp, intern).plain()
+    plain = _Generator(spec, action_index, fp, intern, emitter).plain()
     if not inlining_enabled():
         return plain
     try:
-        return _Generator(spec, action_index, fp, intern).inlined(plain)
+        return _Generator(spec, action_index, fp, intern, emitter).inlined(plain)
     except SyntaxError:  # a rewrite the engine cannot compile: the plain expander is exact
         return plain
 
@@ -197,8 +202,10 @@ class _Generator:
     """Writes the source of one ``expand`` function, action by action."""
 
     def __init__(self, spec: Spec, action_index: dict[str, int], fp: Callable[[Any], int],
-                 intern: Callable[[str, tuple], int] | None) -> None:
+                 intern: Callable[[str, tuple], int] | None, emitter: bool = False) -> None:
         self.spec, self.action_index, self.intern = spec, action_index, intern
+        self.emitter_mode = emitter
+        self.args = "EMIT, enabled_many" if emitter else "add_state, add_fp, add_act, enabled_many"
         self.env: dict[str, Any] = {"FP": fp}
         self.lines: list[str] = []
         self.n = 0  # a fresh number for each plain-called piece
@@ -207,7 +214,7 @@ class _Generator:
     def finish(self) -> Callable[..., None]:
         env, lines = self.env, self.lines
         params = ", ".join(f"{name}={name}" for name in env)
-        src = (f"def expand(s, add_state, add_fp, add_act, enabled_many, {params}):\n"
+        src = (f"def expand(s, {self.args}, {params}):\n"
                + ("\n".join(lines) if lines else "    pass") + "\n")
         namespace: dict[str, Any] = dict(env)
         exec(compile(src, f"<protospec expander for {self.spec.name}>", "exec"), namespace)
@@ -245,12 +252,12 @@ class _Generator:
                           "    if t is not None:",
                           "        got = 0",
                           "        for u in t:",
-                          f"            add_state(u); add_fp(FP(u)); add_act({a}); got = 1",
+                          f"            {self.add('u', a)}; got = 1",
                           f"        enabled_many[{e}] += got"]
             else:
                 lines += [f"    t = {call}",
                           "    if t is not None:",
-                          f"        add_state(t); add_fp(FP(t)); add_act({a})"]
+                          f"        {self.add('t', a)}"]
 
     def plain_dynamic(self, act: Any, fn: Callable, resolved: list) -> None:
         # Nested loops over the argument domains, read off the state where they depend on it;
@@ -279,12 +286,17 @@ class _Generator:
         lines += [f"{indent}t = {call}", f"{indent}if t is not None:"]
         if act.many:
             lines += [f"{indent}    for u in t:",
-                      f"{indent}        add_state(u); add_fp(FP(u)); add_act({act_expr}); "
-                      f"got = 1"]
+                      f"{indent}        {self.add('u', act_expr)}; got = 1"]
         else:
-            lines.append(f"{indent}    add_state(t); add_fp(FP(t)); add_act({act_expr})")
+            lines.append(f"{indent}    {self.add('t', act_expr)}")
         if act.many:
             lines.append(f"    enabled_many[{e}] += got")
+
+    def add(self, var: str, label: Any) -> str:
+        """The statement that adds successor ``var`` with its label."""
+        if self.emitter_mode:
+            return f"EMIT({var}, {label})"
+        return f"add_state({var}); add_fp(FP({var})); add_act({label})"
 
     def dynamic_label(self, n: int, act: Any, arg_names: list[str], vars_: list[str]) -> str:
         if self.intern is None:
@@ -303,7 +315,7 @@ class _Generator:
             cls, fields = layout
             env["STATE"], env["PLAIN"] = cls, plain
             lines += ["    if type(s) is not STATE:",
-                      "        return PLAIN(s, add_state, add_fp, add_act, enabled_many)"]
+                      f"        return PLAIN(s, {self.args})"]
             if fields:
                 lines.append(f"    {', '.join(f'S{i}' for i in range(len(fields)))}, = s")
         env["SELF"] = spec
@@ -368,11 +380,11 @@ class _Generator:
                 if static_many:
                     out.append("    got = 0")
                 out += [f"    for u in {var}:",
-                        f"        add_state(u); add_fp(FP(u)); add_act({label}); {flag}"]
+                        f"        {self.add('u', label)}; {flag}"]
                 if static_many:
                     out.append(f"    enabled_many[{e}] += got")
                 return out
-            add = f"add_state({var}); add_fp(FP({var})); add_act({label})"
+            add = self.add(var, label)
             return [add] if not_none else [f"if {var} is not None:", "    " + add]
 
         return emit
@@ -601,8 +613,12 @@ class _BFS:
         else:
             frontier, stop = self.initial_states()
             next_frontier = Level()
+        # The C emitter computes the plain structural fingerprint: only without canon.
+        self.emitter = (getattr(_fpcore, "Emitter", None)
+                        if self.search.fp is fingerprint and inlining_enabled() else None)
         self.expand = compile_expander(spec, self.action_index, self.search.fp,
-                                       self.intern if self.record else None)
+                                       self.intern if self.record else None,
+                                       emitter=self.emitter is not None)
         if not stop:
             self.levels(frontier, next_frontier)
         return self.finish()
@@ -667,6 +683,8 @@ class _BFS:
             batch_first = 0  # frontier position of the batch's first state
             add_state, add_fp, add_act, add_off = (c_states.append, c_fps.append,
                                                    c_act.append, c_off.append)
+            emit = (self.emitter(c_states, c_fps, c_act) if self.emitter is not None
+                    else None)
             pos = 0
             n_frontier = len(frontier)
             level_start = self.level_start
@@ -675,7 +693,10 @@ class _BFS:
                     start = len(c_fps)
                     add_off(start)
                     try:
-                        expand(s, add_state, add_fp, add_act, enabled_many)
+                        if emit is not None:
+                            expand(s, emit, enabled_many)
+                        else:
+                            expand(s, add_state, add_fp, add_act, enabled_many)
                     except Exception as exc:
                         err = _diagnose(spec, s, exc, self.depth)
                         err.trace = search.trace_to(level_start + pos)
