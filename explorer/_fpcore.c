@@ -463,6 +463,62 @@ done:
     return r;
 }
 
+/* A waiting BFS level pickles its states a chunk at a time (explorer/frontier.py). Pickling a
+ * NamedTuple calls its Python-level __getnewargs__, unpickling its Python-level __new__: for
+ * a chunk of states of one class, rows(cls, states) gives their plain tuples (None if some
+ * state is of another type) and of_rows(cls, rows) builds the states back. */
+static PyObject *py_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "rows(cls, states: list)");
+        return NULL;
+    }
+    PyObject *cls = args[0], *states = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(states);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((PyObject *)Py_TYPE(PyList_GET_ITEM(states, i)) != cls) Py_RETURN_NONE;
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = PyList_GET_ITEM(states, i);
+        PyObject *row = PyTuple_GetSlice(s, 0, PyTuple_GET_SIZE(s));
+        if (!row) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, i, row);
+    }
+    return out;
+}
+
+static PyObject *py_of_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyType_Check(args[0])
+            || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)
+            || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "of_rows(cls: tuple type, rows: list)");
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)args[0];
+    PyObject *rows = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "of_rows: every row must be a tuple");
+            return NULL;
+        }
+        Py_ssize_t k = PyTuple_GET_SIZE(row);
+        PyObject *s = tp->tp_alloc(tp, k);
+        if (!s) { Py_DECREF(out); return NULL; }
+        for (Py_ssize_t j = 0; j < k; j++) {
+            PyObject *x = PyTuple_GET_ITEM(row, j);
+            Py_INCREF(x);
+            PyTuple_SET_ITEM(s, j, x);
+        }
+        PyList_SET_ITEM(out, i, s);
+    }
+    return out;
+}
+
 /* Emitter(states, fps, acts): a callable ``emit(t, k)`` that appends t, its fingerprint and k
  * to the three lists -- what the generated expander would otherwise do in four calls
  * (three list appends and a fingerprint) for every successor. */
@@ -535,6 +591,10 @@ static PyMethodDef methods[] = {
     {"fingerprint", py_fingerprint, METH_O, "The structural 64-bit fingerprint of a value."},
     {"new_tuple", (PyCFunction)(void (*)(void))py_new_tuple, METH_FASTCALL,
      "new_tuple(cls, *items): tuple.__new__(cls, items), without the Python-level __new__."},
+    {"rows", (PyCFunction)(void (*)(void))py_rows, METH_FASTCALL,
+     "rows(cls, states): the states' plain tuples, or None if one is not of type cls."},
+    {"of_rows", (PyCFunction)(void (*)(void))py_of_rows, METH_FASTCALL,
+     "of_rows(cls, rows): [tuple.__new__(cls, row) for row in rows]."},
     {"except_at", (PyCFunction)(void (*)(void))py_except_at, METH_FASTCALL,
      "except_at(t, i, v): t[:i] + (v,) + t[i + 1:]."},
     {"init", py_init, METH_O, "Set the type classifier: classify(type) -> (kind, tag, fields)."},

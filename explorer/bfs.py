@@ -774,15 +774,11 @@ class _BFS:
         # then one store lookup for those; the first occurrence of each new one is kept.
         if self.record:
             uniq, first, inverse = np.unique(fp_arr, return_index=True, return_inverse=True)
-            ids_u = store.lookup(uniq)
-            unknown_u = np.flatnonzero(ids_u < 0)
-            new_pos = np.sort(first[unknown_u])
         else:
-            # Without edges only the new states matter: look every successor up, then sort
-            # out the few unknown ones (the same first occurrences, a far smaller sort).
-            unknown = np.flatnonzero(store.lookup(fp_arr) < 0)
-            _, first = np.unique(fp_arr[unknown], return_index=True)
-            new_pos = np.sort(unknown[first])
+            uniq, first = np.unique(fp_arr, return_index=True)
+        ids_u = store.lookup(uniq)
+        unknown_u = np.flatnonzero(ids_u < 0)
+        new_pos = np.sort(first[unknown_u])
         off_arr = np.array(c_off, dtype=np.int64)
         parent_of = first_src + np.searchsorted(off_arr, new_pos, side="right") - 1
         constraint, outside = self.constraint, self.outside

@@ -105,7 +105,8 @@ def state_layout(spec: Spec) -> tuple[type, tuple[str, ...]] | None:
 
 def _plain_namedtuple(cls: Any) -> bool:
     """A class made by namedtuple()/NamedTuple whose constructor and _replace are its own."""
-    if not (isinstance(cls, type) and issubclass(cls, tuple)):
+    if not (isinstance(cls, type) and type(cls) is type and issubclass(cls, tuple)
+            and cls.__init__ is object.__init__):  # no metaclass call, no __init__ to run
         return False
     fields = getattr(cls, "_fields", None)
     new = cls.__new__

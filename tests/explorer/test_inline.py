@@ -236,3 +236,57 @@ def test_toy_spec_explores_the_same_graph_both_ways(monkeypatch: pytest.MonkeyPa
     assert [a.tolist() for a in plain.store.edge_arrays()] == \
         [a.tolist() for a in search.store.edge_arrays()]
     assert plain.result.coverage == search.result.coverage
+
+
+# -- the C builders and remembered invariants --------------------------------------------------
+
+core = pytest.importorskip("protospec.explorer.fingerprint")._core
+needs_c = pytest.mark.skipif(core is None, reason="the compiled fingerprint module is absent")
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(t=st.one_of(st.tuples(), st.lists(st.integers(), max_size=5).map(tuple),
+                   st.builds(Pair, st.integers(), st.tuples(st.integers()))),
+       i=st.one_of(st.integers(-8, 8), st.booleans(), st.integers(2**62, 2**70)),
+       v=st.integers())
+def test_c_except_at_is_except_at(t: tuple, i: int, v: int) -> None:
+    def outcome(f: Any) -> Any:
+        try:
+            r = f(t, i, v)
+        except Exception as exc:  # the very exception type is compared
+            return type(exc)
+        return (type(r), r)
+
+    assert outcome(core.except_at) == outcome(except_at)
+
+
+@needs_c
+def test_c_new_tuple_builds_the_namedtuple() -> None:
+    p = core.new_tuple(Pair, 1, (2,))
+    assert type(p) is Pair and p == Pair(1, (2,)) and p.y == (2,)
+    with pytest.raises(TypeError):
+        core.new_tuple(list, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_remembered_type_ok_agrees_with_type_ok_even_on_ill_typed_states(
+        data: st.DataObject) -> None:
+    """The table is keyed by fingerprints, so 0 is never taken for RMState.WORKING."""
+    from protospec.explorer.inline import state_layout
+    from protospec.explorer.propcache import memoized_invariant
+    from protospec.specs.two_phase_commit import Decision, Prepared, RMState, State, TMState
+
+    spec = load_spec("two_phase_commit")(rms=2)
+    fast = memoized_invariant(spec, spec.type_ok, state_layout(spec), fingerprint)
+    assert fast is not spec.type_ok  # it was rewritten
+    rm = st.one_of(st.sampled_from(list(RMState)), st.integers(0, 3))
+    msg = st.one_of(st.sampled_from(list(Decision)), st.builds(Prepared, st.integers(0, 2)),
+                    st.integers(0, 1))
+    for _ in range(20):
+        s = State(tuple(data.draw(st.lists(rm, min_size=1, max_size=3))),
+                  data.draw(st.one_of(st.sampled_from(list(TMState)), st.integers(0, 1))),
+                  data.draw(st.frozensets(st.integers(0, 2))),
+                  data.draw(st.frozensets(msg, max_size=4)))
+        assert bool(fast(s)) == bool(spec.type_ok(s)), s
