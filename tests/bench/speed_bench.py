@@ -21,8 +21,9 @@ What is timed:
 CPU time, not wall time, because the machine is shared: another process on the same core
 slows wall time, not CPU time. The ratio protospec/reference is the figure issue 23 targets
 (<= 1.5 on TwoPhase rms 8 and Paxos ballots=3); compare ratios from one run. ``--plain`` also
-runs protospec with ``PROTOSPEC_PLAIN_EXPANDER=1`` (every action called as a method, the
-engine before issue 23's inlining) to show what the inlining gains in the same run. Both sides
+runs protospec with ``PROTOSPEC_PLAIN_EXPANDER=1`` (every action called as a method, no C
+emitter, no remembered invariants: the engine before issue 23 except that waiting levels are
+pickled as rows, which both runs share) to show what those gain in the same run. Both sides
 must report the same distinct-state count, or the bench stops with an error.
 """
 
