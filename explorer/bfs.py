@@ -43,13 +43,7 @@ from .errors import SpecError
 from .fingerprint import UnsupportedValue, collision_probability, find_unsupported, fingerprint
 from .fingerprint import _core as _fpcore
 from .frontier import Level, NotPicklable
-from .inline import (
-    HelperCompiler,
-    NotInlinable,
-    inline_action,
-    inlining_enabled,
-    state_layout,
-)
+from .inline import NotInlinable, inline_action, inlining_enabled, state_layout
 from .propcache import memoized_invariant
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import Spec, from_state
@@ -325,7 +319,6 @@ class _Generator:
             if fields:
                 lines.append(f"    {', '.join(f'S{i}' for i in range(len(fields)))}, = s")
         env["SELF"] = spec
-        helpers = HelperCompiler(spec)
         dynamic = {act.name: (fn, resolved) for act, fn, resolved in spec.dynamic_actions}
         static = [a for a in spec.actions() if a.name not in dynamic]
         ordered = [(a, False) for a in static] + [(a, True) for a, _, _ in spec.dynamic_actions]
@@ -335,7 +328,7 @@ class _Generator:
                         [(arg, spec._resolve_domain(act, arg, d)) for arg, d in act.domains])
             try:
                 done = inline_action(k, act, fn, resolved, layout,
-                                     self.emitter(k, act, resolved, is_dynamic), helpers)
+                                     self.emitter(k, act, resolved, is_dynamic))
             except NotInlinable as exc:
                 self.report[act.name] = str(exc)
                 (self.plain_dynamic(act, fn, resolved) if is_dynamic
@@ -608,8 +601,7 @@ class _BFS:
         self.action_index = {name: i for i, name in enumerate(self.action_names)}
         self.record = self.store.record_edges
         layout = state_layout(spec)
-        helpers = HelperCompiler(spec)
-        self.invariants = [(name, memoized_invariant(spec, fn, layout, fingerprint, helpers))
+        self.invariants = [(name, memoized_invariant(spec, fn, layout, fingerprint))
                            for name, fn in spec.invariant_fns]
         self.action_props = list(spec.action_property_fns)
         self.constraint = spec.constraint

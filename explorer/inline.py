@@ -40,10 +40,7 @@ import ast
 import builtins
 import enum
 import inspect
-import itertools
 import os
-import re
-import types
 from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,8 +50,7 @@ from .fingerprint import _core as _fpcore
 from .spec import Action, Spec, from_state
 from .values import except_at
 
-__all__ = ["PLAIN_ENV", "HelperCompiler", "InlinedAction", "inline_action", "inlining_enabled",
-           "state_layout"]
+__all__ = ["PLAIN_ENV", "InlinedAction", "inline_action", "inlining_enabled", "state_layout"]
 
 PLAIN_ENV = "PROTOSPEC_PLAIN_EXPANDER"
 
@@ -305,14 +301,10 @@ class _Rewrite(ast.NodeTransformer):
     """Renames every name of one action into the expander's namespace and rewrites the calls
     that have a cheaper exact equivalent."""
 
-    def __init__(self, k: int, fn: Callable, self_name: str | None, state_name: str | None,
+    def __init__(self, k: int, fn: Callable, self_name: str, state_name: str,
                  args: list[str], local_names: set[str],
-                 layout: tuple[type, tuple[str, ...]] | None, env: dict[str, Any],
-                 helpers: HelperCompiler | None = None, keep: frozenset[str] = frozenset(),
-                 ) -> None:
+                 layout: tuple[type, tuple[str, ...]] | None, env: dict[str, Any]) -> None:
         self.k = k
-        self.helpers = helpers
-        self.keep = keep  # names left as they are (a helper's own parameters)
         self.globals = getattr(fn, "__func__", fn).__globals__
         self.self_name, self.state_name = self_name, state_name
         self.args = {a: f"i{k}_{j}" for j, a in enumerate(args)}
@@ -328,8 +320,6 @@ class _Rewrite(ast.NodeTransformer):
         for scope in reversed(self.scopes):
             if name in scope:
                 return scope[name]
-        if name in self.keep:
-            return name
         if name == self.self_name:
             return "SELF"
         if name == self.state_name:
@@ -352,11 +342,7 @@ class _Rewrite(ast.NodeTransformer):
     def global_name(self, name: str) -> str:
         gen = f"g{self.k}_{name}"
         if gen not in self.env:
-            value = self.global_value(name)
-            if self.helpers is not None and isinstance(value, types.FunctionType) \
-                    and value.__globals__ is self.globals:
-                value = self.helpers.function(value)  # a helper of the spec's module
-            self.env[gen] = value
+            self.env[gen] = self.global_value(name)
         return gen
 
     def is_global(self, node: ast.AST) -> bool:
@@ -392,13 +378,6 @@ class _Rewrite(ast.NodeTransformer):
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension  # noqa: N815
 
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
-        """A local's annotation is never evaluated: keep the assignment, drop the annotation."""
-        if node.value is None:
-            return ast.copy_location(ast.Pass(), node)
-        assign = ast.Assign(targets=[node.target], value=node.value, lineno=node.lineno)
-        return self.visit(ast.copy_location(assign, node))
-
     # -- attributes: state fields and enum members -------------------------------------------
     def state_ref(self, node: ast.AST) -> bool:
         return isinstance(node, ast.Name) and self.resolve(node.id) == "s" and not any(
@@ -433,16 +412,6 @@ class _Rewrite(ast.NodeTransformer):
                         for i, f in enumerate(self.layout[1])]
                 return self.new_tuple(self.layout[0], elts, node)
         self.generic_visit(node)
-        # self.helper(...) with a plain method of the spec: its rewritten version, given self.
-        if (self.helpers is not None and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "SELF"):
-            method = self.helpers.method(node.func.attr)
-            if method is not None:
-                name = f"h{self.k}_{node.func.attr}"
-                self.env[name] = method
-                return ast.copy_location(
-                    ast.Call(ast.Name(name, ast.Load()),
-                             [ast.Name("SELF", ast.Load()), *node.args], node.keywords), node)
         if isinstance(func, ast.Name) and self.is_global(func):
             value = self.global_value(func.id)
             if value is except_at and len(node.args) == 3 and not node.keywords:
@@ -501,7 +470,7 @@ def _is_guard(st: ast.stmt) -> bool:
 
 def inline_action(k: int, act: Action, fn: Callable, domains: list[tuple[str, Any]],
                   layout: tuple[type, tuple[str, ...]] | None, emit: Callable[..., list[str]],
-                  helpers: HelperCompiler | None = None) -> InlinedAction:
+                  ) -> InlinedAction:
     """Rewrite action number ``k`` (its bound method ``fn``, its resolved ``domains``) into
     statements of ``expand``. ``emit(value_name, loop_vars)`` gives the source lines that add
     the successor(s) in ``value_name``. Raises NotInlinable (the action is then called)."""
@@ -510,7 +479,7 @@ def inline_action(k: int, act: Action, fn: Callable, domains: list[tuple[str, An
     if len(args) != len(domains):
         raise NotInlinable("its parameters do not match its domains")
     env: dict[str, Any] = {}
-    rw = _Rewrite(k, fn, self_name, state_name, args, local_names, layout, env, helpers)
+    rw = _Rewrite(k, fn, self_name, state_name, args, local_names, layout, env)
     body = list(fdef.body)
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):
@@ -606,90 +575,3 @@ def _inside_user_loop(root: ast.stmt, target: ast.AST) -> bool:
 def _domain_expr(k: int, j: int, dynamic: bool) -> ast.expr:
     name = ast.Name(f"IDOM{k}_{j}", ast.Load())
     return ast.Call(name, [ast.Name("s", ast.Load())], []) if dynamic else name
-
-
-_GENERATED = re.compile(r"^(SELF|STATE|ORIG|PLAIN|FP|MAX|NEWT|TNEW|EXCEPT_AT|ONCE|EMIT|S\d+"
-                        r"|D\d+_\d+|[acgqhi]\d+_.*|c\d+_\d+|IDOM.*|LBL.*|MEMO\d+)$")
-
-
-class HelperCompiler:
-    """Rewrites, once per spec instance, the functions an action or an invariant calls: the
-    spec's own methods (``self.safe_at(...)``) and the plain functions of its module
-    (``promises(s, b)``). A helper stays a function (its own frame, its own returns and
-    loops); only names are bound once and NamedTuples, ``_replace`` and ``except_at`` built
-    directly, as in an inlined action. A helper that cannot be rewritten exactly is used as
-    written. Rewritten helpers are called only from rewritten code: the spec is unchanged."""
-
-    def __init__(self, spec: Any) -> None:
-        self.spec = spec
-        self.done: dict[int, Callable] = {}
-        self.counter = itertools.count(1000)
-
-    def method(self, name: str) -> Callable | None:
-        """The rewritten plain method ``name`` of the spec's class (called with the spec as
-        its first argument), or None if ``self.name`` is anything else."""
-        if name in vars(self.spec):
-            return None  # an instance attribute shadows the method
-        try:
-            value = inspect.getattr_static(self.spec, name)
-        except AttributeError:
-            return None
-        if not isinstance(value, types.FunctionType):
-            return None  # a property, staticmethod, classmethod, builtin...
-        return self.function(value)
-
-    def function(self, func: types.FunctionType) -> Callable:
-        key = id(func)
-        if key not in self.done:
-            self.done[key] = func  # while in progress (recursion) the original is used
-            try:
-                self.done[key] = self._compile(func)
-            except Exception:  # NotInlinable or an engine gap: the original is exact
-                self.done[key] = func
-        return self.done[key]
-
-    def _compile(self, func: types.FunctionType) -> Callable:
-        fdef = _source_function(func)
-        a = fdef.args
-        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
-            raise NotInlinable("*args, **kwargs or keyword-only parameters")
-        for node in ast.walk(fdef):
-            if node is fdef:
-                continue
-            if isinstance(node, _FORBIDDEN_NODES) or (isinstance(node, ast.Name)
-                                                      and node.id in _FORBIDDEN_NAMES):
-                raise NotInlinable("an unusual construct")
-            if isinstance(node, ast.Starred) and not isinstance(node.ctx, ast.Load):
-                raise NotInlinable("a starred target")
-        params = [p.arg for p in a.args]
-        if any(_GENERATED.match(p) for p in params):
-            raise NotInlinable("a parameter named like an engine name")
-        bound = set()
-        for st in fdef.body:
-            bound |= _function_scope_names(st, ast.Store)
-        k = next(self.counter)
-        env: dict[str, Any] = {}
-        rw = _Rewrite(k, func, None, None, [], bound - set(params), None, env, helpers=self,
-                      keep=frozenset(params))
-        body = [rw.visit(st) for st in fdef.body]
-        defaults = func.__defaults__ or ()
-        first_default = len(params) - len(defaults)
-        sig = []
-        for i, p in enumerate(params):
-            if i >= first_default:
-                env[f"D{k}_{i}"] = defaults[i - first_default]
-                sig.append(f"{p}=D{k}_{i}")
-            else:
-                sig.append(p)
-        extra = ", ".join(f"{n}={n}" for n in env)
-        head = ", ".join(sig) + (", *, " + extra if extra else "")
-        src = (f"def {fdef.name}({head}):\n"
-               + "\n".join("    " + line for st in body
-                            for line in ast.unparse(ast.fix_missing_locations(st)).splitlines())
-               + "\n")
-        namespace = dict(env)
-        exec(compile(src, f"<protospec helper {func.__qualname__}>", "exec"), namespace)
-        out = namespace[fdef.name]
-        out.__doc__ = func.__doc__
-        out.source = src  # type: ignore[attr-defined]
-        return out

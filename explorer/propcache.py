@@ -22,7 +22,6 @@ turns this off with the inlining.
 from __future__ import annotations
 
 import ast
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,6 @@ from .inline import (
     _COMPREHENSIONS,
     _FORBIDDEN_NAMES,
     _FORBIDDEN_NODES,
-    HelperCompiler,
     NotInlinable,
     _Rewrite,
     _source_function,
@@ -44,30 +42,21 @@ MAX_ENTRIES = 1 << 16
 
 def memoized_invariant(spec: Any, fn: Callable[[Any], Any],
                        layout: tuple[type, tuple[str, ...]] | None,
-                       fp: Callable[[Any], int],
-                       helpers: HelperCompiler | None = None) -> Callable[[Any], Any]:
+                       fp: Callable[[Any], int]) -> Callable[[Any], Any]:
     """``fn`` itself, or a function with the same truth value on every state of the layout's
-    NamedTuple type (other states are handed to ``fn``) that remembers per-field conjuncts;
-    failing that, with ``helpers``, the invariant rewritten as a helper (explorer/inline.py:
-    names bound once, NamedTuples built directly), called on the spec."""
-    if not inlining_enabled():
+    NamedTuple type (other states are handed to ``fn``) that remembers per-field conjuncts."""
+    if layout is None or not inlining_enabled():
         return fn
-    if layout is not None:
-        try:
-            return _compile(spec, fn, layout, fp, helpers)
-        except Exception:  # NotInlinable or an engine gap: the invariant as written is right
-            pass
-    func = getattr(fn, "__func__", None)
-    if helpers is not None and getattr(fn, "__self__", None) is spec \
-            and isinstance(func, types.FunctionType):
-        fast = helpers.function(func)
-        if fast is not func:
-            return types.MethodType(fast, spec)
-    return fn
+    try:
+        return _compile(spec, fn, layout, fp)
+    except NotInlinable:
+        return fn
+    except Exception:  # an engine gap: the invariant as written is always right
+        return fn
 
 
 def _compile(spec: Any, fn: Callable, layout: tuple[type, tuple[str, ...]],
-             fp: Callable[[Any], int], helpers: HelperCompiler | None) -> Callable[[Any], Any]:
+             fp: Callable[[Any], int]) -> Callable[[Any], Any]:
     fdef = _source_function(fn)
     a = fdef.args
     if (a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults
@@ -87,7 +76,7 @@ def _compile(spec: Any, fn: Callable, layout: tuple[type, tuple[str, ...]],
                  else [expr])
     self_name, state_name = a.args[0].arg, a.args[1].arg
     env: dict[str, Any] = {}
-    rw = _Rewrite(0, fn, self_name, state_name, [], set(), layout, env, helpers)
+    rw = _Rewrite(0, fn, self_name, state_name, [], set(), layout, env)
     cls, fields = layout
     lines = ["    if type(s) is not STATE:", "        return ORIG(s)",
              f"    {', '.join(f'S{j}' for j in range(len(fields)))}, = s"]

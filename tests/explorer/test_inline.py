@@ -67,17 +67,17 @@ def test_inlined_successors_equal_the_called_actions_on_reachable_states(name: s
 
 @pytest.mark.parametrize("name", builtin_spec_names())
 def test_rewritten_invariants_agree_with_the_spec_on_reachable_states(name: str) -> None:
-    """Remembered conjuncts and rewritten helpers (explorer/propcache.py, inline.py) give
-    every invariant the truth value the spec's own method gives."""
-    from protospec.explorer.inline import HelperCompiler, state_layout
+    """Remembered conjuncts (explorer/propcache.py) give every invariant the truth value the
+    spec's own method gives."""
+    from protospec.explorer.inline import state_layout
     from protospec.explorer.propcache import memoized_invariant
 
     spec = load_spec(name)()
     spec.restrict_temporal([])
     states = explore(spec, keep_states=True, max_states=PREFIX_STATES, keep_going=True).states
-    helpers, layout = HelperCompiler(spec), state_layout(spec)
+    layout = state_layout(spec)
     for inv_name, fn in spec.invariant_fns:
-        fast = memoized_invariant(spec, fn, layout, fingerprint, helpers)
+        fast = memoized_invariant(spec, fn, layout, fingerprint)
         for s in states:
             assert bool(fast(s)) == bool(fn(s)), (inv_name, s)
 
