@@ -286,7 +286,7 @@ def test_c_new_tuple_builds_the_namedtuple() -> None:
         core.new_tuple(list, 1)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_remembered_type_ok_agrees_with_type_ok_even_on_ill_typed_states(
         data: st.DataObject) -> None:
