@@ -12,6 +12,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -454,8 +455,211 @@ static PyObject *py_init(PyObject *self, PyObject *fn) {
     Py_RETURN_NONE;
 }
 
+/* Building blocks of the inlined expander (explorer/inline.py): a NamedTuple instance built
+ * without its Python-level __new__, and TLA+'s [t EXCEPT ![i] = v] in one allocation. */
+static PyObject *py_new_tuple(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 1 || !PyType_Check(args[0])
+            || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "new_tuple(cls, *items): cls must be a tuple type");
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)args[0];
+    Py_ssize_t n = nargs - 1;
+    PyObject *t = tp->tp_alloc(tp, n);
+    if (!t) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_INCREF(args[i + 1]);
+        PyTuple_SET_ITEM(t, i, args[i + 1]);
+    }
+    return t;
+}
+
+static PyObject *py_except_at(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "except_at(t, i, v) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *t = args[0], *i = args[1], *v = args[2];
+    if (PyTuple_CheckExact(t) && PyLong_CheckExact(i)) {
+        Py_ssize_t n = PyTuple_GET_SIZE(t);
+        Py_ssize_t k = PyLong_AsSsize_t(i);
+        if (k == -1 && PyErr_Occurred()) PyErr_Clear();
+        else if (0 <= k && k < n) {
+            PyObject *r = PyTuple_New(n);
+            if (!r) return NULL;
+            for (Py_ssize_t j = 0; j < n; j++) {
+                PyObject *x = j == k ? v : PyTuple_GET_ITEM(t, j);
+                Py_INCREF(x);
+                PyTuple_SET_ITEM(r, j, x);
+            }
+            return r;
+        }
+    }
+    /* Anything else: exactly t[:i] + (v,) + t[i + 1:], with its results and its errors. */
+    PyObject *head = NULL, *one = NULL, *i1 = NULL, *tail = NULL, *hv = NULL, *r = NULL;
+    PyObject *s1 = PySlice_New(NULL, i, NULL);
+    if (!s1) goto done;
+    head = PyObject_GetItem(t, s1);
+    Py_DECREF(s1);
+    if (!head) goto done;
+    one = PyTuple_Pack(1, v);
+    if (!one) goto done;
+    hv = PyNumber_Add(head, one);
+    if (!hv) goto done;
+    PyObject *unit = PyLong_FromLong(1);
+    if (!unit) goto done;
+    i1 = PyNumber_Add(i, unit);
+    Py_DECREF(unit);
+    if (!i1) goto done;
+    PyObject *s2 = PySlice_New(i1, NULL, NULL);
+    if (!s2) goto done;
+    tail = PyObject_GetItem(t, s2);
+    Py_DECREF(s2);
+    if (!tail) goto done;
+    r = PyNumber_Add(hv, tail);
+done:
+    Py_XDECREF(head);
+    Py_XDECREF(one);
+    Py_XDECREF(hv);
+    Py_XDECREF(i1);
+    Py_XDECREF(tail);
+    return r;
+}
+
+/* A waiting BFS level pickles its states a chunk at a time (explorer/frontier.py). Pickling a
+ * NamedTuple calls its Python-level __getnewargs__, unpickling its Python-level __new__: for
+ * a chunk of states of one class, rows(cls, states) gives their plain tuples (None if some
+ * state is of another type) and of_rows(cls, rows) builds the states back. */
+static PyObject *py_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "rows(cls, states: list)");
+        return NULL;
+    }
+    PyObject *cls = args[0], *states = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(states);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((PyObject *)Py_TYPE(PyList_GET_ITEM(states, i)) != cls) Py_RETURN_NONE;
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = PyList_GET_ITEM(states, i);
+        PyObject *row = PyTuple_GetSlice(s, 0, PyTuple_GET_SIZE(s));
+        if (!row) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, i, row);
+    }
+    return out;
+}
+
+static PyObject *py_of_rows(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyType_Check(args[0])
+            || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)
+            || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "of_rows(cls: tuple type, rows: list)");
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)args[0];
+    PyObject *rows = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "of_rows: every row must be a tuple");
+            return NULL;
+        }
+        Py_ssize_t k = PyTuple_GET_SIZE(row);
+        PyObject *s = tp->tp_alloc(tp, k);
+        if (!s) { Py_DECREF(out); return NULL; }
+        for (Py_ssize_t j = 0; j < k; j++) {
+            PyObject *x = PyTuple_GET_ITEM(row, j);
+            Py_INCREF(x);
+            PyTuple_SET_ITEM(s, j, x);
+        }
+        PyList_SET_ITEM(out, i, s);
+    }
+    return out;
+}
+
+/* Emitter(states, fps, acts): a callable ``emit(t, k)`` that appends t, its fingerprint and k
+ * to the three lists -- what the generated expander would otherwise do in four calls
+ * (three list appends and a fingerprint) for every successor. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *states, *fps, *acts;
+    vectorcallfunc vectorcall;
+} Emitter;
+
+static PyObject *emitter_call(PyObject *self, PyObject *const *args, size_t nargsf,
+                              PyObject *kwnames) {
+    Emitter *e = (Emitter *)self;
+    if (PyVectorcall_NARGS(nargsf) != 2 || kwnames) {
+        PyErr_SetString(PyExc_TypeError, "emit(state, label) takes 2 positional arguments");
+        return NULL;
+    }
+    u64 h;
+    if (fp_value(args[0], &h) < 0) return NULL;
+    PyObject *f = PyLong_FromLongLong(finish(h));
+    if (!f) return NULL;
+    int bad = PyList_Append(e->states, args[0]) < 0 || PyList_Append(e->fps, f) < 0
+              || PyList_Append(e->acts, args[1]) < 0;
+    Py_DECREF(f);
+    if (bad) return NULL;
+    Py_RETURN_NONE;
+}
+
+static void emitter_dealloc(PyObject *self) {
+    Emitter *e = (Emitter *)self;
+    Py_XDECREF(e->states);
+    Py_XDECREF(e->fps);
+    Py_XDECREF(e->acts);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject *emitter_new(PyTypeObject *tp, PyObject *args, PyObject *kw) {
+    PyObject *a, *b, *c;
+    if (kw && PyDict_GET_SIZE(kw)) {
+        PyErr_SetString(PyExc_TypeError, "Emitter(states, fps, acts) takes no keywords");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O!O!O!:Emitter", &PyList_Type, &a, &PyList_Type, &b,
+                          &PyList_Type, &c))
+        return NULL;
+    Emitter *e = (Emitter *)tp->tp_alloc(tp, 0);
+    if (!e) return NULL;
+    Py_INCREF(a);
+    Py_INCREF(b);
+    Py_INCREF(c);
+    e->states = a;
+    e->fps = b;
+    e->acts = c;
+    e->vectorcall = emitter_call;
+    return (PyObject *)e;
+}
+
+static PyTypeObject EmitterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_fpcore.Emitter",
+    .tp_basicsize = sizeof(Emitter),
+    .tp_dealloc = emitter_dealloc,
+    .tp_vectorcall_offset = offsetof(Emitter, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Emitter(states, fps, acts): emit(t, k) appends t, fingerprint(t) and k.",
+    .tp_new = emitter_new,
+};
+
 static PyMethodDef methods[] = {
     {"fingerprint", py_fingerprint, METH_O, "The structural 64-bit fingerprint of a value."},
+    {"new_tuple", (PyCFunction)(void (*)(void))py_new_tuple, METH_FASTCALL,
+     "new_tuple(cls, *items): tuple.__new__(cls, items), without the Python-level __new__."},
+    {"rows", (PyCFunction)(void (*)(void))py_rows, METH_FASTCALL,
+     "rows(cls, states): the states' plain tuples, or None if one is not of type cls."},
+    {"of_rows", (PyCFunction)(void (*)(void))py_of_rows, METH_FASTCALL,
+     "of_rows(cls, rows): [tuple.__new__(cls, row) for row in rows]."},
+    {"except_at", (PyCFunction)(void (*)(void))py_except_at, METH_FASTCALL,
+     "except_at(t, i, v): t[:i] + (v,) + t[i + 1:]."},
     {"init", py_init, METH_O, "Set the type classifier: classify(type) -> (kind, tag, fields)."},
     {"table_insert", py_table_insert, METH_VARARGS,
      "table_insert(table, keys, out) -> number added (-1: table full): insert int64 "
@@ -466,4 +670,15 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fpcore", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__fpcore(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__fpcore(void) {
+    if (PyType_Ready(&EmitterType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&EmitterType);
+    if (PyModule_AddObject(m, "Emitter", (PyObject *)&EmitterType) < 0) {
+        Py_DECREF(&EmitterType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -23,7 +23,9 @@ fingerprint of ``canon(state)`` instead of ``state``; traces are replayed the sa
 
 from __future__ import annotations
 
+import ast
 import gc
+import itertools
 import json
 import os
 import pickle
@@ -39,7 +41,10 @@ import numpy as np
 
 from .errors import SpecError
 from .fingerprint import UnsupportedValue, collision_probability, find_unsupported, fingerprint
+from .fingerprint import _core as _fpcore
 from .frontier import Level, NotPicklable
+from .inline import NotInlinable, inline_action, inlining_enabled, state_layout
+from .propcache import memoized_invariant
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
 from .spec import Spec, from_state
 from .store import StateStore
@@ -151,46 +156,116 @@ def rebuild_trace(spec: Spec, fps: list[int], inits: list[Any] | None = None,
                  variant=spec.variant_name)
 
 
+class _Failed(Exception):
+    """An invariant returned false in the fast loop of ``flush``."""
+
+
 def compile_expander(spec: Spec, action_index: dict[str, int],
                      fp: Callable[[Any], int] = fingerprint,
-                     intern: Callable[[str, tuple], int] | None = None) -> Callable[..., None]:
+                     intern: Callable[[str, tuple], int] | None = None, *,
+                     emitter: bool = False) -> Callable[..., None]:
     """Build ``expand(s, add_state, add_fp, add_act, enabled_many)`` for this spec instance.
 
-    It calls every bound action instance on ``s`` in enumeration order and appends each
+    It enumerates every action instance on ``s`` in enumeration order and appends each
     successor, its fingerprint and its action number -- or, given ``intern`` (edge logging),
     its action-instance label id, ``intern(action name, ((arg, value), ...))``. The code is
-    generated once per run, unrolled, with each instance's function and arguments bound as
-    default parameters (fast locals): a loop over (function, arguments) tuples costs about a
-    third more per call, and these calls are most of a search's time. The generated text comes
-    from the engine only (action numbers and generated names), never from user input.
+    generated once per run. Each action's body is inlined into it where that is certainly
+    equivalent (explorer/inline.py: state fields unpacked once per state, guards tested
+    before the loops over arguments they do not mention); other actions are called, unrolled
+    over their static argument tuples with each function and argument bound as a default
+    parameter (fast locals). ``PROTOSPEC_PLAIN_EXPANDER=1`` calls every action. With
+    ``emitter=True`` (``fp`` must then be the C ``fingerprint``) the function is
+    ``expand(s, emit, enabled_many)`` and calls ``emit(t, label)`` once per successor: a C
+    ``Emitter`` bound to the three lists does the appends and the fingerprint. The generated
+    text comes from the engine (action numbers, generated names) and from the spec's own
+    action source, renamed, never from other input.
     """
-    env: dict[str, Any] = {"FP": fp}
-    lines: list[str] = []
-    for n, (k, fn, args, many) in enumerate(spec.static_instances):
-        label = spec.static_labels[k]
-        a = action_index[label.action] if intern is None else intern(label.action, label.args)
-        env[f"F{n}"] = fn
-        arg_names = []
-        for j, value in enumerate(args):
-            env[f"A{n}_{j}"] = value
-            arg_names.append(f"A{n}_{j}")
-        call = f"F{n}(s{''.join(', ' + x for x in arg_names)})"
-        e = action_index[label.action]
-        if many:
-            lines += [f"    t = {call}",
-                      "    if t is not None:",
-                      "        got = 0",
-                      "        for u in t:",
-                      f"            add_state(u); add_fp(FP(u)); add_act({a}); got = 1",
-                      f"        enabled_many[{e}] += got"]
-        else:
-            lines += [f"    t = {call}",
-                      "    if t is not None:",
-                      f"        add_state(t); add_fp(FP(t)); add_act({a})"]
-    for n, (act, fn, resolved) in enumerate(spec.dynamic_actions):
+    plain = _Generator(spec, action_index, fp, intern, emitter).plain()
+    if not inlining_enabled():
+        return plain
+    try:
+        return _Generator(spec, action_index, fp, intern, emitter).inlined(plain)
+    except SyntaxError:  # a rewrite the engine cannot compile: the plain expander is exact
+        return plain
+
+
+def inlining_report(spec: Spec) -> dict[str, str]:
+    """Action name -> "inlined" or the reason it is called as a method (for tests and
+    ``explain``-style diagnostics)."""
+    gen = _Generator(spec, {a.name: i for i, a in enumerate(spec.actions())}, fingerprint,
+                     None)
+    gen.inlined(None)
+    return gen.report
+
+
+class _Generator:
+    """Writes the source of one ``expand`` function, action by action."""
+
+    def __init__(self, spec: Spec, action_index: dict[str, int], fp: Callable[[Any], int],
+                 intern: Callable[[str, tuple], int] | None, emitter: bool = False) -> None:
+        self.spec, self.action_index, self.intern = spec, action_index, intern
+        self.emitter_mode = emitter
+        self.args = "EMIT, enabled_many" if emitter else "add_state, add_fp, add_act, enabled_many"
+        self.env: dict[str, Any] = {"FP": fp}
+        self.lines: list[str] = []
+        self.n = 0  # a fresh number for each plain-called piece
+        self.report: dict[str, str] = {}
+
+    def finish(self) -> Callable[..., None]:
+        env, lines = self.env, self.lines
+        params = ", ".join(f"{name}={name}" for name in env)
+        src = (f"def expand(s, {self.args}, {params}):\n"
+               + ("\n".join(lines) if lines else "    pass") + "\n")
+        namespace: dict[str, Any] = dict(env)
+        exec(compile(src, f"<protospec expander for {self.spec.name}>", "exec"), namespace)
+        expand = namespace["expand"]
+        expand.source = src  # type: ignore[attr-defined]  # for debugging the engine
+        return expand
+
+    def plain(self) -> Callable[..., None]:
+        spec = self.spec
+        for act in spec.actions():
+            self.plain_static(act)
+        for act, fn, resolved in spec.dynamic_actions:
+            self.plain_dynamic(act, fn, resolved)
+        return self.finish()
+
+    def plain_static(self, act: Any) -> None:
+        spec, env, lines, intern = self.spec, self.env, self.lines, self.intern
+        for k, fn, args, many in spec.static_instances:
+            label = spec.static_labels[k]
+            if label.action != act.name:
+                continue
+            n = self.n
+            self.n += 1
+            a = (self.action_index[label.action] if intern is None
+                 else intern(label.action, label.args))
+            env[f"F{n}"] = fn
+            arg_names = []
+            for j, value in enumerate(args):
+                env[f"A{n}_{j}"] = value
+                arg_names.append(f"A{n}_{j}")
+            call = f"F{n}(s{''.join(', ' + x for x in arg_names)})"
+            e = self.action_index[label.action]
+            if many:
+                lines += [f"    t = {call}",
+                          "    if t is not None:",
+                          "        got = 0",
+                          "        for u in t:",
+                          f"            {self.add('u', a)}; got = 1",
+                          f"        enabled_many[{e}] += got"]
+            else:
+                lines += [f"    t = {call}",
+                          "    if t is not None:",
+                          f"        {self.add('t', a)}"]
+
+    def plain_dynamic(self, act: Any, fn: Callable, resolved: list) -> None:
         # Nested loops over the argument domains, read off the state where they depend on it;
         # labels are built only when edges are logged (replay recovers them otherwise).
-        e = action_index[act.name]
+        env, lines = self.env, self.lines
+        n = self.n
+        self.n += 1
+        e = self.action_index[act.name]
         env[f"G{n}"] = fn
         indent = "    "
         names = []
@@ -206,30 +281,113 @@ def compile_expander(spec: Spec, action_index: dict[str, int],
                 env[f"DOM{n}_{j}"] = tuple(domain)
                 lines.append(f"{indent}for {var} in DOM{n}_{j}:")
             indent += "    "
-        if intern is None:
-            act_expr = str(e)
-        else:
-            env["INTERN"] = intern
-            env[f"NAME{n}"] = act.name
-            env[f"ARGN{n}"] = tuple(arg for arg, _ in resolved)
-            pairs = "".join(f"(ARGN{n}[{j}], {v}), " for j, v in enumerate(names))
-            act_expr = f"INTERN(NAME{n}, ({pairs}))"
+        act_expr = self.dynamic_label(n, act, [arg for arg, _ in resolved], names)
         call = f"G{n}(s{''.join(', ' + x for x in names)})"
         lines += [f"{indent}t = {call}", f"{indent}if t is not None:"]
         if act.many:
             lines += [f"{indent}    for u in t:",
-                      f"{indent}        add_state(u); add_fp(FP(u)); add_act({act_expr}); "
-                      f"got = 1"]
+                      f"{indent}        {self.add('u', act_expr)}; got = 1"]
         else:
-            lines.append(f"{indent}    add_state(t); add_fp(FP(t)); add_act({act_expr})")
+            lines.append(f"{indent}    {self.add('t', act_expr)}")
         if act.many:
             lines.append(f"    enabled_many[{e}] += got")
-    params = ", ".join(f"{name}={name}" for name in env)
-    src = (f"def expand(s, add_state, add_fp, add_act, enabled_many, {params}):\n"
-           + ("\n".join(lines) if lines else "    pass") + "\n")
-    namespace: dict[str, Any] = dict(env)
-    exec(compile(src, f"<protospec expander for {spec.name}>", "exec"), namespace)
-    return namespace["expand"]
+
+    def add(self, var: str, label: Any) -> str:
+        """The statement that adds successor ``var`` with its label."""
+        if self.emitter_mode:
+            return f"EMIT({var}, {label})"
+        return f"add_state({var}); add_fp(FP({var})); add_act({label})"
+
+    def dynamic_label(self, n: int, act: Any, arg_names: list[str], vars_: list[str]) -> str:
+        if self.intern is None:
+            return str(self.action_index[act.name])
+        self.env["INTERN"] = self.intern
+        self.env[f"NAME{n}"] = act.name
+        self.env[f"ARGN{n}"] = tuple(arg_names)
+        pairs = "".join(f"(ARGN{n}[{j}], {v}), " for j, v in enumerate(vars_))
+        return f"INTERN(NAME{n}, ({pairs}))"
+
+    # -- inlined actions ---------------------------------------------------------------------
+    def inlined(self, plain: Callable[..., None] | None) -> Callable[..., None]:
+        spec, env, lines = self.spec, self.env, self.lines
+        layout = state_layout(spec)
+        if layout is not None and plain is not None:
+            cls, fields = layout
+            env["STATE"], env["PLAIN"] = cls, plain
+            lines += ["    if type(s) is not STATE:",
+                      f"        return PLAIN(s, {self.args})"]
+            if fields:
+                lines.append(f"    {', '.join(f'S{i}' for i in range(len(fields)))}, = s")
+        env["SELF"] = spec
+        dynamic = {act.name: (fn, resolved) for act, fn, resolved in spec.dynamic_actions}
+        static = [a for a in spec.actions() if a.name not in dynamic]
+        ordered = [(a, False) for a in static] + [(a, True) for a, _, _ in spec.dynamic_actions]
+        for k, (act, is_dynamic) in enumerate(ordered):
+            fn = getattr(spec, act.name)
+            resolved = (dynamic[act.name][1] if is_dynamic else
+                        [(arg, spec._resolve_domain(act, arg, d)) for arg, d in act.domains])
+            try:
+                done = inline_action(k, act, fn, resolved, layout,
+                                     self.emitter(k, act, resolved, is_dynamic))
+            except NotInlinable as exc:
+                self.report[act.name] = str(exc)
+                (self.plain_dynamic(act, fn, resolved) if is_dynamic
+                 else self.plain_static(act))
+                continue
+            except Exception as exc:  # an engine gap: the method call is always exact
+                self.report[act.name] = f"the inliner failed ({type(exc).__name__}: {exc})"
+                (self.plain_dynamic(act, fn, resolved) if is_dynamic
+                 else self.plain_static(act))
+                continue
+            self.report[act.name] = "inlined"
+            env.update(done.env)
+            got = f"got{k}"
+            if act.many and is_dynamic:
+                lines.append(f"    {got} = 0")
+            for st in done.body:
+                lines += ["    " + line for line in ast.unparse(st).splitlines()]
+            if act.many and is_dynamic:
+                lines.append(f"    enabled_many[{self.action_index[act.name]}] += {got}")
+        return self.finish()
+
+    def emitter(self, k: int, act: Any, resolved: list,
+                is_dynamic: bool) -> Callable[[str, list[str]], list[str]]:
+        """The lines that add the successor(s) held in a variable, with their label."""
+        e = self.action_index[act.name]
+        if self.intern is None:
+            label = str(e)
+        elif is_dynamic:
+            label = self.dynamic_label(1000 + k, act, [arg for arg, _ in resolved],
+                                       [f"i{k}_{j}" for j in range(len(resolved))])
+        else:
+            names = [arg for arg, _ in resolved]
+            ids = {}
+            for combo in itertools.product(*(values for _, values in resolved)):
+                ids[combo if len(combo) != 1 else combo[0]] = self.intern(
+                    act.name, tuple(zip(names, combo)))
+            self.env[f"LBL{k}"] = ids
+            key = ", ".join(f"i{k}_{j}" for j in range(len(resolved)))
+            label = (f"LBL{k}[{key}]" if len(resolved) == 1
+                     else f"LBL{k}[({key})]" if resolved else f"LBL{k}[()]")
+        # a static many-action counts the argument tuples that gave a successor; a dynamic
+        # one counts the states where some tuple did (as the plain expander does)
+        static_many = act.many and not is_dynamic
+
+        def emit(var: str, _loop_vars: list[str], not_none: bool = False) -> list[str]:
+            if act.many:
+                flag = "got = 1" if static_many else f"got{k} = 1"
+                out = [f"if {var} is not None:"]
+                if static_many:
+                    out.append("    got = 0")
+                out += [f"    for u in {var}:",
+                        f"        {self.add('u', label)}; {flag}"]
+                if static_many:
+                    out.append(f"    enabled_many[{e}] += got")
+                return out
+            add = self.add(var, label)
+            return [add] if not_none else [f"if {var} is not None:", "    " + add]
+
+        return emit
 
 
 def _property_failed(spec: Spec, kind: str, name: str, exc: Exception,
@@ -442,7 +600,9 @@ class _BFS:
         self.rss_before = peak_rss_bytes()
         self.action_index = {name: i for i, name in enumerate(self.action_names)}
         self.record = self.store.record_edges
-        self.invariants = list(spec.invariant_fns)
+        layout = state_layout(spec)
+        self.invariants = [(name, memoized_invariant(spec, fn, layout, fingerprint))
+                           for name, fn in spec.invariant_fns]
         self.action_props = list(spec.action_property_fns)
         self.constraint = spec.constraint
         self.docs = spec.property_docs()
@@ -453,8 +613,12 @@ class _BFS:
         else:
             frontier, stop = self.initial_states()
             next_frontier = Level()
+        # The C emitter computes the plain structural fingerprint: only without canon.
+        self.emitter = (getattr(_fpcore, "Emitter", None)
+                        if self.search.fp is fingerprint and inlining_enabled() else None)
         self.expand = compile_expander(spec, self.action_index, self.search.fp,
-                                       self.intern if self.record else None)
+                                       self.intern if self.record else None,
+                                       emitter=self.emitter is not None)
         if not stop:
             self.levels(frontier, next_frontier)
         return self.finish()
@@ -519,6 +683,8 @@ class _BFS:
             batch_first = 0  # frontier position of the batch's first state
             add_state, add_fp, add_act, add_off = (c_states.append, c_fps.append,
                                                    c_act.append, c_off.append)
+            emit = (self.emitter(c_states, c_fps, c_act) if self.emitter is not None
+                    else None)
             pos = 0
             n_frontier = len(frontier)
             level_start = self.level_start
@@ -527,7 +693,10 @@ class _BFS:
                     start = len(c_fps)
                     add_off(start)
                     try:
-                        expand(s, add_state, add_fp, add_act, enabled_many)
+                        if emit is not None:
+                            expand(s, emit, enabled_many)
+                        else:
+                            expand(s, add_state, add_fp, add_act, enabled_many)
                     except Exception as exc:
                         err = _diagnose(spec, s, exc, self.depth)
                         err.trace = search.trace_to(level_start + pos)
@@ -647,9 +816,20 @@ class _BFS:
         if len(keep_idx):
             self.new_by_action += np.bincount(act_arr[keep_idx], minlength=n_actions)
         if self.invariants:
+            # The common case first: every invariant holds (one loop, no bookkeeping); a
+            # state where one fails or raises is checked again the careful way.
+            fns = [inv for name, inv in self.invariants if name not in self.violated]
+            check = self.check_invariants
             for i, p in enumerate(keep_idx.tolist()):
-                if self.check_invariants(c_states[p], first_new + i):
-                    return True
+                s = c_states[p]
+                try:
+                    for inv in fns:
+                        if not inv(s):
+                            raise _Failed
+                except Exception:
+                    if check(s, first_new + i):
+                        return True
+                    fns = [inv for name, inv in self.invariants if name not in self.violated]
         return False
 
     def memory_bytes(self, *levels: Level) -> int:

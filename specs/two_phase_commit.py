@@ -75,9 +75,7 @@ class Prepared(NamedTuple):
 
 
 class State(NamedTuple):
-    """The variables of TwoPhase.tla. Actions build successors positionally, State(a, b, c, d):
-    twice as fast as ``_replace``, and this is the hot path."""
-
+    """The variables of TwoPhase.tla."""
 
     rm_state: Annotated[tuple[RMState, ...], RM.index]  # rmState[rm]: where each RM is
     tm_state: TMState  # tmState: "init" until the TM has decided, then "done"
@@ -112,52 +110,50 @@ class TwoPhaseCommit(Spec):
         """TMRcvPrepared(rm): the TM receives a Prepared message from resource manager rm."""
         if s.tm_state is not TMState.INIT or Prepared(rm) not in s.msgs:
             return None
-        return State(s.rm_state, s.tm_state, s.tm_prepared | {rm}, s.msgs)
+        return s._replace(tm_prepared=s.tm_prepared | {rm})
 
     @action(fair="weak")
     def tm_commit(self, s: State) -> State | None:
         """TMCommit: the TM commits once every resource manager has prepared."""
         if s.tm_state is not TMState.INIT or s.tm_prepared != self.all_rms:
             return None
-        return State(s.rm_state, TMState.DONE, s.tm_prepared, s.msgs | {Decision.COMMIT})
+        return s._replace(tm_state=TMState.DONE, msgs=s.msgs | {Decision.COMMIT})
 
     @action(fair="weak")
     def tm_abort(self, s: State) -> State | None:
         """TMAbort: the TM spontaneously aborts the transaction."""
         if s.tm_state is not TMState.INIT:
             return None
-        return State(s.rm_state, TMState.DONE, s.tm_prepared, s.msgs | {Decision.ABORT})
+        return s._replace(tm_state=TMState.DONE, msgs=s.msgs | {Decision.ABORT})
 
     @action(rm="RM", fair="weak")
     def rm_prepare(self, s: State, rm: int) -> State | None:
         """RMPrepare(rm): a working resource manager prepares and tells the TM."""
         if s.rm_state[rm] is not RMState.WORKING:
             return None
-        return State(except_at(s.rm_state, rm, RMState.PREPARED), s.tm_state, s.tm_prepared,
-                     s.msgs | {Prepared(rm)})
+        return s._replace(rm_state=except_at(s.rm_state, rm, RMState.PREPARED),
+                          msgs=s.msgs | {Prepared(rm)})
 
     @action(rm="RM")
     def rm_choose_to_abort(self, s: State, rm: int) -> State | None:
         """RMChooseToAbort(rm): a working resource manager spontaneously aborts."""
         if s.rm_state[rm] is not RMState.WORKING:
             return None
-        return State(except_at(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
+        return s._replace(rm_state=except_at(s.rm_state, rm, RMState.ABORTED))
 
     @action(rm="RM", fair="weak")
     def rm_rcv_commit_msg(self, s: State, rm: int) -> State | None:
         """RMRcvCommitMsg(rm): resource manager rm receives the TM's Commit."""
         if Decision.COMMIT not in s.msgs:
             return None
-        return State(
-            except_at(s.rm_state, rm, RMState.COMMITTED), s.tm_state, s.tm_prepared, s.msgs
-        )
+        return s._replace(rm_state=except_at(s.rm_state, rm, RMState.COMMITTED))
 
     @action(rm="RM", fair="weak")
     def rm_rcv_abort_msg(self, s: State, rm: int) -> State | None:
         """RMRcvAbortMsg(rm): resource manager rm receives the TM's Abort."""
         if Decision.ABORT not in s.msgs:
             return None
-        return State(except_at(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
+        return s._replace(rm_state=except_at(s.rm_state, rm, RMState.ABORTED))
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -213,7 +209,7 @@ class TMCommitsEarly(TwoPhaseCommit):
     def tm_commit(self, s: State) -> State | None:
         if s.tm_state is not TMState.INIT:
             return None
-        return State(s.rm_state, TMState.DONE, s.tm_prepared, s.msgs | {Decision.COMMIT})
+        return s._replace(tm_state=TMState.DONE, msgs=s.msgs | {Decision.COMMIT})
 
 
 @TwoPhaseCommit.variant("rm_aborts_after_prepare", breaks="atomicity")
@@ -223,7 +219,7 @@ class RMAbortsAfterPrepare(TwoPhaseCommit):
     def rm_choose_to_abort(self, s: State, rm: int) -> State | None:
         if s.rm_state[rm] not in (RMState.WORKING, RMState.PREPARED):
             return None
-        return State(except_at(s.rm_state, rm, RMState.ABORTED), s.tm_state, s.tm_prepared, s.msgs)
+        return s._replace(rm_state=except_at(s.rm_state, rm, RMState.ABORTED))
 
 
 @TwoPhaseCommit.variant("tm_aborts_after_commit", breaks="atomicity")
@@ -231,7 +227,7 @@ class TMAbortsAfterCommit(TwoPhaseCommit):
     """The TM may still abort after it has decided to commit (it forgets its decision)."""
 
     def tm_abort(self, s: State) -> State | None:
-        return State(s.rm_state, TMState.DONE, s.tm_prepared, s.msgs | {Decision.ABORT})
+        return s._replace(tm_state=TMState.DONE, msgs=s.msgs | {Decision.ABORT})
 
 
 @TwoPhaseCommit.variant("rm_may_never_hear", breaks="every_rm_decides")
@@ -253,7 +249,7 @@ class TMMayCrash(TwoPhaseCommit):
         """The TM fails before it has decided; it never recovers."""
         if s.tm_state is not TMState.INIT:
             return None
-        return State(s.rm_state, TMState.CRASHED, s.tm_prepared, s.msgs)
+        return s._replace(tm_state=TMState.CRASHED)
 
 
 # Measured state counts (protospec check two_phase_commit -p rms=N), equal to TLC's on
