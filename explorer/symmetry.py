@@ -943,13 +943,29 @@ def guard(sym: Symmetry, spec: Any, states: Iterable[Any], *, seed: int = 0,
                 continue
             t = sym.permute(s, ren)
             for name, inv in spec.invariant_fns:
-                if bool(inv(s)) != bool(inv(t)):
+                if bool(_spec_call(spec, f"invariant {name!r}", inv, s)) != bool(
+                        _spec_call(spec, f"invariant {name!r}", inv, t)):
                     raise SpecError(_guard_message(sym, f"invariant {name!r}", s, t),
                                     spec=spec.name)
-            mine = sorted(canon(u) for _label, u in spec.successors(s))
-            theirs = sorted(canon(u) for _label, u in spec.successors(t))
+            mine = sorted(canon(u) for _label, u in _spec_call(
+                spec, "an action", lambda x: list(spec.successors(x)), s))
+            theirs = sorted(canon(u) for _label, u in _spec_call(
+                spec, "an action", lambda x: list(spec.successors(x)), t))
             if mine != theirs:
                 raise SpecError(_guard_message(sym, "an action", s, t), spec=spec.name)
+
+
+def _spec_call(spec: Any, what: str, fn: Any, state: Any) -> Any:
+    """``fn(state)``; an exception the spec's code raises is a spec error naming what raised,
+    on which state (the guard runs the spec before the search does)."""
+    try:
+        return fn(state)
+    except SpecError:
+        raise
+    except Exception as exc:
+        raise SpecError(f"spec {spec.name!r}: {what} raised {type(exc).__name__}: {exc} on "
+                        f"this state, while the symmetry guard checked the spec before the "
+                        f"search:\n{state!r}", spec=spec.name, cause=exc) from exc
 
 
 GUARD_STATES = 300  # states, breadth-first from the initial ones, on which the guard looks

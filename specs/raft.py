@@ -553,24 +553,24 @@ class Raft(Spec):
     @invariant
     def type_ok(self, s: State) -> bool:
         """Every variable holds a value of its type and range (raft.tla has no TypeOK; this is
-        the usual one)."""
-        n, server_set = self.servers, self.server_set
-        if any(len(f) != n for f in s[:8]):
-            return False
-        if (min(s.current_term) < 1 or not set(s.state) <= _ROLES
-                or not set(s.voted_for) <= self.voted_for_values or min(s.commit_index) < 0
-                or not all(v <= server_set for v in s.votes_granted)):
-            return False
-        for i in self.Server:
-            term, nxt, match = s.current_term[i], s.next_index[i], s.match_index[i]
-            if not all(type(e) is Entry and 1 <= e.term <= term and e.value in self.Value
-                       for e in s.log[i]):
-                return False
-            if len(nxt) != n or len(match) != n or min(nxt) < 1 or min(match) < 0:
-                return False
-        return (all(type(m) in _MESSAGE_TYPES and m.source in server_set
-                    and m.dest in server_set and m.source != m.dest for m in s.messages)
-                and list(s.messages) == sorted(s.messages))
+        the usual one). One conjunct per variable: the engine remembers the verdict of a
+        conjunct that loops over one variable per distinct value of it (docs/writing-specs.md)."""
+        return (all(len(per_server) == self.servers for per_server in s[:8])
+                and min(s.current_term) >= 1
+                and set(s.state) <= _ROLES
+                and set(s.voted_for) <= self.voted_for_values
+                and all(type(e) is Entry and e.term >= 1 and e.value in self.Value
+                        for log in s.log for e in log)
+                and all(e.term <= term for log, term in zip(s.log, s.current_term) for e in log)
+                and min(s.commit_index) >= 0
+                and frozenset().union(*s.votes_granted) <= self.server_set
+                and all(len(nxt) == self.servers and min(nxt) >= 1 for nxt in s.next_index)
+                and all(len(match) == self.servers and min(match) >= 0
+                        for match in s.match_index)
+                and all(type(m) in _MESSAGE_TYPES and m.source in self.server_set
+                        and m.dest in self.server_set and m.source != m.dest
+                        for m in s.messages)
+                and list(s.messages) == sorted(s.messages))  # a bag: a sorted tuple
 
     @invariant
     def election_safety(self, s: State) -> bool:

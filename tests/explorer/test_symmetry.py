@@ -361,3 +361,13 @@ crowd_ids = st.integers(-1, N_CROWD)
 def test_generated_renaming_of_a_large_set_equals_the_closure_plans(state, p):
     r = _with_inverses([list(p)])
     assert CROWD_SYMMETRY.rename(state, r) == CROWD_SYMMETRY.permute_plan(state, r)
+
+
+def test_an_invariant_that_raises_during_the_symmetry_guard_is_a_spec_error_naming_it():
+    class RaisingTwoPhase(load_spec("two_phase_commit")):
+        @invariant
+        def broken(self, s) -> bool:
+            return len(s.tm_prepared) < {}  # a TypeError on every state
+
+    with pytest.raises(SpecError, match=r"invariant 'broken' raised TypeError"):
+        check(RaisingTwoPhase(rms=3), symmetry=True)
