@@ -92,6 +92,25 @@ def _fp_function(canon: Callable[[Any], Any] | None) -> Callable[[Any], int]:
     return fingerprint if canon is None else (lambda s: fingerprint(canon(s)))
 
 
+
+def stop_workers(conns: Sequence[Any], procs: Sequence[Any]) -> None:
+    """Ask each worker process to close, give them two seconds together, kill the ones still
+    running, and close the pipes (every driver's last step, after a result or an error)."""
+    for conn, p in zip(conns, procs):
+        try:
+            if p.is_alive():
+                conn.send(("close", None))
+        except OSError:
+            pass
+    deadline = time.monotonic() + 2.0
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()  # a worker of ours that did not stop in time
+            p.join()
+    for conn in conns:
+        conn.close()
+
 class Partition:
     """One worker's share of the search: the states whose fingerprint it owns.
 
@@ -627,20 +646,7 @@ class ProcessTransport(Transport):
         return self._all("summary")
 
     def close(self) -> None:
-        for conn, p in zip(self.conns, self.procs):
-            try:
-                if p.is_alive():
-                    conn.send(("close", None))
-            except OSError:
-                pass
-        deadline = time.monotonic() + 2.0
-        for p in self.procs:
-            p.join(max(0.0, deadline - time.monotonic()))
-            if p.is_alive():
-                p.kill()  # a worker of ours that did not stop in time
-                p.join()
-        for conn in self.conns:
-            conn.close()
+        stop_workers(self.conns, self.procs)
 
 
 def check_parallel(spec: Spec, *, workers: int, max_depth: int | None = None,

@@ -61,6 +61,7 @@ from .bfs import (
 )
 from .errors import SpecError
 from .fingerprint import UnsupportedValue, collision_probability, table_insert
+from .parallel import stop_workers
 from .parallel_worker import (
     BATCH,
     COUNTS,
@@ -594,20 +595,7 @@ class _Driver:
         return result
 
     def close(self) -> None:
-        for conn, p in zip(self.conns, self.procs):
-            try:
-                if p.is_alive():
-                    conn.send(("close", None))
-            except OSError:
-                pass
-        deadline = time.monotonic() + 2.0
-        for p in self.procs:
-            p.join(max(0.0, deadline - time.monotonic()))
-            if p.is_alive():
-                p.kill()  # a worker of ours that did not stop in time
-                p.join()
-        for conn in self.conns:
-            conn.close()
+        stop_workers(self.conns, self.procs)
         if self.table is not None:
             self.table.close()
             self.table = None
