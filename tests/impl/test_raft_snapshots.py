@@ -18,8 +18,6 @@ from protospec.impl.raft.core import (
     Entry,
     InstallSnapshotRequest,
     RaftCore,
-    RequestVoteResponse,
-    Role,
     snapshot_digest,
 )
 from protospec.impl.raft.kv import KVStore, encode_command
@@ -28,6 +26,7 @@ from protospec.impl.raft.storage import Storage
 from protospec.specs.raft import Entry as SpecEntry
 from protospec.specs.raft import Raft
 from protospec.specs.raft_refinement import RaftMapping
+from tests.impl.test_raft_core import drain, elect
 
 # -- the core ---------------------------------------------------------------------------------
 
@@ -37,22 +36,6 @@ def core(node: int = 1, n: int = 3, batch: int = 64, **kw) -> RaftCore:
                  config=Config(10, 3, max_batch_entries=batch), **kw)
     drain(c)
     return c
-
-
-def drain(c: RaftCore):
-    rd = c.ready()
-    c.advance(rd)
-    return rd
-
-
-def elect(c: RaftCore) -> None:
-    while c.role is not Role.CANDIDATE:
-        c.tick()
-    drain(c)
-    for j in c.peers:
-        c.step(RequestVoteResponse(f"{j}.0.1", c.current_term, j, c.id, True))
-    drain(c)
-    assert c.role is Role.LEADER
 
 
 def ack(c: RaftCore, j: int, match: int) -> None:
