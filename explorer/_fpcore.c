@@ -12,6 +12,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -157,6 +158,11 @@ static inline Memo *memo_slot(PyObject *o) {
     return &memo[((p >> 4) ^ (p >> (4 + MEMO_BITS))) & ((1 << MEMO_BITS) - 1)];
 }
 
+/* Remembering a value only its container refers to is wasted: it can be met again only
+ * through that container (a fresh successor's new parts). Remembering it would also keep it
+ * alive past its state, to be freed later, cold, on eviction. */
+#define MEMO_WORTH(o) (Py_REFCNT(o) > 1)
+
 static inline void memo_put(Memo *m, PyObject *o, u64 fp) {
     PyObject *old = m->key;
     Py_INCREF(o);
@@ -282,7 +288,7 @@ static int fp_value(PyObject *o, u64 *out) {
         if (Py_EnterRecursiveCall(" while fingerprinting a state")) return -1;
         int r = fp_seq(T_TUPLE, &PyTuple_GET_ITEM(o, 0), PyTuple_GET_SIZE(o), out);
         Py_LeaveRecursiveCall();
-        if (r == 0) memo_put(m, o, *out);
+        if (r == 0 && MEMO_WORTH(o)) memo_put(m, o, *out);
         return r;
     }
     if (o == Py_None) { *out = leaf(T_NONE, 0); return 0; }
@@ -294,7 +300,7 @@ static int fp_value(PyObject *o, u64 *out) {
         if (Py_EnterRecursiveCall(" while fingerprinting a state")) return -1;
         int r = fp_set(T_FROZENSET, o, out);
         Py_LeaveRecursiveCall();
-        if (r == 0) memo_put(m, o, *out);
+        if (r == 0 && MEMO_WORTH(o)) memo_put(m, o, *out);
         return r;
     }
     if (tp == &PyFloat_Type) {
@@ -339,7 +345,7 @@ static int fp_value(PyObject *o, u64 *out) {
         Py_LeaveRecursiveCall();
         if (r < 0) return -1;
         *out = h;
-        memo_put(mo, o, *out);
+        if (MEMO_WORTH(o)) memo_put(mo, o, *out);
         return 0;
     }
     case K_FROZENSET: {
@@ -349,7 +355,7 @@ static int fp_value(PyObject *o, u64 *out) {
         Py_LeaveRecursiveCall();
         if (r < 0) return -1;
         *out = h;
-        memo_put(mo, o, *out);
+        if (MEMO_WORTH(o)) memo_put(mo, o, *out);
         return 0;
     }
     case K_DATACLASS: {
@@ -582,14 +588,77 @@ static PyObject *py_of_rows(PyObject *self, PyObject *const *args, Py_ssize_t na
     return out;
 }
 
-/* Emitter(states, fps, acts): a callable ``emit(t, k)`` that appends t, its fingerprint and k
- * to the three lists -- what the generated expander would otherwise do in four calls
- * (three list appends and a fingerprint) for every successor. */
+/* Emitter(states, fps, acts[, fp]): a callable ``emit(t, k)`` that appends t, its fingerprint
+ * and k to the three lists -- what the generated expander would otherwise do in four calls
+ * (three list appends and a fingerprint) for every successor. With ``fp`` (a symmetric
+ * search's canonical fingerprint) that function gives the fingerprint instead.
+ *
+ * After ``watch(table, fps, fired)`` it first looks the fingerprint up in a StateStore's index
+ * (explorer/store.py: int32 slots holding id + 1, Fibonacci hashing, linear probing; ``fps``
+ * the stored fingerprints by id) and drops a successor that is already stored, counting it in
+ * ``fired[k]`` instead: most successors of a search are states seen before, and dropping them
+ * here, while they are hot in the cache, spares the appends, the batch's numpy work and the
+ * late deallocation. The caller re-watches whenever the store may have moved its arrays.
+ * ``count`` is the number of calls (kept or dropped) and ``dropped`` those dropped. */
 typedef struct {
     PyObject_HEAD
     PyObject *states, *fps, *acts;
     vectorcallfunc vectorcall;
+    int watching;
+    Py_buffer table, stored, fired;
+    int bits;
+    Py_ssize_t count, dropped;
+    PyObject *fp_fn; /* fp(t) -> int instead of the structural fingerprint (symmetry), or NULL */
+    /* canonical(keys, values, compute): fp(t) is compute(t, raw) remembered by t's structural
+     * fingerprint raw in a direct-mapped cache (slot raw & (len - 1)), read and filled here */
+    PyObject *compute;
+    Py_buffer ckeys, cvalues;
+    PyObject *steps; /* steps(list): every successor also goes there, dropped or not */
 } Emitter;
+
+/* fp_value of a fresh successor, without remembering the successor itself (its parts still
+ * are, where shared): each successor is a new object, met once. */
+static int fp_successor(PyObject *o, u64 *out) {
+    PyTypeObject *tp = Py_TYPE(o);
+    if (tp == &PyTuple_Type || PyType_HasFeature(tp, Py_TPFLAGS_TUPLE_SUBCLASS)) {
+        u64 tag = T_TUPLE;
+        if (tp != &PyTuple_Type) {
+            Entry *e = classify(tp);
+            if (!e) return -1;
+            if (e->kind != K_TUPLE) return fp_value(o, out);
+            tag = e->fp;
+        }
+        if (Py_EnterRecursiveCall(" while fingerprinting a state")) return -1;
+        int r = fp_seq(tag, &PyTuple_GET_ITEM(o, 0), PyTuple_GET_SIZE(o), out);
+        Py_LeaveRecursiveCall();
+        return r;
+    }
+    return fp_value(o, out);
+}
+
+static void emitter_unwatch(Emitter *e) {
+    if (e->watching) {
+        PyBuffer_Release(&e->table);
+        PyBuffer_Release(&e->stored);
+        PyBuffer_Release(&e->fired);
+        e->watching = 0;
+    }
+}
+
+/* 1 if ``key`` is in the watched store, 0 if not. */
+static inline int emitter_known(Emitter *e, u64 key) {
+    const int32_t *slots = (const int32_t *)e->table.buf;
+    const int64_t *stored = (const int64_t *)e->stored.buf;
+    Py_ssize_t n_stored = e->stored.len / 8;
+    u64 mask = ((u64)1 << e->bits) - 1;
+    u64 slot = (key * 0x9E3779B97F4A7C15ULL) >> (64 - e->bits);
+    for (;;) {
+        int32_t cur = slots[slot];
+        if (cur == 0) return 0;
+        if (cur <= n_stored && (u64)stored[cur - 1] == key) return 1;
+        slot = (slot + 1) & mask;
+    }
+}
 
 static PyObject *emitter_call(PyObject *self, PyObject *const *args, size_t nargsf,
                               PyObject *kwnames) {
@@ -598,9 +667,53 @@ static PyObject *emitter_call(PyObject *self, PyObject *const *args, size_t narg
         PyErr_SetString(PyExc_TypeError, "emit(state, label) takes 2 positional arguments");
         return NULL;
     }
-    u64 h;
-    if (fp_value(args[0], &h) < 0) return NULL;
-    PyObject *f = PyLong_FromLongLong(finish(h));
+    long long fp;
+    if (e->compute) {
+        u64 h;
+        if (fp_successor(args[0], &h) < 0) return NULL;
+        long long raw = finish(h);
+        int64_t *keys = (int64_t *)e->ckeys.buf, *values = (int64_t *)e->cvalues.buf;
+        u64 slot = (u64)raw & (u64)(e->ckeys.len / 8 - 1);
+        if (keys[slot] == raw) {
+            fp = values[slot];
+        } else {
+            PyObject *rawobj = PyLong_FromLongLong(raw);
+            if (!rawobj) return NULL;
+            PyObject *cargs[2] = {args[0], rawobj};
+            PyObject *r = PyObject_Vectorcall(e->compute, cargs, 2, NULL);
+            Py_DECREF(rawobj);
+            if (!r) return NULL;
+            fp = PyLong_AsLongLong(r);
+            Py_DECREF(r);
+            if (fp == -1 && PyErr_Occurred()) return NULL;
+            keys[slot] = raw;
+            values[slot] = fp;
+        }
+    } else if (e->fp_fn) {
+        PyObject *r = PyObject_CallOneArg(e->fp_fn, args[0]);
+        if (!r) return NULL;
+        fp = PyLong_AsLongLong(r);
+        Py_DECREF(r);
+        if (fp == -1 && PyErr_Occurred()) return NULL;
+    } else {
+        u64 h;
+        if (fp_successor(args[0], &h) < 0) return NULL;
+        fp = finish(h);
+    }
+    e->count++;
+    if (e->steps && PyList_Append(e->steps, args[0]) < 0) return NULL;
+    if (e->watching && emitter_known(e, (u64)fp)) {
+        Py_ssize_t k = PyLong_AsSsize_t(args[1]);
+        if (k < 0 || k >= e->fired.len / 8) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "emit: label out of range of fired");
+            return NULL;
+        }
+        ((int64_t *)e->fired.buf)[k]++;
+        e->dropped++;
+        Py_RETURN_NONE;
+    }
+    PyObject *f = PyLong_FromLongLong(fp);
     if (!f) return NULL;
     int bad = PyList_Append(e->states, args[0]) < 0 || PyList_Append(e->fps, f) < 0
               || PyList_Append(e->acts, args[1]) < 0;
@@ -609,23 +722,122 @@ static PyObject *emitter_call(PyObject *self, PyObject *const *args, size_t narg
     Py_RETURN_NONE;
 }
 
+static PyObject *emitter_watch(PyObject *self, PyObject *args) {
+    Emitter *e = (Emitter *)self;
+    Py_buffer table, stored, fired;
+    if (!PyArg_ParseTuple(args, "y*y*w*:watch", &table, &stored, &fired)) return NULL;
+    Py_ssize_t cap = table.len / 4;
+    if (cap < 16 || (cap & (cap - 1)) != 0 || table.len % 4 != 0 || stored.len % 8 != 0
+            || fired.len % 8 != 0) {
+        PyBuffer_Release(&table);
+        PyBuffer_Release(&stored);
+        PyBuffer_Release(&fired);
+        PyErr_SetString(PyExc_ValueError, "watch(table, fps, fired): the table must hold a "
+                        "power of two (>= 16) of int32 slots, fps and fired int64");
+        return NULL;
+    }
+    emitter_unwatch(e);
+    e->table = table;
+    e->stored = stored;
+    e->fired = fired;
+    e->bits = 0;
+    while (((Py_ssize_t)1 << e->bits) < cap) e->bits++;
+    e->watching = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *emitter_canonical(PyObject *self, PyObject *args) {
+    Emitter *e = (Emitter *)self;
+    Py_buffer keys, values;
+    PyObject *compute;
+    if (e->compute) {
+        PyErr_SetString(PyExc_ValueError, "canonical(): already set");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "w*w*O:canonical", &keys, &values, &compute)) return NULL;
+    Py_ssize_t n = keys.len / 8;
+    if (n < 1 || (n & (n - 1)) != 0 || keys.len % 8 != 0 || values.len != keys.len
+            || !PyCallable_Check(compute)) {
+        PyBuffer_Release(&keys);
+        PyBuffer_Release(&values);
+        PyErr_SetString(PyExc_ValueError, "canonical(keys, values, compute): keys and values "
+                        "int64 of one power-of-two length, compute callable");
+        return NULL;
+    }
+    e->ckeys = keys;
+    e->cvalues = values;
+    Py_INCREF(compute);
+    e->compute = compute;
+    Py_RETURN_NONE;
+}
+
+static PyObject *emitter_steps(PyObject *self, PyObject *list) {
+    Emitter *e = (Emitter *)self;
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "steps(list)");
+        return NULL;
+    }
+    Py_INCREF(list);
+    Py_XSETREF(e->steps, list);
+    Py_RETURN_NONE;
+}
+
+static PyObject *emitter_unwatch_py(PyObject *self, PyObject *unused) {
+    emitter_unwatch((Emitter *)self);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef emitter_methods[] = {
+    {"watch", emitter_watch, METH_VARARGS,
+     "watch(table, fps, fired): drop successors whose fingerprint the store's index holds, "
+     "counting them in fired[label] (the buffers are held until the next watch/unwatch)."},
+    {"unwatch", emitter_unwatch_py, METH_NOARGS, "Keep every successor again."},
+    {"steps", emitter_steps, METH_O,
+     "steps(list): append every successor to list too, kept or dropped (action properties "
+     "see every step)."},
+    {"canonical", emitter_canonical, METH_VARARGS,
+     "canonical(keys, values, compute): the fingerprint of t is compute(t, raw), remembered "
+     "in keys/values (int64, power-of-two length) at slot raw & (len - 1), where raw is t's "
+     "structural fingerprint; 0 in keys marks an empty slot (raw is never 0)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef emitter_members[] = {
+    {"count", T_PYSSIZET, offsetof(Emitter, count), READONLY, "calls so far"},
+    {"dropped", T_PYSSIZET, offsetof(Emitter, dropped), READONLY, "successors dropped"},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static void emitter_dealloc(PyObject *self) {
     Emitter *e = (Emitter *)self;
+    emitter_unwatch(e);
     Py_XDECREF(e->states);
     Py_XDECREF(e->fps);
     Py_XDECREF(e->acts);
+    Py_XDECREF(e->fp_fn);
+    Py_XDECREF(e->steps);
+    if (e->compute) {
+        PyBuffer_Release(&e->ckeys);
+        PyBuffer_Release(&e->cvalues);
+        Py_DECREF(e->compute);
+    }
     Py_TYPE(self)->tp_free(self);
 }
 
 static PyObject *emitter_new(PyTypeObject *tp, PyObject *args, PyObject *kw) {
-    PyObject *a, *b, *c;
+    PyObject *a, *b, *c, *fp = NULL;
     if (kw && PyDict_GET_SIZE(kw)) {
-        PyErr_SetString(PyExc_TypeError, "Emitter(states, fps, acts) takes no keywords");
+        PyErr_SetString(PyExc_TypeError, "Emitter(states, fps, acts[, fp]) takes no keywords");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "O!O!O!:Emitter", &PyList_Type, &a, &PyList_Type, &b,
-                          &PyList_Type, &c))
+    if (!PyArg_ParseTuple(args, "O!O!O!|O:Emitter", &PyList_Type, &a, &PyList_Type, &b,
+                          &PyList_Type, &c, &fp))
         return NULL;
+    if (fp == Py_None) fp = NULL;
+    if (fp && !PyCallable_Check(fp)) {
+        PyErr_SetString(PyExc_TypeError, "Emitter: fp must be callable");
+        return NULL;
+    }
     Emitter *e = (Emitter *)tp->tp_alloc(tp, 0);
     if (!e) return NULL;
     Py_INCREF(a);
@@ -635,6 +847,12 @@ static PyObject *emitter_new(PyTypeObject *tp, PyObject *args, PyObject *kw) {
     e->fps = b;
     e->acts = c;
     e->vectorcall = emitter_call;
+    e->watching = 0;
+    e->count = e->dropped = 0;
+    Py_XINCREF(fp);
+    e->fp_fn = fp;
+    e->compute = NULL;
+    e->steps = NULL;
     return (PyObject *)e;
 }
 
@@ -646,8 +864,11 @@ static PyTypeObject EmitterType = {
     .tp_vectorcall_offset = offsetof(Emitter, vectorcall),
     .tp_call = PyVectorcall_Call,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "Emitter(states, fps, acts): emit(t, k) appends t, fingerprint(t) and k.",
+    .tp_doc = "Emitter(states, fps, acts): emit(t, k) appends t, fingerprint(t) and k "
+              "(after watch(...), only where t is not stored yet).",
     .tp_new = emitter_new,
+    .tp_methods = emitter_methods,
+    .tp_members = emitter_members,
 };
 
 static PyMethodDef methods[] = {

@@ -174,9 +174,10 @@ def compile_expander(spec: Spec, action_index: dict[str, int],
     before the loops over arguments they do not mention); other actions are called, unrolled
     over their static argument tuples with each function and argument bound as a default
     parameter (fast locals). ``PROTOSPEC_PLAIN_EXPANDER=1`` calls every action. With
-    ``emitter=True`` (``fp`` must then be the C ``fingerprint``) the function is
-    ``expand(s, emit, enabled_many)`` and calls ``emit(t, label)`` once per successor: a C
-    ``Emitter`` bound to the three lists does the appends and the fingerprint. The generated
+    ``emitter=True`` the function is ``expand(s, emit, enabled_many)`` and calls
+    ``emit(t, label)`` once per successor: a C ``Emitter`` bound to the three lists does the
+    appends and the fingerprint (its own, or ``fp`` given to it), and drops successors the
+    store already holds. The generated
     text comes from the engine (action numbers, generated names) and from the spec's own
     action source, renamed, never from other input.
     """
@@ -322,13 +323,27 @@ class _Generator:
         dynamic = {act.name: (fn, resolved) for act, fn, resolved in spec.dynamic_actions}
         static = [a for a in spec.actions() if a.name not in dynamic]
         ordered = [(a, False) for a in static] + [(a, True) for a, _, _ in spec.dynamic_actions]
+        # A from_state domain that several actions share is computed once per state.
+        uses: dict[int, int] = {}
+        for _, _, resolved in spec.dynamic_actions:
+            for _, d in resolved:
+                if isinstance(d, from_state):
+                    uses[id(d.fn)] = uses.get(id(d.fn), 0) + 1
+        shared: dict[int, str] = {}
+        for _, _, resolved in spec.dynamic_actions:
+            for _, d in resolved:
+                if isinstance(d, from_state) and uses[id(d.fn)] > 1 and id(d.fn) not in shared:
+                    name = f"SDOM{len(shared)}"
+                    shared[id(d.fn)] = name
+                    env[f"{name}_FN"] = d.fn
+                    lines.append(f"    {name} = None")
         for k, (act, is_dynamic) in enumerate(ordered):
             fn = getattr(spec, act.name)
             resolved = (dynamic[act.name][1] if is_dynamic else
                         [(arg, spec._resolve_domain(act, arg, d)) for arg, d in act.domains])
             try:
                 done = inline_action(k, act, fn, resolved, layout,
-                                     self.emitter(k, act, resolved, is_dynamic))
+                                     self.emitter(k, act, resolved, is_dynamic), shared)
             except NotInlinable as exc:
                 self.report[act.name] = str(exc)
                 (self.plain_dynamic(act, fn, resolved) if is_dynamic
@@ -550,6 +565,7 @@ class _BFS:
         self.action_names = [a.name for a in spec.actions()]
         n = len(self.action_names)
         self.fired = np.zeros(n, dtype=np.int64)
+        self.dropped_fired = np.zeros(n, dtype=np.int64)  # since the last flush
         self.enabled_many = [0] * n  # "enabled" differs from "fired" only for many-actions
         self.new_by_action = np.zeros(n, dtype=np.int64)
         self.violations: list[Violation] = []
@@ -613,9 +629,10 @@ class _BFS:
         else:
             frontier, stop = self.initial_states()
             next_frontier = Level()
-        # The C emitter computes the plain structural fingerprint: only without canon.
-        self.emitter = (getattr(_fpcore, "Emitter", None)
-                        if self.search.fp is fingerprint and inlining_enabled() else None)
+        # The C emitter computes the plain structural fingerprint itself; a canonical one
+        # (symmetry, canon) it gets from search.fp.
+        self.emitter = getattr(_fpcore, "Emitter", None) if inlining_enabled() else None
+        self.emit_fp = None if self.search.fp is fingerprint else self.search.fp
         self.expand = compile_expander(spec, self.action_index, self.search.fp,
                                        self.intern if self.record else None,
                                        emitter=self.emitter is not None)
@@ -683,8 +700,23 @@ class _BFS:
             batch_first = 0  # frontier position of the batch's first state
             add_state, add_fp, add_act, add_off = (c_states.append, c_fps.append,
                                                    c_act.append, c_off.append)
-            emit = (self.emitter(c_states, c_fps, c_act) if self.emitter is not None
-                    else None)
+            emit = None
+            if self.emitter is not None:
+                emit = self.emitter(c_states, c_fps, c_act, self.emit_fp)
+                cache = getattr(self.emit_fp, "cache", None)
+                if cache is not None:  # symmetry: the emitter reads the canonical cache itself
+                    emit.canonical(*cache)
+            # Successors already stored are dropped by the emitter itself (counted as fired),
+            # unless edges are logged; action properties see every step in `steps`.
+            watch = emit is not None and not self.record
+            steps: list[Any] | None = None
+            if watch and action_props:
+                steps = []
+                emit.steps(steps)
+            self.emit_dropped = 0
+            if watch:
+                self.watch(emit)
+            batch_base = emit.count if emit is not None else 0
             pos = 0
             n_frontier = len(frontier)
             level_start = self.level_start
@@ -694,24 +726,38 @@ class _BFS:
                     add_off(start)
                     try:
                         if emit is not None:
+                            before = emit.count
                             expand(s, emit, enabled_many)
+                            now = emit.count  # successors so far, dropped ones included
                         else:
+                            before = start
                             expand(s, add_state, add_fp, add_act, enabled_many)
+                            now = len(c_fps)
                     except Exception as exc:
                         err = _diagnose(spec, s, exc, self.depth)
                         err.trace = search.trace_to(level_start + pos)
                         raise err from exc
                     end = len(c_fps)
-                    if action_props:
+                    if steps is not None:
+                        stop = self.check_steps(s, steps, 0, len(steps), level_start + pos)
+                        steps.clear()
+                    elif action_props:
                         stop = self.check_steps(s, c_states, start, end, level_start + pos)
-                    if (deadlock and end == start and "deadlock" not in self.violated
+                    if (deadlock and now == before and "deadlock" not in self.violated
                             and self.violation("deadlock", "deadlock",
                                                search.trace_to(level_start + pos))):
                         stop = True
                     pos += 1
                     if stop:
                         break
-                    if len(c_fps) >= BATCH or pos == n_frontier or control.stop_requested:
+                    # batches end where they would without dropping: the same runs stop at
+                    # the same state under max_states
+                    if now - batch_base >= BATCH or pos == n_frontier or control.stop_requested:
+                        if watch:  # what the emitter dropped counts at the flush, as the rest
+                            self.generated += emit.dropped - self.emit_dropped
+                            self.emit_dropped = emit.dropped
+                            self.fired += self.dropped_fired
+                            self.dropped_fired[:] = 0
                         stop = self.flush(c_states, c_fps, c_act, c_off,
                                           level_start + batch_first, next_frontier)
                         c_states.clear()
@@ -719,6 +765,7 @@ class _BFS:
                         c_act.clear()
                         c_off.clear()
                         batch_first = pos
+                        batch_base = emit.count if emit is not None else 0
                         if max_states is not None and len(store) >= max_states:
                             self.stats.complete = False
                             self.stats.stopped_by = "max_states"
@@ -728,18 +775,27 @@ class _BFS:
                         if not stop:
                             stop = self.between_batches(frontier, chunk[k + 1:],
                                                         next_frontier, level_start + pos)
+                        if watch and not stop:
+                            self.watch(emit)  # the store may have moved its arrays
                         if stop:
                             self.stats.queued = n_frontier - pos + len(next_frontier)
                         if stop:
                             break
                 if stop:
                     break
+            if watch:
+                emit.unwatch()
             if stop:
                 break
             self.level_start += n_frontier
             if len(next_frontier):
                 self.depth += 1
             frontier, next_frontier = next_frontier, Level()
+
+    def watch(self, emit: Any) -> None:
+        """Let the C emitter drop successors the store already holds."""
+        store = self.store
+        emit.watch(store.index_array(), store.fps.view(), self.dropped_fired)
 
     def check_steps(self, s: Any, c_states: list[Any], start: int, end: int,
                     index: int) -> bool:

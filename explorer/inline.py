@@ -470,10 +470,13 @@ def _is_guard(st: ast.stmt) -> bool:
 
 def inline_action(k: int, act: Action, fn: Callable, domains: list[tuple[str, Any]],
                   layout: tuple[type, tuple[str, ...]] | None, emit: Callable[..., list[str]],
-                  ) -> InlinedAction:
+                  shared: dict[int, str] | None = None) -> InlinedAction:
     """Rewrite action number ``k`` (its bound method ``fn``, its resolved ``domains``) into
     statements of ``expand``. ``emit(value_name, loop_vars)`` gives the source lines that add
-    the successor(s) in ``value_name``. Raises NotInlinable (the action is then called)."""
+    the successor(s) in ``value_name``. ``shared`` names the ``from_state`` domains that several
+    actions use (by ``id`` of the function): ``expand`` computes each once per state, into
+    that name, the first time an action needs it. Raises NotInlinable (the action is then
+    called)."""
     fdef = _source_function(fn)
     self_name, state_name, args, local_names = _validate(fdef)
     if len(args) != len(domains):
@@ -533,8 +536,12 @@ def inline_action(k: int, act: Action, fn: Callable, domains: list[tuple[str, An
             inner = place(stmts, level + 1)
             if not inner:
                 return []
+            d = domains[level][1]
+            name = (shared or {}).get(id(d.fn)) if dynamic[level] else None
+            it = (_shared_domain_expr(name) if name is not None
+                  else _domain_expr(k, level, dynamic[level]))
             loop = ast.For(target=ast.Name(loop_vars[level], ast.Store()),
-                           iter=_domain_expr(k, level, dynamic[level]), body=inner, orelse=[])
+                           iter=it, body=inner, orelse=[])
             return [loop]
         if hoistable and _is_guard(st):
             rest = place(stmts[1:], level)
@@ -570,6 +577,13 @@ def _inside_user_loop(root: ast.stmt, target: ast.AST) -> bool:
         return None
 
     return bool(search(root, False))
+
+
+def _shared_domain_expr(name: str) -> ast.expr:
+    """``name`` if this state's domain is computed already, else compute it (once: a tuple,
+    since several loops iterate it)."""
+    return ast.parse(f"({name} if {name} is not None else ({name} := tuple({name}_FN(s))))",
+                     mode="eval").body
 
 
 def _domain_expr(k: int, j: int, dynamic: bool) -> ast.expr:

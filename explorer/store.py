@@ -191,6 +191,12 @@ class StateStore:
             f.truncate(cap * 4)
         return np.memmap(path, dtype=np.int32, mode="r+", shape=(cap,))
 
+    def index_array(self) -> np.ndarray:
+        """The index itself (int32 slots holding id + 1, 0 empty; slot of a fingerprint
+        ``(fp * 0x9E3779B97F4A7C15 mod 2**64) >> (64 - bits)``, then linear probing): for the
+        C emitter's read-only probes. Valid until the next :meth:`add` or :meth:`spill`."""
+        return self._table
+
     def _slots(self, keys: np.ndarray) -> np.ndarray:
         mixed = keys.view(np.uint64) * _MIX
         return (mixed >> np.uint64(64 - self._bits)).astype(np.int64)

@@ -564,6 +564,8 @@ class Symmetry:
             keys[slot] = raw
             values[slot] = out
             return out
+        # the same memory for the C emitter, which reads it without a Python call
+        canonical_fingerprint.cache = (keys, values, compute)  # type: ignore[attr-defined]
         return canonical_fingerprint
 
     def _canonical_fingerprint_of(self) -> Callable[[Any, int], int]:

@@ -192,6 +192,10 @@ _MESSAGE_TYPES = frozenset(Message.__args__)
 RV_REQ, RV_RESP = MType.REQUEST_VOTE_REQUEST, MType.REQUEST_VOTE_RESPONSE
 AE_REQ, AE_RESP = MType.APPEND_ENTRIES_REQUEST, MType.APPEND_ENTRIES_RESPONSE
 
+# The message every handler may receive: each distinct message in the network (one domain
+# shared by the handlers, so the engine reads it off a state once for all of them).
+in_flight = from_state(lambda s: _distinct(s.messages))
+
 
 class Raft(Spec):
     """Raft consensus (raft.tla): leader election, log replication, restarts, a lossy network."""
@@ -344,7 +348,7 @@ class Raft(Spec):
 
     # -- message handlers (raft.tla's Receive, split into its cases) ---------------------------
 
-    @action(m=from_state(lambda s: _distinct(s.messages)), fair="strong")
+    @action(m=in_flight, fair="strong")
     def update_term(self, s: State, m: Message) -> State | None:
         """UpdateTerm: a message from a later term makes its receiver adopt the term and become
         a follower; the message stays in the network to be handled next."""
@@ -360,7 +364,7 @@ class Raft(Spec):
             match_index=except_at(s.match_index, i, self.initial_match),
         )
 
-    @action(m=from_state(lambda s: _distinct(s.messages)), fair="strong")
+    @action(m=in_flight, fair="strong")
     def handle_request_vote_request(self, s: State, m: Message) -> State | None:
         """HandleRequestVoteRequest: i grants its vote if the term is its own, it has not voted
         for another, and the candidate's log is at least as up-to-date as its own (5.4.1)."""
@@ -382,7 +386,7 @@ class Raft(Spec):
         return m.last_log_term > last_term or (m.last_log_term == last_term
                                                and m.last_log_index >= len(log))
 
-    @action(m=from_state(lambda s: _distinct(s.messages)), fair="strong")
+    @action(m=in_flight, fair="strong")
     def handle_request_vote_response(self, s: State, m: Message) -> State | None:
         """HandleRequestVoteResponse: a candidate counts a vote granted in its current term."""
         if m.mtype is not RV_RESP:
@@ -395,7 +399,7 @@ class Raft(Spec):
             votes = except_at(votes, i, votes[i] | {m.source})
         return s._replace(votes_granted=votes, messages=_discard(s.messages, m))
 
-    @action(m=from_state(lambda s: _distinct(s.messages)))
+    @action(m=in_flight)
     def handle_append_entries_request(self, s: State, m: Message) -> State | None:
         """HandleAppendEntriesRequest: i rejects a request from an old term or one whose
         previous entry it lacks; otherwise it deletes a conflicting entry and what follows,
@@ -443,7 +447,7 @@ class Raft(Spec):
             return log[:prev] + entries
         return log + entries
 
-    @action(m=from_state(lambda s: _distinct(s.messages)))
+    @action(m=in_flight)
     def handle_append_entries_response(self, s: State, m: Message) -> State | None:
         """HandleAppendEntriesResponse: leader i records how far j matches, or on a rejection
         steps next_index[i][j] back by one."""
@@ -465,7 +469,7 @@ class Raft(Spec):
             messages=_discard(s.messages, m),
         )
 
-    @action(m=from_state(lambda s: _distinct(s.messages)))
+    @action(m=in_flight)
     def drop_stale_response(self, s: State, m: Message) -> State | None:
         """DropStaleResponse: a response from an earlier term than the receiver's is ignored."""
         if m.mtype is not RV_RESP and m.mtype is not AE_RESP:
@@ -476,14 +480,14 @@ class Raft(Spec):
 
     # -- the network's faults ------------------------------------------------------------------
 
-    @action(m=from_state(lambda s: _distinct(s.messages)))
+    @action(m=in_flight)
     def duplicate_message(self, s: State, m: Message) -> State | None:
         """DuplicateMessage(m): the network delivers one more copy of m."""
         if len(s.messages) >= self.max_msgs:
             return None
         return _with_messages(s, _send(s.messages, m))
 
-    @action(m=from_state(lambda s: _distinct(s.messages)))
+    @action(m=in_flight)
     def drop_message(self, s: State, m: Message) -> State:
         """DropMessage(m): the network loses one copy of m."""
         return _with_messages(s, _discard(s.messages, m))
