@@ -211,6 +211,7 @@ class _Generator:
         self.lines: list[str] = []
         self.n = 0  # a fresh number for each plain-called piece
         self.report: dict[str, str] = {}
+        self.shared: dict[int, str] = {}  # id(from_state fn) -> its per-state variable
 
     def finish(self) -> Callable[..., None]:
         env, lines = self.env, self.lines
@@ -275,7 +276,11 @@ class _Generator:
         for j, (_arg, domain) in enumerate(resolved):
             var = f"x{n}_{j}"
             names.append(var)
-            if isinstance(domain, from_state):
+            shared = self.shared.get(id(domain.fn)) if isinstance(domain, from_state) else None
+            if shared is not None:  # computed once per state for every action using it
+                lines.append(f"{indent}for {var} in ({shared} if {shared} is not None "
+                             f"else ({shared} := tuple({shared}_FN(s)))):")
+            elif isinstance(domain, from_state):
                 env[f"DOM{n}_{j}"] = domain.fn
                 lines.append(f"{indent}for {var} in DOM{n}_{j}(s):")
             else:
@@ -329,7 +334,7 @@ class _Generator:
             for _, d in resolved:
                 if isinstance(d, from_state):
                     uses[id(d.fn)] = uses.get(id(d.fn), 0) + 1
-        shared: dict[int, str] = {}
+        shared = self.shared
         for _, _, resolved in spec.dynamic_actions:
             for _, d in resolved:
                 if isinstance(d, from_state) and uses[id(d.fn)] > 1 and id(d.fn) not in shared:

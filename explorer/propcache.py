@@ -11,8 +11,11 @@ structural fingerprint (type-exact: ``0`` and ``RMState.WORKING``, ``Prepared(1)
 the wrong value), and computed only on a miss. The other conjuncts run as written, in order,
 with the same short-circuit: a conjunct runs only when every conjunct before it held.
 
-Only an invariant whose body is one ``return A and B and ...`` (after its docstring) is
-rewritten, with the same safety checks as inlined actions (explorer/inline.py: its source
+An invariant of several statements with a loop, that reads at most two state fields and
+only as ``s.field`` (Raft's ``log_matching``: ``s.log``), is remembered whole, per distinct
+value of those fields. Otherwise only an invariant whose body is one ``return A and B and
+...`` (after its docstring) is rewritten, with the same safety checks as inlined actions
+(explorer/inline.py: its source
 must compile to the code that runs, no closure, no walrus, ...); the engine uses only the
 truth of an invariant's value, which is what the table keeps. Each table holds at most
 ``MAX_ENTRIES`` values (a miss after that is computed, not stored). ``PROTOSPEC_PLAIN_EXPANDER=1``
@@ -66,7 +69,7 @@ def _compile(spec: Any, fn: Callable, layout: tuple[type, tuple[str, ...]],
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
     if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-        raise NotInlinable("not a single return")
+        return _whole(spec, fn, fdef, body, layout, fp)
     expr = body[0].value
     for node in ast.walk(expr):
         if isinstance(node, _FORBIDDEN_NODES) or (isinstance(node, ast.Name)
@@ -103,6 +106,42 @@ def _compile(spec: Any, fn: Callable, layout: tuple[type, tuple[str, ...]],
         raise NotInlinable("no conjunct worth remembering")
     lines.append("    return True")
     env.update({"STATE": cls, "ORIG": fn, "FP": fp, "MAX": MAX_ENTRIES, "SELF": spec})
+    params = ", ".join(f"{k}={k}" for k in env)
+    src = f"def invariant(s, {params}):\n" + "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = dict(env)
+    exec(compile(src, f"<protospec invariant {fn.__name__}>", "exec"), namespace)
+    out = namespace["invariant"]
+    out.source = src  # type: ignore[attr-defined]
+    return out
+
+
+def _whole(spec: Any, fn: Callable, fdef: ast.FunctionDef, body: list[ast.stmt],
+           layout: tuple[type, tuple[str, ...]], fp: Callable[[Any], int]) -> Callable[[Any], Any]:
+    """An invariant of several statements with a loop that reads at most two state fields (as
+    ``s.field``, never ``s`` itself): its truth value remembered per distinct value of those
+    fields (Raft's ``log_matching`` reads only ``s.log``)."""
+    tree = ast.Module(body=body, type_ignores=[])
+    for node in ast.walk(tree):
+        if isinstance(node, _FORBIDDEN_NODES) or (isinstance(node, ast.Name)
+                                                  and node.id in _FORBIDDEN_NAMES):
+            raise NotInlinable("unusual construct")
+    if not any(isinstance(n, (*_COMPREHENSIONS, ast.For, ast.While)) for n in ast.walk(tree)):
+        raise NotInlinable("no loop worth remembering")
+    cls, fields = layout
+    used = _fields_read(tree, fdef.args.args[1].arg, fields)
+    if not used or len(used) > 2:
+        raise NotInlinable("reads the state otherwise or more than two fields")
+    idx = sorted(fields.index(f) for f in used)
+    key = ", ".join(f"FP(s[{i}])" for i in idx)
+    key = key if len(idx) == 1 else f"({key})"
+    lines = ["    if type(s) is not STATE:", "        return ORIG(s)",
+             f"    k = {key}",
+             "    r = MEMO.get(k)",
+             "    if r is None:",
+             "        r = bool(ORIG(s))",
+             "        if len(MEMO) < MAX: MEMO[k] = r",
+             "    return r"]
+    env = {"STATE": cls, "ORIG": fn, "FP": fp, "MAX": MAX_ENTRIES, "MEMO": {}}
     params = ", ".join(f"{k}={k}" for k in env)
     src = f"def invariant(s, {params}):\n" + "\n".join(lines) + "\n"
     namespace: dict[str, Any] = dict(env)

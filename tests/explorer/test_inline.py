@@ -307,3 +307,87 @@ def test_remembered_type_ok_agrees_with_type_ok_even_on_ill_typed_states(
                   data.draw(st.frozensets(st.integers(0, 2))),
                   data.draw(st.frozensets(msg, max_size=4)))
         assert bool(fast(s)) == bool(spec.type_ok(s)), s
+
+
+class _Pair(NamedTuple):
+    xs: tuple[int, ...]
+    ys: tuple[int, ...]
+    flag: bool
+
+
+class _PairSpec(Spec):
+    name = "pair_toy"
+    calls = 0
+
+    def init(self):
+        yield _Pair((0,), (0,), False)
+
+    @action(x=from_state(lambda s: s.xs))
+    def grow(self, s: _Pair, x: int) -> _Pair | None:
+        return s._replace(xs=s.xs + (x + 1,)) if len(s.xs) < 4 else None
+
+    @invariant
+    def sorted_xs(self, s: _Pair) -> bool:
+        type(self).calls += 1
+        for a, b in zip(s.xs, s.xs[1:]):  # noqa: SIM110 - a loop body: the whole-invariant path
+            if a > b:
+                return False
+        return True
+
+    @invariant
+    def passes_the_state_on(self, s: _Pair) -> bool:
+        for x in s.ys:  # noqa: SIM110 - a loop body: the whole-invariant path
+            if not helper_reads_everything(s, x):
+                return False
+        return True
+
+
+def helper_reads_everything(s: _Pair, x: int) -> bool:
+    return s.flag or x >= 0
+
+
+def test_an_invariant_reading_one_field_is_evaluated_once_per_value_of_it() -> None:
+    from protospec.explorer.inline import state_layout
+    from protospec.explorer.propcache import memoized_invariant
+
+    spec = _PairSpec()
+    fast = memoized_invariant(spec, spec.sorted_xs, state_layout(spec), fingerprint)
+    states = [_Pair(xs, ys, flag) for xs in [(1, 2), (2, 1), (1, 2, 3)]
+              for ys in [(), (5,)] for flag in (False, True)]
+    _PairSpec.calls = 0
+    assert [bool(fast(s)) for s in states] == [bool(spec.sorted_xs(s)) for s in states]
+    assert _PairSpec.calls == 3 + len(states)  # three distinct xs, then the method itself
+
+
+def test_an_invariant_that_hands_the_state_to_a_helper_is_not_remembered() -> None:
+    from protospec.explorer.inline import state_layout
+    from protospec.explorer.propcache import memoized_invariant
+
+    spec = _PairSpec()
+    inv = spec.passes_the_state_on
+    assert memoized_invariant(spec, inv, state_layout(spec), fingerprint) is inv
+
+
+def test_a_state_domain_shared_by_actions_is_read_once_per_state() -> None:
+    reads = []
+
+    def in_flight(s: tuple) -> tuple:
+        reads.append(s)
+        return s.xs
+
+    shared = from_state(in_flight)
+
+    class Shared(_PairSpec):
+        name = "pair_shared"
+
+        @action(x=shared)
+        def grow(self, s: _Pair, x: int) -> _Pair | None:
+            return s._replace(xs=s.xs + (s.xs[-1] + 1 + x,)) if len(s.xs) < 4 else None
+
+        @action(x=shared)
+        def flip(self, s: _Pair, x: int) -> _Pair | None:
+            return s._replace(flag=not s.flag) if x == s.xs[-1] else None
+
+    result = check(Shared(), liveness=False)
+    assert result.ok
+    assert len(reads) == result.stats.distinct_states  # once per expanded state, not twice
