@@ -15,11 +15,10 @@ An invariant of several statements with a loop, that reads at most two state fie
 only as ``s.field`` (Raft's ``log_matching``: ``s.log``), is remembered whole, per distinct
 value of those fields. Otherwise only an invariant whose body is one ``return A and B and
 ...`` (after its docstring) is rewritten, with the same safety checks as inlined actions
-(explorer/inline.py: its source
-must compile to the code that runs, no closure, no walrus, ...); the engine uses only the
-truth of an invariant's value, which is what the table keeps. Each table holds at most
-``MAX_ENTRIES`` values (a miss after that is computed, not stored). ``PROTOSPEC_PLAIN_EXPANDER=1``
-turns this off with the inlining.
+(explorer/inline.py: its source must compile to the code that runs, no closure, no walrus,
+...); the engine uses only the truth of an invariant's value, which is what the table keeps.
+Each table holds at most ``MAX_ENTRIES`` values (a miss after that is computed, not stored).
+``PROTOSPEC_PLAIN_EXPANDER=1`` turns this off with the inlining.
 """
 
 from __future__ import annotations
