@@ -596,9 +596,10 @@ static PyObject *py_of_rows(PyObject *self, PyObject *const *args, Py_ssize_t na
  * After ``watch(table, fps, fired)`` it first looks the fingerprint up in a StateStore's index
  * (explorer/store.py: int32 slots holding id + 1, Fibonacci hashing, linear probing; ``fps``
  * the stored fingerprints by id) and drops a successor that is already stored, counting it in
- * ``fired[k]`` instead: most successors of a search are states seen before, and dropping them
- * here, while they are hot in the cache, spares the appends, the batch's numpy work and the
- * late deallocation. The caller re-watches whenever the store may have moved its arrays.
+ * ``fired[k]`` instead, and likewise a successor kept already since the last ``watch`` (a
+ * duplicate within the batch): most successors of a search are states seen before, and
+ * dropping them here, while they are hot in the cache, spares the appends, the batch's numpy
+ * work and the late deallocation. The caller re-watches whenever the store may have moved its arrays.
  * ``count`` is the number of calls (kept or dropped) and ``dropped`` those dropped. */
 typedef struct {
     PyObject_HEAD
@@ -614,7 +615,31 @@ typedef struct {
     PyObject *compute;
     Py_buffer ckeys, cvalues;
     PyObject *steps; /* steps(list): every successor also goes there, dropped or not */
+    /* fingerprints kept since the last watch(): a later successor with one of them is a
+     * duplicate within the batch, dropped as well (the batch keeps the first occurrence) */
+    u64 *seen;
+    Py_ssize_t seen_used;
 } Emitter;
+
+#define SEEN_BITS 15
+#define SEEN_CAP ((Py_ssize_t)1 << SEEN_BITS)
+
+/* 1 if key was kept in this batch already; else remember it (while the table has room). */
+static inline int emitter_seen(Emitter *e, u64 key) {
+    u64 mask = (u64)SEEN_CAP - 1;
+    u64 slot = (key * 0x9E3779B97F4A7C15ULL) >> (64 - SEEN_BITS);
+    for (;;) {
+        u64 cur = e->seen[slot];
+        if (cur == key) return 1;
+        if (cur == 0) break;
+        slot = (slot + 1) & mask;
+    }
+    if (e->seen_used * 2 < SEEN_CAP) { /* past half full, stop remembering: still exact */
+        e->seen[slot] = key;
+        e->seen_used++;
+    }
+    return 0;
+}
 
 /* fp_value of a fresh successor, without remembering the successor itself (its parts still
  * are, where shared): each successor is a new object, met once. */
@@ -702,7 +727,7 @@ static PyObject *emitter_call(PyObject *self, PyObject *const *args, size_t narg
     }
     e->count++;
     if (e->steps && PyList_Append(e->steps, args[0]) < 0) return NULL;
-    if (e->watching && emitter_known(e, (u64)fp)) {
+    if (e->watching && (emitter_known(e, (u64)fp) || emitter_seen(e, (u64)fp))) {
         Py_ssize_t k = PyLong_AsSsize_t(args[1]);
         if (k < 0 || k >= e->fired.len / 8) {
             if (!PyErr_Occurred())
@@ -736,6 +761,18 @@ static PyObject *emitter_watch(PyObject *self, PyObject *args) {
                         "power of two (>= 16) of int32 slots, fps and fired int64");
         return NULL;
     }
+    if (!e->seen) {
+        e->seen = (u64 *)PyMem_Calloc(SEEN_CAP, sizeof(u64));
+        if (!e->seen) {
+            PyBuffer_Release(&table);
+            PyBuffer_Release(&stored);
+            PyBuffer_Release(&fired);
+            return PyErr_NoMemory();
+        }
+    } else if (e->seen_used) {
+        memset(e->seen, 0, SEEN_CAP * sizeof(u64));
+    }
+    e->seen_used = 0;
     emitter_unwatch(e);
     e->table = table;
     e->stored = stored;
@@ -816,6 +853,7 @@ static void emitter_dealloc(PyObject *self) {
     Py_XDECREF(e->acts);
     Py_XDECREF(e->fp_fn);
     Py_XDECREF(e->steps);
+    PyMem_Free(e->seen);
     if (e->compute) {
         PyBuffer_Release(&e->ckeys);
         PyBuffer_Release(&e->cvalues);
@@ -853,6 +891,8 @@ static PyObject *emitter_new(PyTypeObject *tp, PyObject *args, PyObject *kw) {
     e->fp_fn = fp;
     e->compute = NULL;
     e->steps = NULL;
+    e->seen = NULL;
+    e->seen_used = 0;
     return (PyObject *)e;
 }
 
