@@ -633,7 +633,7 @@ class _BFS:
             stop = False
         else:
             frontier, stop = self.initial_states()
-            next_frontier = Level()
+            next_frontier = self.new_level()
         # The C emitter computes the plain structural fingerprint itself; a canonical one
         # (symmetry, canon) it gets from search.fp.
         self.emitter = getattr(_fpcore, "Emitter", None) if inlining_enabled() else None
@@ -663,7 +663,7 @@ class _BFS:
                             spec=spec.name)
         fps = np.array(init_fps, dtype=np.int64)
         _, first = np.unique(fps, return_index=True)
-        frontier = Level()
+        frontier = self.new_level()
         store.mark_level()
         for p in np.sort(first).tolist():
             s = init_states[p]
@@ -795,7 +795,12 @@ class _BFS:
             self.level_start += n_frontier
             if len(next_frontier):
                 self.depth += 1
-            frontier, next_frontier = next_frontier, Level()
+            frontier, next_frontier = next_frontier, self.new_level()
+
+    def new_level(self) -> Level:
+        """A level waiting to be expanded; under a memory limit every chunk is pickled (the
+        limit counts pickled bytes), otherwise chunks stay raw while memory is plentiful."""
+        return Level(0) if self.control.memory_bytes is not None else Level()
 
     def watch(self, emit: Any) -> None:
         """Let the C emitter drop successors the store already holds."""
@@ -1017,7 +1022,7 @@ class _BFS:
         if not len(frontier):  # stopped at the end of a level: go on with the next one
             if len(next_frontier):
                 self.depth += 1
-            frontier, next_frontier = next_frontier, Level()
+            frontier, next_frontier = next_frontier, self.new_level()
         return frontier, next_frontier
 
     # -- the result --------------------------------------------------------------------------

@@ -11,6 +11,13 @@ small, so a spec behaves the same in small and large searches: compare state val
 ``==``, not ``is`` (enum members and None survive a pickle round trip as themselves; other
 objects do not).
 
+Faster while memory is plentiful: the first ``PROBE`` states of every level go through pickle
+(so the rule above shows in every search, however small), but later chunks stay as they are
+while the process's resident memory is below ``raw_budget`` bytes (``RAW_BUDGET`` by default;
+0 pickles every chunk, as a search under a memory limit does). A pickle round trip costs a
+search on nested message sets a fifth of its time (Paxos, ballots 0..2: 12.6 s against 9.9 s
+raw, measured in one run), and memory is all it saves.
+
 Bigger than memory: after :meth:`Level.spill_to`, sealed chunks go to a file instead of
 memory. Checkpoints: :meth:`Level.write_rest` writes the states not yet expanded (a head the
 caller holds, then every chunk not yet handed out) and :meth:`Level.read` reads them back.
@@ -18,6 +25,7 @@ caller holds, then every chunk not yet handed out) and :meth:`Level.read` reads 
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 from collections.abc import Iterator
@@ -30,6 +38,18 @@ from .inline import _plain_namedtuple
 __all__ = ["Level", "NotPicklable"]
 
 CHUNK = 4096
+PROBE = 256  # states of each level that always go through a pickle round trip
+RAW_BUDGET = 512 << 20  # resident bytes below which later chunks stay raw
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _resident_bytes() -> int | None:
+    """The process's resident memory now (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
 _LEN = struct.Struct("<Q")
 
 
@@ -70,14 +90,18 @@ class NotPicklable(Exception):
 class Level:
     """An append-only sequence of states, handed out once, chunk by chunk, in order."""
 
-    __slots__ = ("_chunks", "_count", "_file", "_nbytes", "_next", "_path", "_pending", "_raw")
+    __slots__ = ("_chunks", "_count", "_file", "_limit", "_nbytes", "_next", "_path", "_pending",
+                 "_raw", "_raw_budget", "_sealed")
 
-    def __init__(self) -> None:
+    def __init__(self, raw_budget: int = RAW_BUDGET) -> None:
         # Each chunk: bytes (a pickled list), (offset, size) in the spill file, or a plain list.
         self._chunks: list[Any] = []
         self._pending: list[Any] = []
         self._count = 0
-        self._raw = False
+        self._raw = False  # True once a chunk failed to pickle: the level stays raw
+        self._raw_budget = raw_budget
+        self._sealed = 0  # chunks sealed so far
+        self._limit = PROBE  # the first chunk is the probe; the others CHUNK states
         self._next = 0  # index of the next chunk to hand out
         self._nbytes = 0  # bytes of pickled chunks held in memory
         self._path: Path | None = None
@@ -94,7 +118,7 @@ class Level:
     def append(self, state: Any) -> None:
         self._pending.append(state)
         self._count += 1
-        if len(self._pending) >= CHUNK:
+        if len(self._pending) >= self._limit:
             self._seal()
 
     def spill_to(self, path: Path) -> None:
@@ -106,6 +130,12 @@ class Level:
     def _seal(self) -> None:
         chunk = self._pending
         self._pending = []
+        self._sealed += 1
+        self._limit = CHUNK
+        if (self._sealed > 1 and self._file is None and self._raw_budget
+                and (rss := _resident_bytes()) is not None and rss < self._raw_budget):
+            self._chunks.append(chunk)  # memory to spare: no pickle round trip
+            return
         if not self._raw:
             try:
                 data = _dumps(chunk)
@@ -175,7 +205,7 @@ class Level:
                     self._file.seek(chunk[0])
                     put(self._file.read(chunk[1]))
                 else:
-                    raise NotPicklable("a state of this spec cannot be pickled")
+                    put(_dumps(chunk))
             if self._pending:
                 put(_dumps(self._pending))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:

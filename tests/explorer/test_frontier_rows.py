@@ -74,3 +74,39 @@ def test_rows_are_used_for_plain_namedtuples_only() -> None:
     assert frontier._flat_class(Point) == (frontier._fpcore is not None)
     assert not frontier._flat_class(WithDict)
     assert not frontier._flat_class(tuple)
+
+
+def expanded_identities(level: Level, states: list) -> list[bool]:
+    """For each state handed out, whether it is the very object appended (no pickle trip)."""
+    for s in states:
+        level.append(s)
+    return [a is b for a, b in zip(level, states, strict=True)]
+
+
+def test_every_level_sends_its_first_states_through_pickle() -> None:
+    """So a spec that compares with `is` where it should use == fails in small searches too."""
+    states = [Point(i, frozenset({"a"})) for i in range(frontier.PROBE)]
+    assert not any(expanded_identities(Level(), states))
+
+
+def test_later_chunks_stay_raw_while_memory_is_plentiful() -> None:
+    states = [Point(i, frozenset({"a"})) for i in range(frontier.PROBE + 3 * frontier.CHUNK)]
+    same = expanded_identities(Level(raw_budget=1 << 60), states)
+    assert not any(same[:frontier.PROBE])
+    assert all(same[frontier.PROBE:frontier.PROBE + 2 * frontier.CHUNK])
+
+
+def test_without_a_memory_budget_every_chunk_is_pickled() -> None:
+    states = [Point(i, frozenset({"a"})) for i in range(frontier.PROBE + 3 * frontier.CHUNK)]
+    assert not any(expanded_identities(Level(raw_budget=0), states))
+
+
+def test_a_checkpoint_writes_raw_chunks_too() -> None:
+    states = [Point(i, frozenset({str(i)})) for i in range(frontier.PROBE + 2 * frontier.CHUNK)]
+    level = Level(raw_budget=1 << 60)
+    for s in states:
+        level.append(s)
+    f = io.BytesIO()
+    level.write_rest(f)
+    f.seek(0)
+    assert list(Level.read(f)) == states
