@@ -42,7 +42,7 @@ import numpy as np
 from .errors import SpecError
 from .fingerprint import UnsupportedValue, collision_probability, find_unsupported, fingerprint
 from .fingerprint import _core as _fpcore
-from .frontier import Level, NotPicklable
+from .frontier import RAW_BUDGET, Level, NotPicklable
 from .inline import NotInlinable, inline_action, inlining_enabled, state_layout
 from .propcache import memoized_invariant
 from .result import ActionCoverage, CheckResult, Stats, Step, Trace, Violation
@@ -798,9 +798,11 @@ class _BFS:
             frontier, next_frontier = next_frontier, self.new_level()
 
     def new_level(self) -> Level:
-        """A level waiting to be expanded; under a memory limit every chunk is pickled (the
-        limit counts pickled bytes), otherwise chunks stay raw while memory is plentiful."""
-        return Level(0) if self.control.memory_bytes is not None else Level()
+        """A level waiting to be expanded. Its chunks stay raw while resident memory is under
+        the budget; under a memory limit (which counts pickled bytes only) the budget is at
+        most a quarter of it, so raw chunks can never carry the search past the limit."""
+        limit = self.control.memory_bytes
+        return Level(RAW_BUDGET if limit is None else min(RAW_BUDGET, limit // 4))
 
     def watch(self, emit: Any) -> None:
         """Let the C emitter drop successors the store already holds."""
