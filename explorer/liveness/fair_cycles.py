@@ -28,8 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .graph import FAIR_STRONG, FAIR_WEAK, StateGraph, unique
 
@@ -51,6 +49,10 @@ class FairComponents:
 def _scc(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int32)
+    # imported here: scipy costs every start-up a tenth of a second, liveness or not
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     # float64 data: what csgraph works on, so that it does not make a converted copy.
     m = csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     del src, dst

@@ -21,8 +21,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra, shortest_path
 
 from .fair_cycles import FairComponents, fair_components
 from .graph import FAIR_WEAK, StateGraph, unique
@@ -90,6 +88,9 @@ def _prefix(g: StateGraph, allowed: np.ndarray, trigger: np.ndarray, initial_onl
     if len(starts) == 0:
         return None
     r, c = np.concatenate(rows), np.concatenate(cols)
+    from scipy.sparse import csr_matrix  # here: scipy slows every start-up, liveness or not
+    from scipy.sparse.csgraph import dijkstra
+
     m = csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(2 * n, 2 * n))
     start_nodes = starts + (n if initial_only else 0)
     dist, pred, _ = dijkstra(m, directed=True, indices=start_nodes, min_only=True,
@@ -125,14 +126,20 @@ class _Component:
         self.e_lab = g.label[sel]
         k = len(self.members)
         s, d = _unique_pairs(self.e_src, self.e_dst, max(k, 1))
+        from scipy.sparse import csr_matrix
+
         self.adj = csr_matrix((np.ones(len(s)), (s, d)), shape=(k, k))
 
     def from_(self, u: int) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.sparse.csgraph import shortest_path
+
         dist, pred = shortest_path(self.adj, directed=True, unweighted=True, indices=u,
                                    return_predecessors=True)
         return dist, pred
 
     def to(self, v: int) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.sparse.csgraph import shortest_path
+
         dist, pred = shortest_path(self.adj.T.tocsr(), directed=True, unweighted=True,
                                    indices=v, return_predecessors=True)
         return dist, pred
