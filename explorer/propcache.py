@@ -105,13 +105,7 @@ def _compile(spec: Any, fn: Callable, layout: tuple[type, tuple[str, ...]],
         raise NotInlinable("no conjunct worth remembering")
     lines.append("    return True")
     env.update({"STATE": cls, "ORIG": fn, "FP": fp, "MAX": MAX_ENTRIES, "SELF": spec})
-    params = ", ".join(f"{k}={k}" for k in env)
-    src = f"def invariant(s, {params}):\n" + "\n".join(lines) + "\n"
-    namespace: dict[str, Any] = dict(env)
-    exec(compile(src, f"<protospec invariant {fn.__name__}>", "exec"), namespace)
-    out = namespace["invariant"]
-    out.source = src  # type: ignore[attr-defined]
-    return out
+    return _define(fn, lines, env)
 
 
 def _whole(spec: Any, fn: Callable, fdef: ast.FunctionDef, body: list[ast.stmt],
@@ -140,7 +134,12 @@ def _whole(spec: Any, fn: Callable, fdef: ast.FunctionDef, body: list[ast.stmt],
              "        r = bool(ORIG(s))",
              "        if len(MEMO) < MAX: MEMO[k] = r",
              "    return r"]
-    env = {"STATE": cls, "ORIG": fn, "FP": fp, "MAX": MAX_ENTRIES, "MEMO": {}}
+    return _define(fn, lines, {"STATE": cls, "ORIG": fn, "FP": fp, "MAX": MAX_ENTRIES,
+                               "MEMO": {}})
+
+
+def _define(fn: Callable, lines: list[str], env: dict[str, Any]) -> Callable[[Any], Any]:
+    """``def invariant(s, <env as defaults>)`` with body ``lines``, compiled."""
     params = ", ".join(f"{k}={k}" for k in env)
     src = f"def invariant(s, {params}):\n" + "\n".join(lines) + "\n"
     namespace: dict[str, Any] = dict(env)
